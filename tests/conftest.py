@@ -1,0 +1,61 @@
+"""Fixtures shared by the whole suite: database URLs and a small catalogue."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "VCSMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A fresh SQLite file for one test."""
+    return f"sqlite:///{tmp_path / 'vcsmatch.db'}"
+
+
+def _postgres_available() -> bool:
+    try:
+        import psycopg
+
+        url = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except Exception:  # noqa: BLE001 - any failure means "no server here"
+        return False
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards.
+
+    Skips (with the reason) where no server answers at VCSMATCH_TEST_POSTGRES_URL.
+    """
+    if not _postgres_available():
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_ADMIN_URL}")
+    import psycopg
+
+    admin = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    name = f"vcsmatch_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each store test runs on a real SQLite file and on real PostgreSQL (skips if absent)."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("postgres_url")

@@ -1,0 +1,1 @@
+"""The service catalogue: the service model, Open Referral importers and exporter, crosswalks."""

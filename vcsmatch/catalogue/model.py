@@ -1,0 +1,184 @@
+"""The typed service model: what matching and front-door search need to know of a service.
+
+This is vcsmatch's own shape, not HSDS's: importers map each published format onto it and the
+exporter maps it back to HSDS 3.0. Codes in ``needs`` and ``activities`` are our taxonomy's
+(``catalogue/taxonomy``); terms a crosswalk could not map stay in ``unmapped_terms``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Status = Literal["active", "inactive", "defunct", "temporarily_closed"]
+DeliveryMode = Literal["in_person", "online", "phone", "home_visit"]
+SexRestriction = Literal["female", "male"]
+Weekday = Literal["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+
+DELIVERY_MODES: tuple[str, ...] = ("in_person", "online", "phone", "home_visit")
+#: Modes that reach a person wherever they live (they need no travel).
+REMOTE_MODES: frozenset[str] = frozenset({"online", "phone"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Location(_Model):
+    """A physical place the service is delivered from."""
+
+    id: str | None = None
+    name: str | None = None
+    address: str | None = None
+    postcode: str | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
+class ServiceArea(_Model):
+    """An area the service covers, as a GeoJSON Polygon or MultiPolygon geometry."""
+
+    id: str | None = None
+    name: str | None = None
+    geometry: dict[str, Any] | None = None
+
+
+class Schedule(_Model):
+    """When the service runs: RFC 5545-style weekly rule with opening times."""
+
+    weekdays: list[Weekday] = Field(default_factory=list)
+    opens_at: dt.time | None = None
+    closes_at: dt.time | None = None
+    freq: Literal["WEEKLY", "MONTHLY", "DAILY"] | None = "WEEKLY"
+    interval: int | None = Field(default=None, ge=1)
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    description: str | None = None
+
+
+class Contact(_Model):
+    name: str | None = None
+    title: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+class Eligibility(_Model):
+    """Hard eligibility rules. Ages are inclusive; ``sex`` restricts to one sex."""
+
+    min_age: int | None = Field(default=None, ge=0, le=130)
+    max_age: int | None = Field(default=None, ge=0, le=130)
+    sex: SexRestriction | None = None
+    rules: str | None = None
+
+    @model_validator(mode="after")
+    def _ages_ordered(self) -> Eligibility:
+        if self.min_age is not None and self.max_age is not None and self.min_age > self.max_age:
+            raise ValueError("min_age is greater than max_age")
+        return self
+
+
+class Cost(_Model):
+    free: bool | None = None
+    description: str | None = None
+
+
+class ExternalTerm(_Model):
+    """A taxonomy term as a source published it (kept even when we cannot map it)."""
+
+    taxonomy: str | None = None
+    code: str | None = None
+    label: str | None = None
+
+
+class Service(_Model):
+    """One community or voluntary-sector service."""
+
+    id: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=500)
+    description: str = ""
+    organisation: str | None = None
+    organisation_id: str | None = None
+    status: Status = "active"
+    needs: list[str] = Field(default_factory=list)
+    activities: list[str] = Field(default_factory=list)
+    #: Codes inferred from the description text rather than published attributes.
+    inferred_needs: list[str] = Field(default_factory=list)
+    inferred_activities: list[str] = Field(default_factory=list)
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    delivery_modes: list[DeliveryMode] = Field(default_factory=list)
+    locations: list[Location] = Field(default_factory=list)
+    service_areas: list[ServiceArea] = Field(default_factory=list)
+    schedules: list[Schedule] = Field(default_factory=list)
+    cost: Cost = Field(default_factory=Cost)
+    referral: str | None = None
+    contacts: list[Contact] = Field(default_factory=list)
+    url: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    languages: list[str] = Field(default_factory=list)
+    accessibility: list[str] = Field(default_factory=list)
+    last_reviewed: dt.date | None = None
+    source: str | None = None
+    unmapped_terms: list[ExternalTerm] = Field(default_factory=list)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def all_needs(self) -> list[str]:
+        """Published needs, then inferred ones not already published."""
+        return self.needs + [c for c in self.inferred_needs if c not in self.needs]
+
+    @property
+    def all_activities(self) -> list[str]:
+        return self.activities + [c for c in self.inferred_activities if c not in self.activities]
+
+    @property
+    def reaches_remotely(self) -> bool:
+        """True when the person need not travel (online or phone)."""
+        return any(m in REMOTE_MODES for m in self.delivery_modes)
+
+
+class Catalogue(_Model):
+    """An ordered collection of services with unique ids.
+
+    The order is the row order of every per-service array built from the catalogue.
+    """
+
+    services: list[Service] = Field(default_factory=list)
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Catalogue:
+        seen: set[str] = set()
+        for s in self.services:
+            if s.id in seen:
+                raise ValueError(f"duplicate service id {s.id!r}")
+            seen.add(s.id)
+        return self
+
+    def __len__(self) -> int:
+        return len(self.services)
+
+    def __iter__(self) -> Iterator[Service]:  # type: ignore[override]
+        return iter(self.services)
+
+    def ids(self) -> list[str]:
+        return [s.id for s in self.services]
+
+    def index(self) -> dict[str, int]:
+        """Service id -> row position."""
+        return {s.id: i for i, s in enumerate(self.services)}
+
+    def get(self, service_id: str) -> Service:
+        from vcsmatch.errors import NotFoundError
+
+        for s in self.services:
+            if s.id == service_id:
+                return s
+        raise NotFoundError(f"no service with id {service_id!r}")

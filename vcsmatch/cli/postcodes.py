@@ -1,0 +1,9 @@
+"""`vcsmatch` commands: postcodes (filled in by its owner; see docs/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the root app."""

@@ -1,0 +1,1 @@
+"""The hybrid ranker: candidates, content, collaborative, priors, blend, diversity, reasons."""
