@@ -1,0 +1,1 @@
+"""The vcsmatch ranking API and front-door web page (FastAPI)."""

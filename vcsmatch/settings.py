@@ -1,0 +1,54 @@
+"""Runtime settings, from ``VCSMATCH_*`` environment variables.
+
+``get_settings()`` is the one way to read them; it is cached, and tests override it (FastAPI's
+``app.dependency_overrides[get_settings]``) or call ``get_settings.cache_clear()`` after
+changing the environment. Nothing builds settings at import time.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from vcsmatch.paths import REPO_ROOT
+
+DEFAULT_DATA_DIR = REPO_ROOT / "var"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Defaults run the service on an embedded SQLite file."""
+
+    model_config = SettingsConfigDict(env_prefix="VCSMATCH_", extra="ignore")
+
+    #: Where local state lives (SQLite file, postcode overrides, model cache).
+    data_dir: Path = DEFAULT_DATA_DIR
+    #: SQLAlchemy URL; empty means ``sqlite:///<data_dir>/vcsmatch.db``.
+    database_url: str = ""
+    #: Secret for keyed hashes of person references. Empty: generated once and kept in the store.
+    secret_key: str = ""
+    #: Largest request body the API accepts, in bytes.
+    max_body_bytes: int = Field(default=1_000_000, gt=0)
+    #: Requests per minute allowed for one API key.
+    rate_limit_per_minute: int = Field(default=600, gt=0)
+    max_top_k: int = Field(default=100, gt=0)
+    max_page_size: int = Field(default=100, gt=0)
+    #: Radius for in-person candidates when the person gives no travel preference.
+    default_radius_km: float = Field(default=15.0, gt=0)
+    #: Online geocoding of addresses that are not postcodes (geopy); off by default.
+    geocoder_enabled: bool = False
+    geocoder_user_agent: str = "vcsmatch"
+    #: How often each worker checks the model registry for a newer model, in seconds.
+    model_poll_seconds: float = Field(default=5.0, gt=0)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'vcsmatch.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()
