@@ -1,0 +1,672 @@
+"""Catalogue search for front-door staff: ranked free text plus hard filters, in milliseconds.
+
+Someone on the phone says "my mum's lonely and forgetful, she's in E5": the worker types
+"lonely memory cafe", a postcode and a radius, and needs the right services at once. So:
+
+- **Free text** is ranked by TF-IDF (sublinear, L2) over each service's name (counted twice),
+  description, organisation and the labels *and synonyms* of its needs and activities, so
+  "lonely" finds befriending schemes tagged ``social-isolation`` even if their text never says
+  "lonely". Query words the catalogue never uses are corrected against its vocabulary by
+  character similarity (rapidfuzz), so "demntia cafe" reads as "dementia cafe". Phrases in the
+  query that are taxonomy synonyms ("lonely", "meals on wheels") add a bonus for services
+  carrying that code.
+- **Filters** (need codes, distance, age, sex, delivery mode, free only, open on a weekday,
+  active only) are numpy masks built once at ``fit``; distance uses
+  ``vcsmatch.features.geo.SpatialIndex`` over every service location.
+- Only the page being shown is explained: matched words, matched needs and the eligibility
+  facts that were checked.
+
+The caller resolves postcodes (``vcsmatch.features.location``); this module takes coordinates.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from rapidfuzz import fuzz, process
+from scipy import sparse
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+from vcsmatch.catalogue.model import DELIVERY_MODES, Catalogue, DeliveryMode, Service, Weekday
+from vcsmatch.errors import NotFittedError
+from vcsmatch.features.person import Sex
+from vcsmatch.taxonomy import Taxonomy, load_taxonomy
+
+WEEKDAYS: tuple[str, ...] = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+WEEKDAY_NAMES: dict[str, str] = dict(
+    zip(
+        WEEKDAYS,
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        strict=True,
+    )
+)
+
+#: Weight of a service's published codes against inferred ones when a query names a need.
+_INFERRED_WEIGHT = 0.5
+#: Bonus per unit of matched-code fraction, added to the text cosine.
+_CODE_BONUS = 0.35
+#: Smallest rapidfuzz ratio at which an unknown query word is read as a catalogue word.
+_TYPO_CUTOFF = 78.0
+
+
+# --- query and results ---------------------------------------------------------------------
+
+
+class SearchQuery(BaseModel):
+    """What a front-door worker asks for. Every field is optional; no field means no filter.
+
+    Location is coordinates (``latitude``/``longitude``): resolve a postcode first with
+    ``vcsmatch.features.location``. With a location, services whose nearest location is
+    within ``radius_km`` match, plus online/phone services when ``include_remote``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    text: str | None = Field(default=None, max_length=500)
+    needs: tuple[str, ...] = Field(default=(), max_length=50)
+    activities: tuple[str, ...] = Field(default=(), max_length=50)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    radius_km: float = Field(default=10.0, gt=0, le=500)
+    include_remote: bool = True
+    age: int | None = Field(default=None, ge=0, le=120)
+    sex: Sex | None = None
+    delivery_modes: tuple[DeliveryMode, ...] = ()
+    free_only: bool = False
+    open_on: Weekday | None = None
+    active_only: bool = True
+    page: int = Field(default=1, ge=1, le=10_000)
+    size: int = Field(default=20, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _coordinates_paired(self) -> SearchQuery:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude must be given together")
+        return self
+
+    @property
+    def has_location(self) -> bool:
+        return self.latitude is not None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One service in a page of results, with why it is there."""
+
+    service: Service
+    score: float
+    distance_km: float | None = None
+    #: Catalogue words the query matched (after typo correction), e.g. ``("dementia", "cafe")``.
+    matched_terms: tuple[str, ...] = ()
+    #: Need codes the service carries that the query asked for or implied.
+    matched_needs: tuple[str, ...] = ()
+    matched_activities: tuple[str, ...] = ()
+    #: The filters that were checked and passed, in words (``"age 72 is within 65 and over"``).
+    facts: tuple[str, ...] = ()
+    #: Why it matched, in words, most important first.
+    why: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the service as our model's JSON plus the match details."""
+        return {
+            "service": self.service.model_dump(mode="json"),
+            "score": round(self.score, 6),
+            "distance_km": None if self.distance_km is None else round(self.distance_km, 3),
+            "matched_terms": list(self.matched_terms),
+            "matched_needs": list(self.matched_needs),
+            "matched_activities": list(self.matched_activities),
+            "facts": list(self.facts),
+            "why": list(self.why),
+        }
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of results, with the envelope fields HSDS's API uses."""
+
+    total_items: int
+    total_pages: int
+    page_number: int
+    size: int
+    contents: list[SearchHit]
+    #: Query words read as other words, e.g. ``{"demntia": "dementia"}``.
+    corrections: dict[str, str] = field(default_factory=dict)
+    #: Need and activity codes the free text was read as implying.
+    implied_needs: tuple[str, ...] = ()
+    implied_activities: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total_items": self.total_items,
+            "total_pages": self.total_pages,
+            "page_number": self.page_number,
+            "size": self.size,
+            "contents": [h.to_dict() for h in self.contents],
+            "corrections": dict(self.corrections),
+            "implied_needs": list(self.implied_needs),
+            "implied_activities": list(self.implied_activities),
+        }
+
+
+# --- text normalisation --------------------------------------------------------------------
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+#: Synonym words are kept even where sklearn counts them as stop words ("alone", "own").
+_KEEP = {"alone", "own", "out", "get", "cant", "fire", "down", "few", "off", "back", "full"}
+_STOP = frozenset(ENGLISH_STOP_WORDS - _KEEP) | {"s", "t"}
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    """A deliberately light stem (plural ``s``) so "cafes" meets "cafe" and "clubs" "club"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def _fold(text: str) -> str:
+    """Lower case, no accents or apostrophes: "Café" -> "cafe", "Alzheimer's" -> "alzheimers"."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return text.lower().replace("'", "").replace("\u2019", "")
+
+
+def tokenize(text: str) -> list[str]:
+    """The words search compares: folded, stemmed, without stop words."""
+    return [_stem(w) for w in _TOKEN.findall(_fold(text)) if w not in _STOP]
+
+
+def _identity(tokens: list[str]) -> list[str]:
+    return tokens
+
+
+# --- the index -----------------------------------------------------------------------------
+
+
+class CatalogueSearch:
+    """Free-text and filtered search over one catalogue version.
+
+    ``fit(catalogue)`` builds the text matrix and filter arrays; ``search(query)`` answers
+    in a few milliseconds even at 100,000 services. ``taxonomy`` defaults to the shipped one.
+    """
+
+    def __init__(self, taxonomy: Taxonomy | None = None) -> None:
+        self.taxonomy = taxonomy
+
+    # fit ---------------------------------------------------------------------------------
+
+    def fit(self, catalogue: Catalogue) -> CatalogueSearch:
+        """Index ``catalogue`` (its row order is kept: row ``i`` is ``catalogue.services[i]``)."""
+        from vcsmatch.features.geo import ServiceAreas, SpatialIndex
+
+        if not isinstance(catalogue, Catalogue):
+            raise TypeError(
+                f"The 'catalogue' parameter of fit must be a Catalogue. "
+                f"Got {type(catalogue).__name__} instead."
+            )
+        tax = self.taxonomy or load_taxonomy()
+        self.taxonomy_ = tax
+        services = list(catalogue.services)
+        n = len(services)
+        self.services_ = services
+        self.index_ = {s.id: i for i, s in enumerate(services)}
+        self.need_codes_ = tax.need_codes
+        self.activity_codes_ = tax.activity_codes
+        need_col = {c: j for j, c in enumerate(self.need_codes_)}
+        act_col = {c: j for j, c in enumerate(self.activity_codes_)}
+
+        # Text: each code contributes its label and synonyms to the service's document.
+        code_words: dict[tuple[str, str], list[str]] = {}
+        for kind, terms in (("need", tax.needs), ("activity", tax.strengths)):
+            for t in terms:
+                code_words[(kind, t.code)] = tokenize(" ".join((t.label, *t.synonyms)))
+        docs: list[list[str]] = []
+        for s in services:
+            words = tokenize(s.name) * 2
+            words += tokenize(s.description)
+            if s.organisation:
+                words += tokenize(s.organisation)
+            for c in s.all_needs:
+                words += code_words.get(("need", c), [])
+            for c in s.all_activities:
+                words += code_words.get(("activity", c), [])
+            docs.append(words)
+        vec = TfidfVectorizer(
+            analyzer=_identity, sublinear_tf=True, dtype=np.float32, min_df=1, norm="l2"
+        )
+        if n:
+            matrix = vec.fit_transform(docs)
+        else:
+            vec.fit([["_"]])
+            matrix = sparse.csr_matrix((0, 1), dtype=np.float32)
+        self.vectorizer_ = vec
+        self.vocabulary_: dict[str, int] = vec.vocabulary_
+        self.terms_ = np.array(vec.get_feature_names_out(), dtype=object)
+        self.idf_ = vec.idf_.astype(np.float32)
+        self.text_csr_ = matrix.tocsr()
+        self.text_csc_ = matrix.tocsc()
+        # Words worth correcting towards: real words, not numbers.
+        self.vocab_words_ = [w for w in self.vocabulary_ if len(w) >= 3 and not w.isdigit()]
+
+        # Synonym phrases -> codes (query side).
+        phrases: dict[tuple[str, ...], set[tuple[str, str]]] = {}
+        for kind, terms in (("need", tax.needs), ("activity", tax.strengths)):
+            for t in terms:
+                for phrase in (t.code.replace("-", " "), t.label, *t.synonyms):
+                    toks = tuple(tokenize(phrase))
+                    if toks:
+                        phrases.setdefault(toks, set()).add((kind, t.code))
+        self.phrases_ = phrases
+        self.max_phrase_len_ = max((len(p) for p in phrases), default=1)
+
+        # Codes as dense weights: 1.0 published, 0.5 inferred.
+        needs = np.zeros((n, len(self.need_codes_)), dtype=np.float32)
+        acts = np.zeros((n, len(self.activity_codes_)), dtype=np.float32)
+        for i, s in enumerate(services):
+            for c in s.inferred_needs:
+                if c in need_col:
+                    needs[i, need_col[c]] = _INFERRED_WEIGHT
+            for c in s.needs:
+                if c in need_col:
+                    needs[i, need_col[c]] = 1.0
+            for c in s.inferred_activities:
+                if c in act_col:
+                    acts[i, act_col[c]] = _INFERRED_WEIGHT
+            for c in s.activities:
+                if c in act_col:
+                    acts[i, act_col[c]] = 1.0
+        self.need_matrix_ = needs
+        self.activity_matrix_ = acts
+
+        # Filters.
+        self.active_ = np.array([s.is_active for s in services], dtype=bool)
+        self.min_age_ = np.array(
+            [-1 if s.eligibility.min_age is None else s.eligibility.min_age for s in services],
+            dtype=np.int16,
+        )
+        self.max_age_ = np.array(
+            [999 if s.eligibility.max_age is None else s.eligibility.max_age for s in services],
+            dtype=np.int16,
+        )
+        self.sex_only_ = np.array([s.eligibility.sex or "" for s in services], dtype=object)
+        self.female_only_ = self.sex_only_ == "female"
+        self.male_only_ = self.sex_only_ == "male"
+        self.modes_ = np.array(
+            [[m in s.delivery_modes for m in DELIVERY_MODES] for s in services], dtype=bool
+        ).reshape(n, len(DELIVERY_MODES))
+        self.remote_ = np.array([s.reaches_remotely for s in services], dtype=bool)
+        self.free_ = np.array([s.cost.free is True for s in services], dtype=bool)
+        self.open_days_ = np.array([_open_days(s) for s in services], dtype=bool).reshape(n, 7)
+
+        # Locations: every located place, mapped back to its service row.
+        loc_rows, lats, lons = [], [], []
+        for i, s in enumerate(services):
+            for loc in s.locations:
+                if loc.latitude is not None and loc.longitude is not None:
+                    loc_rows.append(i)
+                    lats.append(loc.latitude)
+                    lons.append(loc.longitude)
+        self.loc_rows_ = np.array(loc_rows, dtype=np.int64)
+        self.loc_lat_ = np.array(lats, dtype=np.float64)
+        self.loc_lon_ = np.array(lons, dtype=np.float64)
+        self.located_ = np.zeros(n, dtype=bool)
+        self.located_[self.loc_rows_] = True
+        self.spatial_ = SpatialIndex().fit(self.loc_lat_, self.loc_lon_, self.loc_rows_)
+        self.areas_ = ServiceAreas().fit(services)
+        self.n_services_ = n
+        return self
+
+    # search ------------------------------------------------------------------------------
+
+    def search(self, query: SearchQuery) -> SearchPage:
+        """Services matching every filter in ``query``, best first, one page of them.
+
+        Ordering: with free text, by text score (ties nearest first); with need codes only,
+        by how well the codes match, then distance; with only a location, nearest first;
+        otherwise by name. Raises ``UnknownCodeError`` for a need or activity code not in
+        the taxonomy.
+        """
+        if not hasattr(self, "services_"):
+            raise NotFittedError("CatalogueSearch is not fitted yet: call fit(catalogue) first")
+        if not isinstance(query, SearchQuery):
+            raise TypeError(
+                "The 'query' parameter of search must be a SearchQuery. "
+                f"Got {type(query).__name__} instead."
+            )
+        tax = self.taxonomy_
+        want_needs = tax.validate("need", query.needs)
+        want_acts = tax.validate("activity", query.activities)
+        n = self.n_services_
+        mask = np.ones(n, dtype=bool)
+        facts_for: list[str] = []
+
+        if query.active_only:
+            mask &= self.active_
+        if query.age is not None:
+            mask &= (self.min_age_ <= query.age) & (query.age <= self.max_age_)
+        if query.sex == "female":
+            mask &= ~self.male_only_
+        elif query.sex == "male":
+            mask &= ~self.female_only_
+        if query.delivery_modes:
+            cols = [DELIVERY_MODES.index(m) for m in query.delivery_modes]
+            mask &= self.modes_[:, cols].any(axis=1)
+            facts_for.append("delivery")
+        if query.free_only:
+            mask &= self.free_
+        if query.open_on is not None:
+            mask &= self.open_days_[:, WEEKDAYS.index(query.open_on)]
+
+        # Code filters (OR within a kind: a service that helps with any asked-for need).
+        code_score = np.zeros(n, dtype=np.float32)
+        if want_needs:
+            cols = [self.need_codes_.index(c) for c in want_needs]
+            sub = self.need_matrix_[:, cols]
+            mask &= sub.max(axis=1) > 0
+            code_score += sub.sum(axis=1) / len(cols)
+        if want_acts:
+            cols = [self.activity_codes_.index(c) for c in want_acts]
+            sub = self.activity_matrix_[:, cols]
+            mask &= sub.max(axis=1) > 0
+            code_score += sub.sum(axis=1) / len(cols)
+
+        # Location: nearest location within the radius, or remote, or covering area.
+        distance = None
+        if query.has_location:
+            distance = self._distances_within(query.latitude, query.longitude, query.radius_km)
+            near = np.isfinite(distance)
+            if query.include_remote:
+                near |= self.remote_
+            near |= self.areas_.contains(query.latitude, query.longitude)
+            mask &= near
+
+        # Free text.
+        corrections: dict[str, str] = {}
+        implied: set[tuple[str, str]] = set()
+        text_score = None
+        query_cols: np.ndarray = np.empty(0, dtype=np.int64)
+        if query.text and tokenize(query.text):
+            tokens, corrections = self._correct(tokenize(query.text))
+            implied = self._implied_codes(tokens)
+            query_cols, weights = self._query_vector(tokens)
+            text_score = np.zeros(n, dtype=np.float32)
+            if len(query_cols):
+                text_score += np.asarray(self.text_csc_[:, query_cols] @ weights).ravel()
+            bonus = self._implied_bonus(implied)
+            if bonus is not None:
+                text_score += _CODE_BONUS * bonus
+            mask &= text_score > 0
+
+        rows = np.flatnonzero(mask)
+        total = len(rows)
+        size = query.size
+        total_pages = math.ceil(total / size) if total else 0
+        start = (query.page - 1) * size
+        if start >= total:
+            page_rows = np.empty(0, dtype=np.int64)
+        else:
+            page_rows = self._order(rows, text_score, code_score, distance, start + size)[start:]
+        score_of = text_score if text_score is not None else code_score
+        hits = [
+            self._hit(
+                int(r),
+                query,
+                float(score_of[r]),
+                query_cols,
+                want_needs,
+                want_acts,
+                implied,
+                corrections,
+            )
+            for r in page_rows
+        ]
+        return SearchPage(
+            total_items=total,
+            total_pages=total_pages,
+            page_number=query.page,
+            size=size,
+            contents=hits,
+            corrections=corrections,
+            implied_needs=tuple(sorted(c for k, c in implied if k == "need")),
+            implied_activities=tuple(sorted(c for k, c in implied if k == "activity")),
+        )
+
+    def get(self, service_id: str) -> Service:
+        """The service with ``service_id`` (raises ``NotFoundError``)."""
+        from vcsmatch.errors import NotFoundError
+
+        if not hasattr(self, "services_"):
+            raise NotFittedError("CatalogueSearch is not fitted yet: call fit(catalogue) first")
+        try:
+            return self.services_[self.index_[service_id]]
+        except KeyError:
+            raise NotFoundError(f"no service with id {service_id!r}") from None
+
+    # internals ---------------------------------------------------------------------------
+
+    def _distances_within(self, lat: float, lon: float, radius_km: float) -> np.ndarray:
+        """Per service: km to its nearest location inside the radius, else ``inf``."""
+        out = np.full(self.n_services_, np.inf, dtype=np.float64)
+        rows, dist = self.spatial_.query_radius(lat, lon, radius_km)
+        out[rows] = dist
+        return out
+
+    def _nearest_km(self, row: int, lat: float, lon: float) -> float | None:
+        from vcsmatch.features.geo import haversine_km
+
+        # loc_rows_ is sorted (built in catalogue order), so a service's locations are a slice.
+        lo, hi = np.searchsorted(self.loc_rows_, [row, row + 1])
+        if lo == hi:
+            return None
+        return float(np.min(haversine_km(lat, lon, self.loc_lat_[lo:hi], self.loc_lon_[lo:hi])))
+
+    def _correct(self, tokens: list[str]) -> tuple[list[str], dict[str, str]]:
+        """Read words the catalogue never uses as the nearest word it does use."""
+        out, corrections = [], {}
+        for tok in tokens:
+            if tok in self.vocabulary_ or tok.isdigit() or len(tok) < 4:
+                out.append(tok)
+                continue
+            best = process.extractOne(
+                tok, self.vocab_words_, scorer=fuzz.ratio, score_cutoff=_TYPO_CUTOFF
+            )
+            if best is None:
+                out.append(tok)
+            else:
+                corrections[tok] = best[0]
+                out.append(best[0])
+        return out, corrections
+
+    def _implied_codes(self, tokens: list[str]) -> set[tuple[str, str]]:
+        """Taxonomy codes whose label or a synonym appears as a phrase in ``tokens``."""
+        found: set[tuple[str, str]] = set()
+        for length in range(1, self.max_phrase_len_ + 1):
+            for i in range(len(tokens) - length + 1):
+                found |= self.phrases_.get(tuple(tokens[i : i + length]), set())
+        return found
+
+    def _implied_bonus(self, implied: set[tuple[str, str]]) -> np.ndarray | None:
+        needs = [self.need_codes_.index(c) for k, c in implied if k == "need"]
+        acts = [self.activity_codes_.index(c) for k, c in implied if k == "activity"]
+        if not needs and not acts:
+            return None
+        total = np.zeros(self.n_services_, dtype=np.float32)
+        if needs:
+            total += self.need_matrix_[:, needs].sum(axis=1)
+        if acts:
+            total += self.activity_matrix_[:, acts].sum(axis=1)
+        return total / (len(needs) + len(acts))
+
+    def _query_vector(self, tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        counts: dict[int, int] = {}
+        for tok in tokens:
+            j = self.vocabulary_.get(tok)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        cols = np.array(sorted(counts), dtype=np.int64)
+        tf = np.array([1.0 + math.log(counts[j]) for j in cols], dtype=np.float32)
+        w = tf * self.idf_[cols]
+        return cols, w / np.linalg.norm(w)
+
+    def _order(
+        self,
+        rows: np.ndarray,
+        text_score: np.ndarray | None,
+        code_score: np.ndarray,
+        distance: np.ndarray | None,
+        k: int,
+    ) -> np.ndarray:
+        """The first ``k`` of ``rows`` in display order (stable, deterministic)."""
+        dist = distance[rows] if distance is not None else np.zeros(len(rows))
+        if text_score is not None:
+            primary = -text_score[rows] - 0.1 * code_score[rows]
+        elif code_score.any():
+            primary = -code_score[rows]
+        else:
+            primary = np.zeros(len(rows))
+        if text_score is None and not code_score.any() and distance is None:
+            names = np.array([self.services_[r].name.casefold() for r in rows], dtype=object)
+            order = np.argsort(names, kind="stable")
+            return rows[order[:k]]
+        # Round so float noise does not beat distance; row breaks the last ties.
+        primary = np.round(primary.astype(np.float64), 6)
+        if k < len(rows):
+            # Keep every row whose primary key could reach the top k, then sort those.
+            cut = np.partition(primary, k - 1)[k - 1]
+            keep = primary <= cut
+            rows, primary, dist = rows[keep], primary[keep], dist[keep]
+        order = np.lexsort((rows, dist, primary))
+        return rows[order[:k]]
+
+    def _hit(
+        self,
+        row: int,
+        query: SearchQuery,
+        score: float,
+        query_cols: np.ndarray,
+        want_needs: list[str],
+        want_acts: list[str],
+        implied: set[tuple[str, str]],
+        corrections: dict[str, str],
+    ) -> SearchHit:
+        s = self.services_[row]
+        tax = self.taxonomy_
+        why: list[str] = []
+        facts: list[str] = []
+
+        terms: tuple[str, ...] = ()
+        if len(query_cols):
+            present = self.text_csr_[row].indices
+            terms = tuple(str(t) for t in self.terms_[np.intersect1d(query_cols, present)])
+        matched_needs = [c for c in want_needs if c in s.all_needs]
+        matched_needs += [
+            c
+            for k, c in sorted(implied)
+            if k == "need" and c in s.all_needs and c not in want_needs
+        ]
+        matched_acts = [c for c in want_acts if c in s.all_activities]
+        matched_acts += [
+            c
+            for k, c in sorted(implied)
+            if k == "activity" and c in s.all_activities and c not in want_acts
+        ]
+        if terms:
+            fixed = {v: k for k, v in corrections.items()}
+            words = [f'"{t}" (you typed "{fixed[t]}")' if t in fixed else f'"{t}"' for t in terms]
+            why.append("matches " + ", ".join(words))
+        for c in matched_needs:
+            how = "" if c in s.needs else " (inferred from its description)"
+            why.append(f"helps with {tax.label('need', c).lower()}{how}")
+        for c in matched_acts:
+            how = "" if c in s.activities else " (inferred from its description)"
+            why.append(f"offers {tax.label('activity', c).lower()}{how}")
+
+        distance_km = None
+        if query.has_location:
+            distance_km = self._nearest_km(row, query.latitude, query.longitude)
+            if distance_km is not None and distance_km <= query.radius_km:
+                facts.append(f"{distance_km:.1f} km away, within {query.radius_km:g} km")
+                why.append(f"{distance_km:.1f} km away")
+            elif s.reaches_remotely and query.include_remote:
+                modes = " and ".join(
+                    _mode_words(m) for m in s.delivery_modes if m in ("online", "phone")
+                )
+                facts.append(f"available {modes}, so distance does not matter")
+                why.append(f"available {modes}")
+            else:
+                facts.append("covers the area searched")
+                why.append("covers the area searched")
+        if query.age is not None:
+            facts.append(f"age {query.age} is within {age_range_words(s)}")
+        if query.sex in ("female", "male") and s.eligibility.sex:
+            facts.append(f"open to {s.eligibility.sex} people only, which fits")
+        if query.delivery_modes:
+            got = [m for m in s.delivery_modes if m in query.delivery_modes]
+            facts.append("delivered " + " and ".join(_mode_words(m) for m in got))
+        if query.free_only:
+            facts.append("free")
+        if query.open_on is not None:
+            facts.append(f"runs on {WEEKDAY_NAMES[query.open_on]}s")
+        if query.active_only:
+            facts.append("currently running")
+        return SearchHit(
+            service=s,
+            score=score,
+            distance_km=distance_km,
+            matched_terms=terms,
+            matched_needs=tuple(matched_needs),
+            matched_activities=tuple(matched_acts),
+            facts=tuple(facts),
+            why=tuple(why),
+        )
+
+
+# --- small helpers the web page shares -----------------------------------------------------
+
+
+def _open_days(s: Service) -> list[bool]:
+    days = [False] * 7
+    for sch in s.schedules:
+        if sch.weekdays:
+            for d in sch.weekdays:
+                days[WEEKDAYS.index(d)] = True
+        elif sch.freq == "DAILY":
+            days = [True] * 7
+    return days
+
+
+def _mode_words(mode: str) -> str:
+    return {
+        "in_person": "in person",
+        "online": "online",
+        "phone": "by phone",
+        "home_visit": "at home",
+    }.get(mode, mode)
+
+
+def age_range_words(s: Service) -> str:
+    """A service's age rule in words: "65 and over", "18 to 25", "all ages"."""
+    lo, hi = s.eligibility.min_age, s.eligibility.max_age
+    if lo is None and hi is None:
+        return "all ages"
+    if hi is None:
+        return f"{lo} and over"
+    if lo is None:
+        return f"{hi} and under"
+    return f"{lo} to {hi}"
+
+
+def delivery_words(s: Service) -> list[str]:
+    """Delivery modes in words, e.g. ``["in person", "by phone"]``."""
+    return [_mode_words(m) for m in s.delivery_modes]
