@@ -1,0 +1,72 @@
+"""The audit log: who called which route, when, with what status and how many results.
+
+It replaces the web server's access log, which would record query strings. It records the
+route *template* (``/v1/services/{service_id}``), never a URL, a body or a person's features.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vcsmatch.store.db import begin_write
+from vcsmatch.store.tables import AuditRow
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    id: int
+    created_at: dt.datetime
+    key_id: int | None
+    method: str
+    route_template: str
+    status: int
+    latency_ms: float
+    n_results: int | None
+
+
+def _record(row: AuditRow) -> AuditRecord:
+    return AuditRecord(
+        id=row.id,
+        created_at=row.created_at,
+        key_id=row.key_id,
+        method=row.method,
+        route_template=row.route_template,
+        status=row.status,
+        latency_ms=row.latency_ms,
+        n_results=row.n_results,
+    )
+
+
+def record(
+    session: Session,
+    *,
+    key_id: int | None,
+    method: str,
+    route_template: str,
+    status: int,
+    latency_ms: float,
+    n_results: int | None = None,
+) -> AuditRecord:
+    """Append one entry and commit it."""
+    begin_write(session)
+    row = AuditRow(
+        key_id=key_id,
+        method=method[:10],
+        route_template=route_template[:200],
+        status=int(status),
+        latency_ms=float(latency_ms),
+        n_results=n_results,
+    )
+    session.add(row)
+    session.commit()
+    return _record(row)
+
+
+def recent(session: Session, limit: int = 100) -> list[AuditRecord]:
+    """The newest ``limit`` entries, newest first."""
+    rows = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
+    return [_record(r) for r in rows]

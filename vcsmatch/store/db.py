@@ -1,0 +1,160 @@
+"""Engines, sessions and migrations: the one place that knows which database we talk to.
+
+SQLite (the default) is configured on *every* new connection, because its pragmas are
+per-connection: WAL (readers never block the writer), ``synchronous=FULL`` (an acknowledged
+commit survives power loss, not only a crash), a 30 s busy timeout and foreign keys on.
+pysqlite's own transaction handling is switched off and we emit ``BEGIN`` ourselves, so that
+store functions that write can start with ``BEGIN IMMEDIATE`` (see ``begin_write``): a
+deferred transaction that reads first and then writes can fail at once with "database is
+locked" when another writer committed in between, whatever the busy timeout.
+
+PostgreSQL is reached through psycopg 3 with ``pool_pre_ping`` so a restarted server costs a
+reconnect, not an error.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from vcsmatch.settings import Settings
+
+#: SQLite's busy timeout: how long a connection waits for a lock before giving up.
+BUSY_TIMEOUT_MS = 30_000
+
+_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations.
+_PG_MIGRATION_LOCK = 0x7C5_3A7C
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for ``postgresql://`` URLs (SQLAlchemy would pick psycopg2)."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://") :]
+    return url
+
+
+def is_sqlite(engine_or_session: Engine | Session) -> bool:
+    bind = (
+        engine_or_session.get_bind()
+        if isinstance(engine_or_session, Session)
+        else engine_or_session
+    )
+    return bind.dialect.name == "sqlite"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """A configured engine for ``url`` (SQLite file or PostgreSQL)."""
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")
+            cur.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for ``engine``; objects stay readable after commit (they are plain records)."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def begin_write(session: Session) -> None:
+    """Start ``session``'s next transaction as a writer: ``BEGIN IMMEDIATE`` on SQLite.
+
+    Taking the write lock up front means the busy timeout applies, so concurrent writers queue
+    instead of failing. A read-only transaction the session already has open is ended first.
+    """
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            return  # caller has pending work; keep it in the same transaction
+        session.commit()
+    if is_sqlite(session):
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    else:
+        session.connection()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (Alembic ``upgrade head``).
+
+    Safe to call from several processes at once: SQLite serialises on ``BEGIN IMMEDIATE``,
+    PostgreSQL on an advisory lock; the later callers find the schema current.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS_DIR))
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})")
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+
+_engines: dict[str, Engine] = {}
+_migrated: set[str] = set()
+_lock = threading.Lock()
+
+
+def get_engine(settings: Settings) -> Engine:
+    """The process's engine for ``settings``' database, created once per URL."""
+    url = normalise_url(settings.resolved_database_url)
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            engine = _engines[url] = make_engine(url)
+        return engine
+
+
+def open_store(settings: Settings) -> sessionmaker[Session]:
+    """Engine + migrations (once per URL per process) + a session factory: what faces need."""
+    engine = get_engine(settings)
+    url = str(engine.url)
+    if url not in _migrated:
+        migrate(engine)
+        _migrated.add(url)
+    return session_factory(engine)
+
+
+def dispose_engines() -> None:
+    """Close every cached engine (tests, and ``serve`` before forking workers)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+        _migrated.clear()

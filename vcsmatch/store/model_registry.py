@@ -1,0 +1,198 @@
+"""The model registry: trained model directories kept in the database, so every worker and
+machine that shares the database shares the models.
+
+``register_model`` packs a directory (what ``Recommender.save`` wrote) into a tar.gz blob and
+records its SHA-256. ``materialise`` unpacks a record into a local cache, refusing a blob whose
+hash does not match (``ModelLoadError``): a tampered or truncated model never gets loaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vcsmatch.errors import ModelLoadError, NotFoundError
+from vcsmatch.store.db import begin_write
+from vcsmatch.store.tables import ModelRow, utcnow
+
+_MARKER = ".vcsmatch-sha256"
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """A registered model. ``blob`` is empty in summaries (``list_models``)."""
+
+    id: int
+    version: str
+    created_at: dt.datetime
+    sha256: str
+    size_bytes: int
+    n_ratings: int
+    metrics: dict[str, Any]
+    blob: bytes = field(default=b"", repr=False)
+
+
+def _record(row: ModelRow, *, with_blob: bool) -> ModelRecord:
+    return ModelRecord(
+        id=row.id,
+        version=row.version,
+        created_at=row.created_at,
+        sha256=row.sha256,
+        size_bytes=row.size_bytes,
+        n_ratings=row.n_ratings,
+        metrics=json.loads(row.metrics_json),
+        blob=row.blob if with_blob else b"",
+    )
+
+
+def pack_directory(directory: Path) -> bytes:
+    """A deterministic-enough tar.gz of ``directory``'s files (names relative to it)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise NotFoundError(f"model directory {directory} does not exist")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                tar.add(path, arcname=path.relative_to(directory).as_posix())
+    return buf.getvalue()
+
+
+def register_model(
+    session: Session,
+    directory: Path | str,
+    *,
+    metrics: dict[str, Any] | None = None,
+    n_ratings: int = 0,
+    version: str | None = None,
+) -> str:
+    """Store the model in ``directory``; returns its version (given, or made from time + hash)."""
+    blob = pack_directory(Path(directory))
+    digest = hashlib.sha256(blob).hexdigest()
+    if version is None:
+        version = f"{utcnow():%Y%m%dT%H%M%SZ}-{digest[:8]}"
+    if not version or len(version) > 100:
+        raise ValueError("The 'version' parameter must be 1 to 100 characters.")
+    begin_write(session)
+    if session.scalar(select(ModelRow.id).where(ModelRow.version == version)) is not None:
+        session.rollback()
+        raise ValueError(f"model version {version!r} is already registered")
+    session.add(
+        ModelRow(
+            version=version,
+            sha256=digest,
+            size_bytes=len(blob),
+            n_ratings=int(n_ratings),
+            metrics_json=json.dumps(metrics or {}, default=float),
+            blob=blob,
+        )
+    )
+    session.commit()
+    return version
+
+
+def latest_version(session: Session) -> str | None:
+    """The newest model's version, without reading its blob (for workers' polling)."""
+    return session.scalar(select(ModelRow.version).order_by(ModelRow.id.desc()).limit(1))
+
+
+def latest_model(session: Session) -> ModelRecord | None:
+    """The newest registered model, blob included, or None."""
+    row = session.scalars(select(ModelRow).order_by(ModelRow.id.desc()).limit(1)).first()
+    return None if row is None else _record(row, with_blob=True)
+
+
+def get_model(session: Session, version: str) -> ModelRecord:
+    row = session.scalars(select(ModelRow).where(ModelRow.version == version)).first()
+    if row is None:
+        raise NotFoundError(f"no model with version {version!r}")
+    return _record(row, with_blob=True)
+
+
+def list_models(session: Session) -> list[ModelRecord]:
+    """Every model, newest first, without blobs."""
+    rows = session.execute(
+        select(
+            ModelRow.id,
+            ModelRow.version,
+            ModelRow.created_at,
+            ModelRow.sha256,
+            ModelRow.size_bytes,
+            ModelRow.n_ratings,
+            ModelRow.metrics_json,
+        ).order_by(ModelRow.id.desc())
+    )
+    return [
+        ModelRecord(
+            id=r.id,
+            version=r.version,
+            created_at=r.created_at,
+            sha256=r.sha256,
+            size_bytes=r.size_bytes,
+            n_ratings=r.n_ratings,
+            metrics=json.loads(r.metrics_json),
+        )
+        for r in rows
+    ]
+
+
+def count_models(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(ModelRow)) or 0
+
+
+def materialise(record: ModelRecord, cache_dir: Path | str) -> Path:
+    """Unpack ``record`` to ``cache_dir/<version>/`` (reused when already there) and return it.
+
+    Raises ``ModelLoadError`` when the blob's hash does not match the registry's or the archive
+    is unreadable. Several workers may call this at once: each unpacks into a private temporary
+    directory and renames it into place.
+    """
+    if not record.blob:
+        raise ModelLoadError(f"model {record.version}: record holds no blob (use latest_model)")
+    cache_dir = Path(cache_dir)
+    target = cache_dir / _safe_name(record.version)
+    marker = target / _MARKER
+    if marker.is_file() and marker.read_text().strip() == record.sha256:
+        return target
+    if hashlib.sha256(record.blob).hexdigest() != record.sha256:
+        raise ModelLoadError(
+            f"model {record.version}: stored archive does not match its SHA-256; refusing it"
+        )
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{_safe_name(record.version)}-", dir=cache_dir))
+    try:
+        try:
+            with tarfile.open(fileobj=io.BytesIO(record.blob), mode="r:gz") as tar:
+                tar.extractall(tmp, filter="data")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ModelLoadError(f"model {record.version}: archive unreadable: {exc}") from exc
+        (tmp / _MARKER).write_text(record.sha256)
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            # another worker renamed its copy into place first; use it if it is complete
+            if marker.is_file() and marker.read_text().strip() == record.sha256:
+                return target
+            raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _safe_name(version: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in version)

@@ -1,0 +1,290 @@
+"""The append-only ratings log: what the ranker learns from.
+
+Each rating keeps the minimised person (``MinimisedPerson``) and ``person_key``, a keyed hash
+of the caller's person reference, never the reference. A rating may cite the recommendation
+request it answers instead of resending the person's features.
+
+Idempotency: a rating sent with an ``idempotency_key`` is stored once. Sending the same key
+again with the same content returns the stored row (``created`` False); with different content
+it raises ``IdempotencyConflict`` and stores nothing. ``add_ratings`` commits before it
+returns, so a caller may acknowledge (HTTP 201) as soon as it returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vcsmatch.errors import DataError, NotFoundError, VcsmatchError
+from vcsmatch.ratings import COMMENT_CODES, TRAINING_COLUMNS
+from vcsmatch.store.db import begin_write
+from vcsmatch.store.minimised import MinimisedPerson
+from vcsmatch.store.secrets import person_key as keyed_hash
+from vcsmatch.store.tables import RatingRow, RecommendationRequestRow, utcnow
+
+
+class IdempotencyConflict(VcsmatchError, ValueError):
+    """An idempotency key reused for a different rating. Names the key, not the content."""
+
+    def __init__(self, idempotency_key: str) -> None:
+        self.idempotency_key = idempotency_key
+        super().__init__(
+            f"idempotency key {idempotency_key!r} was already used for a different rating"
+        )
+
+
+@dataclass(frozen=True)
+class NewRating:
+    """A rating to store. Give ``person`` (features) or ``request_id`` (features from there).
+
+    ``person_reference`` is the caller's opaque reference for the person; only its keyed hash
+    is stored. Without one, the person is keyed by the request id (one request, one person) or,
+    failing that, counts as a person of their own.
+    """
+
+    service_id: str
+    rating: int
+    person: MinimisedPerson | None = None
+    request_id: str | None = None
+    person_reference: str | None = None
+    comment_codes: tuple[str, ...] = ()
+    practitioner_id: str | None = None
+    api_key_id: int | None = None
+    idempotency_key: str | None = None
+    rated_at: dt.datetime | None = None
+
+    def __repr__(self) -> str:
+        return f"NewRating(service_id={self.service_id!r}, <redacted>)"
+
+
+@dataclass(frozen=True)
+class RatingRecord:
+    """A stored rating (``person_key`` is the keyed hash)."""
+
+    id: int
+    idempotency_key: str | None
+    person_key: str
+    request_id: str | None
+    service_id: str
+    rating: int
+    comment_codes: tuple[str, ...]
+    practitioner_id: str | None
+    api_key_id: int | None
+    person: MinimisedPerson = field(repr=False)
+    rated_at: dt.datetime
+    created_at: dt.datetime
+
+
+def _record(row: RatingRow) -> RatingRecord:
+    return RatingRecord(
+        id=row.id,
+        idempotency_key=row.idempotency_key,
+        person_key=row.person_key,
+        request_id=row.request_id,
+        service_id=row.service_id,
+        rating=row.rating,
+        comment_codes=tuple(json.loads(row.comment_codes)),
+        practitioner_id=row.practitioner_id,
+        api_key_id=row.api_key_id,
+        person=MinimisedPerson.from_row(row),
+        rated_at=row.rated_at,
+        created_at=row.created_at,
+    )
+
+
+def _validate(index: int, r: NewRating) -> None:
+    where = f"rating {r.idempotency_key or index}"
+    if not isinstance(r.rating, int | np.integer) or not 1 <= int(r.rating) <= 5:
+        raise DataError(where, None, "rating", "must be a whole number from 1 to 5")
+    if not r.service_id or len(r.service_id) > 200:
+        raise DataError(where, None, "service_id", "must be 1 to 200 characters")
+    unknown = [c for c in r.comment_codes if c not in COMMENT_CODES]
+    if unknown:
+        raise DataError(where, None, "comment_codes", f"must be among {', '.join(COMMENT_CODES)}")
+    if r.person is None and r.request_id is None:
+        raise DataError(where, None, "person", "give the person's features or a request_id")
+    if r.idempotency_key is not None and not 1 <= len(r.idempotency_key) <= 200:
+        raise DataError(where, None, "idempotency_key", "must be 1 to 200 characters")
+
+
+def _body_sha256(r: NewRating, person_key: str, person: MinimisedPerson) -> str:
+    body = {
+        "service_id": r.service_id,
+        "rating": int(r.rating),
+        "person_key": person_key,
+        "request_id": r.request_id,
+        "comment_codes": sorted(r.comment_codes),
+        "practitioner_id": r.practitioner_id,
+        "person": person.to_columns(),
+        "rated_at": r.rated_at.isoformat() if r.rated_at else None,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def add_ratings(
+    session: Session, ratings: Sequence[NewRating], *, secret: bytes
+) -> list[tuple[RatingRecord, bool]]:
+    """Store ``ratings`` durably, all or none; returns ``(record, created)`` for each.
+
+    ``secret`` is the person-key secret (``vcsmatch.store.secrets.get_secret``). Raises
+    ``DataError`` naming the rating and field, ``NotFoundError`` for an unknown request id, or
+    ``IdempotencyConflict``; in each case nothing of the batch is stored.
+    """
+    for i, r in enumerate(ratings):
+        _validate(i, r)
+    begin_write(session)
+    results: list[tuple[RatingRecord, bool]] = []
+    try:
+        for r in ratings:
+            results.append(_add_one(session, r, secret))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return results
+
+
+def _add_one(session: Session, r: NewRating, secret: bytes) -> tuple[RatingRecord, bool]:
+    person = r.person
+    request_key: str | None = None
+    if r.request_id is not None:
+        req = session.get(RecommendationRequestRow, r.request_id)
+        if req is None:
+            raise NotFoundError(f"no recommendation request with id {r.request_id!r}")
+        if person is None:
+            person = MinimisedPerson.from_row(req)
+        request_key = req.person_key
+    if person is None:  # _validate requires person or request_id; kept for type narrowing
+        raise DataError("rating", None, "person", "give the person's features or a request_id")
+    if r.person_reference:
+        pkey = keyed_hash(secret, r.person_reference)
+    elif request_key is not None:
+        pkey = request_key
+    elif r.request_id is not None:
+        pkey = keyed_hash(secret, "request:" + r.request_id)
+    elif r.idempotency_key is not None:  # a retry must hash to the same person
+        pkey = keyed_hash(secret, "rating:" + r.idempotency_key)
+    else:
+        pkey = keyed_hash(secret, "anonymous:" + uuid.uuid4().hex)
+    body = _body_sha256(r, pkey, person)
+    if r.idempotency_key is not None:
+        existing = _by_key(session, r.idempotency_key)
+        if existing is not None:
+            return _same_or_conflict(existing, body, r.idempotency_key), False
+    row = RatingRow(
+        idempotency_key=r.idempotency_key,
+        body_sha256=body,
+        person_key=pkey,
+        request_id=r.request_id,
+        service_id=r.service_id,
+        rating=int(r.rating),
+        comment_codes=json.dumps(list(r.comment_codes)),
+        practitioner_id=r.practitioner_id,
+        api_key_id=r.api_key_id,
+        rated_at=r.rated_at or utcnow(),
+        **person.to_columns(),
+    )
+    if r.idempotency_key is None:
+        session.add(row)
+        session.flush()
+        return _record(row), True
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # A concurrent request with the same key committed first (PostgreSQL; SQLite's
+        # BEGIN IMMEDIATE serialises writers so the lookup above already saw it).
+        existing = _by_key(session, r.idempotency_key)
+        if existing is None:
+            raise
+        return _same_or_conflict(existing, body, r.idempotency_key), False
+    return _record(row), True
+
+
+def _by_key(session: Session, key: str) -> RatingRow | None:
+    return session.scalars(select(RatingRow).where(RatingRow.idempotency_key == key)).first()
+
+
+def _same_or_conflict(existing: RatingRow, body: str, key: str) -> RatingRecord:
+    if existing.body_sha256 != body:
+        raise IdempotencyConflict(key)
+    return _record(existing)
+
+
+def count_ratings(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(RatingRow)) or 0
+
+
+def get_rating(session: Session, rating_id: int) -> RatingRecord:
+    row = session.get(RatingRow, rating_id)
+    if row is None:
+        raise NotFoundError(f"no rating with id {rating_id}")
+    return _record(row)
+
+
+def list_ratings(
+    session: Session, *, since: dt.datetime | None = None, limit: int | None = None
+) -> list[RatingRecord]:
+    """Stored ratings in the order they were stored."""
+    stmt = select(RatingRow).order_by(RatingRow.id)
+    if since is not None:
+        stmt = stmt.where(RatingRow.created_at >= since)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [_record(r) for r in session.scalars(stmt)]
+
+
+def ratings_frame(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
+    """The training frame (``vcsmatch.ratings.TRAINING_COLUMNS``); ``person_id`` = person key.
+
+    ``since`` keeps ratings stored at or after that moment.
+    """
+    cols = (
+        RatingRow.person_key,
+        RatingRow.service_id,
+        RatingRow.rating,
+        RatingRow.practitioner_id,
+        RatingRow.rated_at,
+        RatingRow.age,
+        RatingRow.sex,
+        RatingRow.needs,
+        RatingRow.strengths,
+        RatingRow.latitude,
+        RatingRow.longitude,
+    )
+    stmt = select(*cols).order_by(RatingRow.id)
+    if since is not None:
+        stmt = stmt.where(RatingRow.created_at >= since)
+    rows = session.execute(stmt).all()
+    frame = pd.DataFrame(
+        {
+            "person_id": pd.Series([r[0] for r in rows], dtype=object),
+            "service_id": pd.Series([r[1] for r in rows], dtype=object),
+            "rating": pd.Series([int(r[2]) for r in rows], dtype="int64"),
+            "practitioner_id": pd.Series([r[3] for r in rows], dtype=object),
+            "rated_at": pd.to_datetime([r[4] for r in rows], utc=True),
+            "age": pd.Series(
+                [np.nan if r[5] is None else float(r[5]) for r in rows], dtype="float64"
+            ),
+            "sex": pd.Series([r[6] for r in rows], dtype=object),
+            "needs": pd.Series([tuple(json.loads(r[7])) for r in rows], dtype=object),
+            "strengths": pd.Series([tuple(json.loads(r[8])) for r in rows], dtype=object),
+            "latitude": pd.Series(
+                [np.nan if r[9] is None else float(r[9]) for r in rows], dtype="float64"
+            ),
+            "longitude": pd.Series(
+                [np.nan if r[10] is None else float(r[10]) for r in rows], dtype="float64"
+            ),
+        }
+    )
+    return frame[list(TRAINING_COLUMNS)]

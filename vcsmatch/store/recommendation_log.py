@@ -1,0 +1,93 @@
+"""The recommendation log: what each recommendation was made for, minimised.
+
+A practitioner who rates a suggestion can then cite the request id instead of resending the
+person's features. Only ``MinimisedPerson`` is kept (plus the keyed hash of the reference, when
+one was given), with the model version and the suggested service ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vcsmatch.errors import NotFoundError
+from vcsmatch.store.db import begin_write
+from vcsmatch.store.minimised import MinimisedPerson
+from vcsmatch.store.secrets import person_key as keyed_hash
+from vcsmatch.store.tables import RecommendationRequestRow
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    request_id: str
+    created_at: dt.datetime
+    person_key: str | None
+    model_version: str | None
+    service_ids: tuple[str, ...]
+    api_key_id: int | None
+    person: MinimisedPerson = field(repr=False)
+
+
+def _record(row: RecommendationRequestRow) -> RequestRecord:
+    return RequestRecord(
+        request_id=row.request_id,
+        created_at=row.created_at,
+        person_key=row.person_key,
+        model_version=row.model_version,
+        service_ids=tuple(json.loads(row.service_ids)),
+        api_key_id=row.api_key_id,
+        person=MinimisedPerson.from_row(row),
+    )
+
+
+def record_request(
+    session: Session,
+    request_id: str,
+    person_features: MinimisedPerson,
+    model_version: str | None,
+    service_ids: Sequence[str],
+    *,
+    person_reference: str | None = None,
+    secret: bytes | None = None,
+    api_key_id: int | None = None,
+) -> RequestRecord:
+    """Log one recommendation request and commit. The reference is stored only keyed-hashed.
+
+    ``secret`` is required when ``person_reference`` is given.
+    """
+    if not request_id or len(request_id) > 64:
+        raise ValueError("The 'request_id' parameter must be 1 to 64 characters.")
+    pkey = None
+    if person_reference:
+        if secret is None:
+            raise ValueError("record_request needs the secret to key a person reference")
+        pkey = keyed_hash(secret, person_reference)
+    begin_write(session)
+    row = RecommendationRequestRow(
+        request_id=request_id,
+        person_key=pkey,
+        model_version=model_version,
+        service_ids=json.dumps(list(service_ids)),
+        api_key_id=api_key_id,
+        **person_features.to_columns(),
+    )
+    session.add(row)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise ValueError(f"request id {request_id!r} is already logged") from None
+    return _record(row)
+
+
+def get_request(session: Session, request_id: str) -> RequestRecord:
+    """The logged request; raises ``NotFoundError`` when there is none."""
+    row = session.get(RecommendationRequestRow, request_id)
+    if row is None:
+        raise NotFoundError(f"no recommendation request with id {request_id!r}")
+    return _record(row)
