@@ -1,0 +1,714 @@
+"""HSDS 3.0 (Open Referral, specification branch 3.0): read full service objects, write them back.
+
+Shape read: a list of ``service`` objects (``schema/compiled/service.json``) or a page
+envelope (``total_items, total_pages, page_number, size, first_page, last_page, empty,
+contents``). Our own codes travel as attributes whose ``taxonomy_term.taxonomy`` is
+``vcsmatch-needs``, ``vcsmatch-activities``, ``vcsmatch-eligibility`` (``female-only``,
+``male-only``) or ``vcsmatch-delivery`` (``in_person``, ``online``, ``phone``,
+``home_visit``); an attribute ``value`` of ``inferred`` marks a code inferred from text.
+Terms of any other taxonomy go through the crosswalk. Fields of ours HSDS has no home for
+(the source, accessibility of a service without a physical location) are attributes of the
+``vcsmatch-meta`` taxonomy whose ``value`` holds the text.
+
+HSDS requires an ``id`` on every nested object; where our model has none, the writer derives
+a stable UUID from the service id and the object's position, and the reader recognises such
+derived ids and drops them again, so export then import gives back the same catalogue.
+The one normalisation: a service with no delivery modes gets them derived from its
+locations on import (a physical location means in person, a virtual one online).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from vcsmatch.catalogue.crosswalk import Crosswalk
+from vcsmatch.catalogue.importing import (
+    FormatSpec,
+    ImportResult,
+    MappedTerms,
+    PathOrObj,
+    TermContext,
+    import_file,
+)
+from vcsmatch.catalogue.model import (
+    DELIVERY_MODES,
+    Catalogue,
+    Contact,
+    Cost,
+    Eligibility,
+    ExternalTerm,
+    Location,
+    Schedule,
+    Service,
+    ServiceArea,
+)
+from vcsmatch.catalogue.parsing import (
+    Record,
+    build,
+    check_age_range,
+    parse_date,
+    parse_geojson_extent,
+    split_byday,
+)
+from vcsmatch.errors import CatalogueError
+from vcsmatch.taxonomy import (
+    ACTIVITIES_TAXONOMY,
+    ELIGIBILITY_TAXONOMY,
+    NEEDS_TAXONOMY,
+    Taxonomy,
+    load_taxonomy,
+)
+
+DELIVERY_TAXONOMY = "vcsmatch-delivery"
+META_TAXONOMY = "vcsmatch-meta"
+INFERRED = "inferred"
+_OUR_TAXONOMIES = {
+    NEEDS_TAXONOMY: "need",
+    ACTIVITIES_TAXONOMY: "activity",
+    ELIGIBILITY_TAXONOMY: "eligibility",
+}
+_STATUS_IN = {"temporarily closed": "temporarily_closed"}
+_STATUSES = frozenset({"active", "inactive", "defunct", "temporarily closed", "temporarily_closed"})
+_STATUS_OUT = {"temporarily_closed": "temporarily closed"}
+#: Namespace of the UUIDs the writer derives for nested objects our model gives no id.
+_NAMESPACE = uuid.UUID("6f1c9a52-3b1e-4f0e-9d7a-0c2b8f3e5a11")
+
+
+def derived_id(service_id: str, *parts: object) -> str:
+    """A stable UUID for a nested object of a service (same input, same id)."""
+    return str(uuid.uuid5(_NAMESPACE, "/".join([service_id, *map(str, parts)])))
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def _score(rec: dict[str, Any]) -> int:
+    keys = set(rec)
+    score = 0
+    score += 2 * len(keys & {"attributes", "minimum_age", "maximum_age", "cost_options"})
+    score += len(
+        keys
+        & {
+            "eligibility_description",
+            "fees_description",
+            "assured_date",
+            "last_modified",
+            "schedules",
+            "service_areas",
+            "status",
+        }
+    )
+    # Open Referral UK and Outpost records carry these instead.
+    score -= 3 * len(
+        keys
+        & {
+            "service_taxonomys",
+            "eligibilitys",
+            "regular_schedules",
+            "taxonomies",
+            "suitabilities",
+            "min_age",
+            "max_age",
+        }
+    )
+    return score
+
+
+def _term_of(attr: Record) -> tuple[ExternalTerm | None, Record | None]:
+    term = attr.obj("taxonomy_term")
+    if term is None:
+        return None, None
+    taxonomy = term.text("taxonomy")
+    detail = term.obj("taxonomy_detail")
+    if taxonomy is None and detail is not None:
+        taxonomy = detail.text("name")
+    return ExternalTerm(taxonomy=taxonomy, code=term.text("code"), label=term.text("name")), term
+
+
+def _read_attributes(
+    rec: Record, ctx: TermContext
+) -> tuple[MappedTerms, list[str], list[str], list[str], str | None]:
+    """Split a service's attributes into our codes, delivery modes, external terms and meta."""
+    mapped = MappedTerms()
+    modes: list[str] = []
+    accessibility: list[str] = []
+    source: str | None = None
+    sources: list[str] = []
+    for attr in rec.objs("attributes"):
+        ext, term = _term_of(attr)
+        if ext is None or term is None:
+            continue
+        value = attr.text("value")
+        taxonomy = (ext.taxonomy or "").strip().lower()
+        code = ext.code
+        if taxonomy in _OUR_TAXONOMIES:
+            kind = _OUR_TAXONOMIES[taxonomy]
+            if code is None:
+                raise CatalogueError(rec.id, term.path("code"), f"missing in taxonomy {taxonomy}")
+            if kind == "eligibility":
+                if code not in ("female-only", "male-only"):
+                    raise CatalogueError(
+                        rec.id, term.path("code"), f"unknown eligibility code {code!r}"
+                    )
+            else:
+                ctx.check_code(kind, code, rec.id, term.path("code"))
+            mapped.add(kind, code, inferred=(value or "").lower() == INFERRED)
+        elif taxonomy == DELIVERY_TAXONOMY:
+            if code not in DELIVERY_MODES:
+                raise CatalogueError(rec.id, term.path("code"), f"unknown delivery mode {code!r}")
+            if code not in modes:
+                modes.append(code)
+        elif taxonomy == META_TAXONOMY:
+            if code == "source" and value:
+                sources.append(value)
+            elif code == "accessibility" and value and value not in accessibility:
+                accessibility.append(value)
+        else:
+            mapped.add_external(ext, ctx)
+    source = sources[0] if sources else None
+    return mapped, modes, accessibility, sources[1:], source
+
+
+def _address_of(loc: Record) -> tuple[str | None, str | None]:
+    """(one-line address, postcode) from a location's addresses, physical first."""
+    addresses = loc.objs("addresses")
+    if not addresses:
+        return None, None
+    chosen = next((a for a in addresses if a.text("address_type") == "physical"), addresses[0])
+    parts = [chosen.text(k) for k in ("address_1", "address_2", "city", "region", "state_province")]
+    line = ", ".join(p for p in parts if p)
+    return (line or None), chosen.text("postal_code")
+
+
+def _read_locations(rec: Record) -> tuple[list[Location], list[str], bool, bool]:
+    """Physical locations, their accessibility notes, and whether any is physical/virtual."""
+    locations: list[Location] = []
+    accessibility: list[str] = []
+    physical = virtual = False
+    for sal in rec.objs("service_at_locations"):
+        loc = sal.obj("location")
+        if loc is None:
+            continue
+        kind = (loc.text("location_type") or "physical").lower()
+        if kind == "virtual":
+            virtual = True
+            continue
+        if kind != "physical":
+            continue  # a postal address is where letters go, not where the service is
+        physical = True
+        address, postcode = _address_of(loc)
+        loc_id = loc.text("id")
+        if loc_id == derived_id(rec.id, "location", len(locations)):
+            loc_id = None
+        locations.append(
+            build(
+                Location,
+                {
+                    "id": loc_id,
+                    "name": loc.text("name"),
+                    "address": address,
+                    "postcode": postcode,
+                    "latitude": loc.get("latitude"),
+                    "longitude": loc.get("longitude"),
+                },
+                loc,
+            )
+        )
+        for acc in loc.objs("accessibility"):
+            text = acc.text("description") or acc.text("details")
+            if text and text not in accessibility:
+                accessibility.append(text)
+    return locations, accessibility, physical, virtual
+
+
+def _read_schedule(s: Record) -> Schedule:
+    return build(
+        Schedule,
+        {
+            "weekdays": split_byday(s, "byday"),
+            "opens_at": s.get("opens_at"),
+            "closes_at": s.get("closes_at"),
+            "freq": s.text("freq").upper() if s.text("freq") else None,
+            "interval": s.get("interval"),
+            "valid_from": s.get("valid_from"),
+            "valid_to": s.get("valid_to"),
+            "description": s.text("description"),
+        },
+        s,
+    )
+
+
+def _read_cost(rec: Record) -> Cost:
+    options = rec.objs("cost_options")
+    free: bool | None = None
+    if options:
+        amounts = [o.number("amount") for o in options]
+        texts = " ".join(
+            (o.text("option") or "") + " " + (o.text("amount_description") or "") for o in options
+        ).lower()
+        if any(a is not None and a > 0 for a in amounts):
+            free = False
+        elif all(a == 0 for a in amounts) or all(
+            "free" in ((o.text("option") or "") + (o.text("amount_description") or "")).lower()
+            for o in options
+        ):
+            free = True
+        else:
+            free = "free" in texts and "charge" not in texts
+    return build(
+        Cost,
+        {"free": free, "description": rec.text("fees_description") or rec.text("fees")},
+        rec,
+        {"description": "fees_description", "free": "cost_options"},
+    )
+
+
+def _read_contacts(rec: Record) -> list[Contact]:
+    out = []
+    for c in rec.objs("contacts"):
+        phones = c.objs("phones")
+        out.append(
+            build(
+                Contact,
+                {
+                    "name": c.text("name"),
+                    "title": c.text("title"),
+                    "email": c.text("email"),
+                    "phone": phones[0].text("number") if phones else None,
+                },
+                c,
+            )
+        )
+    return out
+
+
+def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
+    """One HSDS 3.0 service object -> ``Service`` (raises ``CatalogueError``)."""
+    rec = Record.root(raw)
+    mapped, modes, meta_access, _, source = _read_attributes(rec, ctx)
+    locations, loc_access, physical, virtual = _read_locations(rec)
+    if not modes:
+        modes = (["in_person"] if physical else []) + (["online"] if virtual else [])
+
+    org = rec.obj("organization")
+    org_id = rec.text("organization_id")
+    org_name = org.text("name") if org else None
+    if org_id is None and org is not None:
+        org_id = org.text("id")
+        if org_id == derived_id(rec.id, "organization"):
+            org_id = None
+
+    areas = []
+    for i, a in enumerate(rec.objs("service_areas")):
+        area_id = a.text("id")
+        if area_id == derived_id(rec.id, "service_area", i):
+            area_id = None
+        geometry = None
+        if (a.text("extent_type") or "").lower() == "geojson" and a.get("extent") not in (None, ""):
+            geometry = parse_geojson_extent(a, "extent")
+        areas.append(
+            build(ServiceArea, {"id": area_id, "name": a.text("name"), "geometry": geometry}, a)
+        )
+
+    schedules = [_read_schedule(s) for s in rec.objs("schedules")]
+    for sal in rec.objs("service_at_locations"):
+        for s in sal.objs("schedules"):
+            sched = _read_schedule(s)
+            if sched not in schedules:
+                schedules.append(sched)
+
+    phones = rec.objs("phones")
+    last_reviewed = parse_date(rec, "assured_date") or parse_date(rec, "last_modified")
+    status = rec.text("status")
+    if status is not None and status.lower() not in _STATUSES:
+        raise rec.fail("status", f"must be one of {sorted(_STATUSES)}, got {status[:40]!r}")
+    status = status.lower() if status else None
+    check_age_range(rec, "minimum_age", "maximum_age")
+    eligibility = build(
+        Eligibility,
+        {
+            "min_age": rec.get("minimum_age"),
+            "max_age": rec.get("maximum_age"),
+            "sex": mapped.sex_restriction(rec.id, rec.path("attributes")),
+            "rules": rec.text("eligibility_description"),
+        },
+        rec,
+        {
+            "min_age": "minimum_age",
+            "max_age": "maximum_age",
+            "sex": "attributes",
+            "rules": "eligibility_description",
+            "": "minimum_age",
+        },
+    )
+    languages: list[str] = []
+    for lang in rec.objs("languages"):
+        name = lang.text("name") or lang.text("code")
+        if name and name not in languages:
+            languages.append(name)
+    accessibility = list(loc_access)
+    accessibility += [a for a in meta_access if a not in accessibility]
+
+    return build(
+        Service,
+        {
+            "id": rec.id,
+            "name": rec.text("name"),
+            "description": rec.text("description") or "",
+            "organisation": org_name,
+            "organisation_id": org_id,
+            "status": _STATUS_IN.get(status, status) if status else "active",
+            **mapped.service_fields(),
+            "eligibility": eligibility,
+            "delivery_modes": modes,
+            "locations": locations,
+            "service_areas": areas,
+            "schedules": schedules,
+            "cost": _read_cost(rec),
+            "referral": rec.text("application_process"),
+            "contacts": _read_contacts(rec),
+            "url": rec.text("url"),
+            "email": rec.text("email"),
+            "phone": phones[0].text("number") if phones else None,
+            "languages": languages,
+            "accessibility": accessibility,
+            "last_reviewed": last_reviewed,
+            "source": source,
+        },
+        rec,
+        {
+            "organisation": "organization.name",
+            "referral": "application_process",
+            "last_reviewed": "assured_date",
+            "phone": "phones[0].number",
+            "needs": "attributes",
+            "activities": "attributes",
+            "delivery_modes": "attributes",
+        },
+    )
+
+
+FORMAT = FormatSpec(
+    name="hsds3", score=_score, convert=convert, page_key="contents", total_pages_key="total_pages"
+)
+
+
+def read_hsds3(
+    path_or_obj: PathOrObj,
+    *,
+    crosswalk: Crosswalk | str | Path | None = None,
+    skip_invalid: bool = False,
+    progress: bool = False,
+) -> ImportResult:
+    """Import an HSDS 3.0 file, page dump or parsed object (see ``import_file``)."""
+    return import_file(
+        path_or_obj, "hsds3", skip_invalid=skip_invalid, crosswalk=crosswalk, progress=progress
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def _attribute(
+    service_id: str, n: int, taxonomy: str, code: str, name: str, value: str | None = None
+) -> dict[str, Any]:
+    term_id = str(uuid.uuid5(_NAMESPACE, f"term/{taxonomy}/{code}"))
+    attr: dict[str, Any] = {
+        "id": derived_id(service_id, "attribute", n),
+        "link_id": service_id,
+        "link_type": "service",
+        "link_entity": "service",
+        "taxonomy_term_id": term_id,
+        "taxonomy_term": {
+            "id": term_id,
+            "code": code,
+            "name": name,
+            "description": name,
+            "taxonomy": taxonomy,
+        },
+    }
+    if value is not None:
+        attr["value"] = value
+    return attr
+
+
+def _label(tax: Taxonomy, kind: str, code: str) -> str:
+    try:
+        return tax.label("need" if kind == "need" else "strength", code)
+    except KeyError:
+        return code
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict[str, Any]:
+    """One ``Service`` as an HSDS 3.0 service object."""
+    tax = taxonomy or load_taxonomy()
+    s = service
+    sid = s.id
+    attrs: list[dict[str, Any]] = []
+
+    def add(taxonomy_name: str, code: str, name: str, value: str | None = None) -> None:
+        attrs.append(_attribute(sid, len(attrs), taxonomy_name, code, name, value))
+
+    for code in s.needs:
+        add(NEEDS_TAXONOMY, code, _label(tax, "need", code))
+    for code in s.inferred_needs:
+        add(NEEDS_TAXONOMY, code, _label(tax, "need", code), INFERRED)
+    for code in s.activities:
+        add(ACTIVITIES_TAXONOMY, code, _label(tax, "activity", code))
+    for code in s.inferred_activities:
+        add(ACTIVITIES_TAXONOMY, code, _label(tax, "activity", code), INFERRED)
+    if s.eligibility.sex is not None:
+        code = f"{s.eligibility.sex}-only"
+        add(ELIGIBILITY_TAXONOMY, code, code.replace("-", " ").capitalize())
+    for mode in s.delivery_modes:
+        add(DELIVERY_TAXONOMY, mode, mode.replace("_", " ").capitalize())
+    for term in s.unmapped_terms:
+        attrs.append(
+            {
+                "id": derived_id(sid, "attribute", len(attrs)),
+                "link_id": sid,
+                "link_type": "service",
+                "link_entity": "service",
+                "taxonomy_term": _drop_none(
+                    {
+                        "id": derived_id(sid, "term", len(attrs)),
+                        "code": term.code,
+                        "name": term.label or term.code or "",
+                        "description": term.label or term.code or "",
+                        "taxonomy": term.taxonomy,
+                    }
+                ),
+            }
+        )
+    if s.source is not None:
+        add(META_TAXONOMY, "source", "Source", s.source)
+    if not s.locations:
+        for text in s.accessibility:
+            add(META_TAXONOMY, "accessibility", "Accessibility", text)
+
+    sals: list[dict[str, Any]] = []
+    for i, loc in enumerate(s.locations):
+        loc_id = loc.id or derived_id(sid, "location", i)
+        location: dict[str, Any] = _drop_none(
+            {
+                "id": loc_id,
+                "location_type": "physical",
+                "name": loc.name,
+                "latitude": loc.latitude,
+                "longitude": loc.longitude,
+            }
+        )
+        if loc.address is not None or loc.postcode is not None:
+            location["addresses"] = [
+                {
+                    "id": derived_id(sid, "address", i),
+                    "location_id": loc_id,
+                    "address_1": loc.address or "",
+                    "city": "",
+                    "state_province": "",
+                    "postal_code": loc.postcode or "",
+                    "country": "GB",
+                    "address_type": "physical",
+                }
+            ]
+        location["accessibility"] = [
+            {"id": derived_id(sid, "accessibility", i, j), "location_id": loc_id, "description": a}
+            for j, a in enumerate(s.accessibility)
+        ]
+        sals.append(
+            {
+                "id": derived_id(sid, "service_at_location", i),
+                "service_id": sid,
+                "location_id": loc_id,
+                "location": location,
+            }
+        )
+    if "online" in s.delivery_modes:
+        loc_id = derived_id(sid, "virtual_location")
+        sals.append(
+            {
+                "id": derived_id(sid, "service_at_location", "virtual"),
+                "service_id": sid,
+                "location_id": loc_id,
+                "location": _drop_none(
+                    {"id": loc_id, "location_type": "virtual", "name": "Online", "url": s.url}
+                ),
+            }
+        )
+
+    schedules = []
+    for i, sc in enumerate(s.schedules):
+        schedules.append(
+            _drop_none(
+                {
+                    "id": derived_id(sid, "schedule", i),
+                    "service_id": sid,
+                    "freq": sc.freq,
+                    "interval": sc.interval,
+                    "byday": ",".join(sc.weekdays) if sc.weekdays else None,
+                    "opens_at": sc.opens_at.isoformat() if sc.opens_at else None,
+                    "closes_at": sc.closes_at.isoformat() if sc.closes_at else None,
+                    "valid_from": sc.valid_from.isoformat() if sc.valid_from else None,
+                    "valid_to": sc.valid_to.isoformat() if sc.valid_to else None,
+                    "description": sc.description,
+                }
+            )
+        )
+
+    areas = [
+        _drop_none(
+            {
+                "id": a.id or derived_id(sid, "service_area", i),
+                "service_id": sid,
+                "name": a.name,
+                "extent": json.dumps(a.geometry, separators=(",", ":")) if a.geometry else None,
+                "extent_type": "geojson" if a.geometry else None,
+            }
+        )
+        for i, a in enumerate(s.service_areas)
+    ]
+
+    cost_options = []
+    if s.cost.free is True:
+        cost_options.append(
+            {
+                "id": derived_id(sid, "cost_option"),
+                "service_id": sid,
+                "option": "Free",
+                "amount": 0,
+                "currency": "GBP",
+            }
+        )
+    elif s.cost.free is False:
+        cost_options.append(
+            {
+                "id": derived_id(sid, "cost_option"),
+                "service_id": sid,
+                "option": "Charge",
+                "currency": "GBP",
+            }
+        )
+
+    contacts = []
+    for i, c in enumerate(s.contacts):
+        cid = derived_id(sid, "contact", i)
+        contact = _drop_none(
+            {"id": cid, "service_id": sid, "name": c.name, "title": c.title, "email": c.email}
+        )
+        if c.phone is not None:
+            contact["phones"] = [
+                {"id": derived_id(sid, "contact_phone", i), "contact_id": cid, "number": c.phone}
+            ]
+        contacts.append(contact)
+
+    out: dict[str, Any] = {
+        "id": sid,
+        "name": s.name,
+        "description": s.description,
+        "status": _STATUS_OUT.get(s.status, s.status),
+        "url": s.url,
+        "email": s.email,
+        "organization_id": s.organisation_id,
+        "eligibility_description": s.eligibility.rules,
+        "minimum_age": s.eligibility.min_age,
+        "maximum_age": s.eligibility.max_age,
+        "application_process": s.referral,
+        "fees_description": s.cost.description,
+        "assured_date": s.last_reviewed.isoformat() if s.last_reviewed else None,
+    }
+    out = _drop_none(out)
+    if s.organisation is not None:
+        out["organization"] = {
+            "id": s.organisation_id or derived_id(sid, "organization"),
+            "name": s.organisation,
+            "description": "",
+        }
+    if s.phone is not None:
+        out["phones"] = [{"id": derived_id(sid, "phone"), "service_id": sid, "number": s.phone}]
+    out["schedules"] = schedules
+    out["service_areas"] = areas
+    out["service_at_locations"] = sals
+    out["languages"] = [
+        {"id": derived_id(sid, "language", i), "service_id": sid, "name": lang}
+        for i, lang in enumerate(s.languages)
+    ]
+    out["cost_options"] = cost_options
+    out["contacts"] = contacts
+    out["attributes"] = attrs
+    return out
+
+
+def write_hsds3(catalogue: Catalogue, path: str | Path | None = None) -> list[dict[str, Any]]:
+    """The catalogue as a list of HSDS 3.0 service objects; also written to ``path`` if given.
+
+    The file is UTF-8 JSON without a byte-order mark.
+    """
+    tax = load_taxonomy()
+    services = [service_to_hsds3(s, tax) for s in catalogue.services]
+    if path is not None:
+        _write_json(Path(path), services)
+    return services
+
+
+def write_hsds3_pages(
+    catalogue: Catalogue, size: int = 100, directory: str | Path | None = None
+) -> list[dict[str, Any]]:
+    """The catalogue as HSDS 3.0 page envelopes of ``size`` services (``contents``).
+
+    With ``directory``, each page is also written as ``page-<n>.json`` there.
+    """
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(
+            f"The 'size' parameter of write_hsds3_pages must be a positive int. Got {size!r} "
+            "instead."
+        )
+    services = write_hsds3(catalogue)
+    total_pages = max(1, -(-len(services) // size))
+    pages = []
+    for n in range(1, total_pages + 1):
+        contents = services[(n - 1) * size : n * size]
+        pages.append(
+            {
+                "total_items": len(services),
+                "total_pages": total_pages,
+                "page_number": n,
+                "size": len(contents),
+                "first_page": n == 1,
+                "last_page": n == total_pages,
+                "empty": not contents,
+                "contents": contents,
+            }
+        )
+    if directory is not None:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        for page in pages:
+            _write_json(d / f"page-{page['page_number']}.json", page)
+    return pages
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+__all__ = [
+    "DELIVERY_TAXONOMY",
+    "META_TAXONOMY",
+    "derived_id",
+    "read_hsds3",
+    "service_to_hsds3",
+    "write_hsds3",
+    "write_hsds3_pages",
+]
