@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine
@@ -34,7 +34,13 @@ def session(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield s
 
 
-def make_catalogue(n: int, prefix: str = "svc") -> Catalogue:
+@pytest.fixture
+def make_catalogue() -> Callable[..., Catalogue]:
+    """A builder of small synthetic catalogues: ``make_catalogue(n, prefix="svc")``."""
+    return _make_catalogue
+
+
+def _make_catalogue(n: int, prefix: str = "svc") -> Catalogue:
     """``n`` small services with distinct ids, needs and a location."""
     needs = ["dementia", "social-isolation", "carer-support"]
     return Catalogue(
