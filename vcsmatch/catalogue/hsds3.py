@@ -26,6 +26,8 @@ from typing import Any
 
 from vcsmatch.catalogue.crosswalk import Crosswalk
 from vcsmatch.catalogue.importing import (
+    DELIVERY_TAXONOMY,
+    META_TAXONOMY,
     FormatSpec,
     ImportResult,
     MappedTerms,
@@ -34,7 +36,6 @@ from vcsmatch.catalogue.importing import (
     import_file,
 )
 from vcsmatch.catalogue.model import (
-    DELIVERY_MODES,
     Catalogue,
     Contact,
     Cost,
@@ -49,11 +50,12 @@ from vcsmatch.catalogue.parsing import (
     Record,
     build,
     check_age_range,
+    free_from_options,
+    one_line_address,
     parse_date,
     parse_geojson_extent,
     split_byday,
 )
-from vcsmatch.errors import CatalogueError
 from vcsmatch.taxonomy import (
     ACTIVITIES_TAXONOMY,
     ELIGIBILITY_TAXONOMY,
@@ -62,14 +64,7 @@ from vcsmatch.taxonomy import (
     load_taxonomy,
 )
 
-DELIVERY_TAXONOMY = "vcsmatch-delivery"
-META_TAXONOMY = "vcsmatch-meta"
 INFERRED = "inferred"
-_OUR_TAXONOMIES = {
-    NEEDS_TAXONOMY: "need",
-    ACTIVITIES_TAXONOMY: "activity",
-    ELIGIBILITY_TAXONOMY: "eligibility",
-}
 _STATUS_IN = {"temporarily closed": "temporarily_closed"}
 _STATUSES = frozenset({"active", "inactive", "defunct", "temporarily closed", "temporarily_closed"})
 _STATUS_OUT = {"temporarily_closed": "temporarily closed"}
@@ -129,48 +124,28 @@ def _term_of(attr: Record) -> tuple[ExternalTerm | None, Record | None]:
     return ExternalTerm(taxonomy=taxonomy, code=term.text("code"), label=term.text("name")), term
 
 
-def _read_attributes(
-    rec: Record, ctx: TermContext
-) -> tuple[MappedTerms, list[str], list[str], list[str], str | None]:
-    """Split a service's attributes into our codes, delivery modes, external terms and meta."""
+def _read_attributes(rec: Record, ctx: TermContext) -> tuple[MappedTerms, list[str], str | None]:
+    """Split a service's attributes into our codes and modes, external terms, and meta fields.
+
+    Returns the mapped terms, the accessibility notes and the source kept as attributes.
+    """
     mapped = MappedTerms()
-    modes: list[str] = []
     accessibility: list[str] = []
     source: str | None = None
-    sources: list[str] = []
     for attr in rec.objs("attributes"):
         ext, term = _term_of(attr)
         if ext is None or term is None:
             continue
         value = attr.text("value")
-        taxonomy = (ext.taxonomy or "").strip().lower()
-        code = ext.code
-        if taxonomy in _OUR_TAXONOMIES:
-            kind = _OUR_TAXONOMIES[taxonomy]
-            if code is None:
-                raise CatalogueError(rec.id, term.path("code"), f"missing in taxonomy {taxonomy}")
-            if kind == "eligibility":
-                if code not in ("female-only", "male-only"):
-                    raise CatalogueError(
-                        rec.id, term.path("code"), f"unknown eligibility code {code!r}"
-                    )
-            else:
-                ctx.check_code(kind, code, rec.id, term.path("code"))
-            mapped.add(kind, code, inferred=(value or "").lower() == INFERRED)
-        elif taxonomy == DELIVERY_TAXONOMY:
-            if code not in DELIVERY_MODES:
-                raise CatalogueError(rec.id, term.path("code"), f"unknown delivery mode {code!r}")
-            if code not in modes:
-                modes.append(code)
-        elif taxonomy == META_TAXONOMY:
-            if code == "source" and value:
-                sources.append(value)
-            elif code == "accessibility" and value and value not in accessibility:
+        if (ext.taxonomy or "").strip().lower() == META_TAXONOMY:
+            if ext.code == "source" and value and source is None:
+                source = value
+            elif ext.code == "accessibility" and value and value not in accessibility:
                 accessibility.append(value)
-        else:
-            mapped.add_external(ext, ctx)
-    source = sources[0] if sources else None
-    return mapped, modes, accessibility, sources[1:], source
+            continue
+        inferred = (value or "").lower() == INFERRED
+        mapped.add_term(ext, ctx, rec.id, term.path("code"), inferred=inferred)
+    return mapped, accessibility, source
 
 
 def _address_of(loc: Record) -> tuple[str | None, str | None]:
@@ -179,9 +154,7 @@ def _address_of(loc: Record) -> tuple[str | None, str | None]:
     if not addresses:
         return None, None
     chosen = next((a for a in addresses if a.text("address_type") == "physical"), addresses[0])
-    parts = [chosen.text(k) for k in ("address_1", "address_2", "city", "region", "state_province")]
-    line = ", ".join(p for p in parts if p)
-    return (line or None), chosen.text("postal_code")
+    return one_line_address(chosen), chosen.text("postal_code")
 
 
 def _read_locations(rec: Record) -> tuple[list[Location], list[str], bool, bool]:
@@ -243,25 +216,12 @@ def _read_schedule(s: Record) -> Schedule:
 
 
 def _read_cost(rec: Record) -> Cost:
-    options = rec.objs("cost_options")
-    free: bool | None = None
-    if options:
-        amounts = [o.number("amount") for o in options]
-        texts = " ".join(
-            (o.text("option") or "") + " " + (o.text("amount_description") or "") for o in options
-        ).lower()
-        if any(a is not None and a > 0 for a in amounts):
-            free = False
-        elif all(a == 0 for a in amounts) or all(
-            "free" in ((o.text("option") or "") + (o.text("amount_description") or "")).lower()
-            for o in options
-        ):
-            free = True
-        else:
-            free = "free" in texts and "charge" not in texts
     return build(
         Cost,
-        {"free": free, "description": rec.text("fees_description") or rec.text("fees")},
+        {
+            "free": free_from_options(rec.objs("cost_options")),
+            "description": rec.text("fees_description") or rec.text("fees"),
+        },
         rec,
         {"description": "fees_description", "free": "cost_options"},
     )
@@ -289,8 +249,9 @@ def _read_contacts(rec: Record) -> list[Contact]:
 def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     """One HSDS 3.0 service object -> ``Service`` (raises ``CatalogueError``)."""
     rec = Record.root(raw)
-    mapped, modes, meta_access, _, source = _read_attributes(rec, ctx)
+    mapped, meta_access, source = _read_attributes(rec, ctx)
     locations, loc_access, physical, virtual = _read_locations(rec)
+    modes = mapped.modes
     if not modes:
         modes = (["in_person"] if physical else []) + (["online"] if virtual else [])
 
@@ -392,9 +353,7 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     )
 
 
-FORMAT = FormatSpec(
-    name="hsds3", score=_score, convert=convert, page_key="contents", total_pages_key="total_pages"
-)
+FORMAT = FormatSpec(name="hsds3", score=_score, convert=convert)
 
 
 def read_hsds3(

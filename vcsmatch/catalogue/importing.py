@@ -18,12 +18,18 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from vcsmatch.catalogue.crosswalk import Crosswalk, default_crosswalk
-from vcsmatch.catalogue.model import Catalogue, ExternalTerm, Service
+from vcsmatch.catalogue.model import DELIVERY_MODES, Catalogue, ExternalTerm, Service
 from vcsmatch.errors import CatalogueError, ImportFailed
-from vcsmatch.taxonomy import Taxonomy, load_taxonomy
+from vcsmatch.taxonomy import (
+    ACTIVITIES_TAXONOMY,
+    ELIGIBILITY_TAXONOMY,
+    NEEDS_TAXONOMY,
+    Taxonomy,
+    load_taxonomy,
+)
 
 Format = Literal["auto", "hsds3", "oruk", "outpost"]
-FORMATS: tuple[str, ...] = ("hsds3",)
+FORMATS: tuple[str, ...] = ("hsds3", "oruk", "outpost")
 
 PathOrObj = str | Path | dict[str, Any] | list[Any]
 
@@ -135,12 +141,24 @@ class TermContext:
         self.need_codes = frozenset(taxonomy.need_codes)
         self.activity_codes = frozenset(taxonomy.activity_codes)
 
-    def check_code(self, kind: str, code: str, record_id: str, field_path: str) -> str:
+    def check_code(self, kind: str, code: str, record_id: str | None, field_path: str) -> str:
         """Raise ``CatalogueError`` unless ``code`` is one of ours for ``kind``."""
         known = self.need_codes if kind == "need" else self.activity_codes
         if code not in known:
             raise CatalogueError(record_id, field_path, f"unknown {kind} code {code!r}")
         return code
+
+
+#: Our own HSDS attribute taxonomies beyond ``vcsmatch.taxonomy``'s three.
+DELIVERY_TAXONOMY = "vcsmatch-delivery"
+#: Fields of ours HSDS has no home for, as attributes whose ``value`` holds the text.
+META_TAXONOMY = "vcsmatch-meta"
+_OUR_KINDS = {
+    NEEDS_TAXONOMY: "need",
+    ACTIVITIES_TAXONOMY: "activity",
+    ELIGIBILITY_TAXONOMY: "eligibility",
+}
+_SEX_OF = {"female-only": "female", "male-only": "male"}
 
 
 class MappedTerms:
@@ -152,6 +170,7 @@ class MappedTerms:
         self.inferred_needs: list[str] = []
         self.inferred_activities: list[str] = []
         self.sex: set[str] = set()
+        self.modes: list[str] = []
         self.unmapped: list[ExternalTerm] = []
 
     def add(self, kind: str, code: str, *, inferred: bool = False) -> None:
@@ -162,12 +181,41 @@ class MappedTerms:
             ("activity", True): self.inferred_activities,
         }.get((kind, inferred))
         if kind == "eligibility":
-            self.sex.add({"female-only": "female", "male-only": "male"}[code])
+            self.sex.add(_SEX_OF[code])
         elif target is not None and code not in target:
             target.append(code)
 
-    def add_external(self, term: ExternalTerm, ctx: TermContext) -> None:
-        """Map an external term through the crosswalk, or keep it as unmapped."""
+    def add_term(
+        self,
+        term: ExternalTerm,
+        ctx: TermContext,
+        record_id: str | None,
+        field_path: str,
+        *,
+        inferred: bool = False,
+    ) -> None:
+        """File one published term: our own taxonomies directly (codes checked), any other
+        through the crosswalk, and what the crosswalk does not know as unmapped."""
+        taxonomy = (term.taxonomy or "").strip().lower()
+        kind = _OUR_KINDS.get(taxonomy)
+        if kind is not None or taxonomy == DELIVERY_TAXONOMY:
+            code = term.code
+            if code is None:
+                raise CatalogueError(record_id, field_path, f"no code in taxonomy {taxonomy}")
+            if taxonomy == DELIVERY_TAXONOMY:
+                if code not in DELIVERY_MODES:
+                    raise CatalogueError(record_id, field_path, f"unknown delivery mode {code!r}")
+                if code not in self.modes:
+                    self.modes.append(code)
+            elif kind == "eligibility":
+                if code not in _SEX_OF:
+                    raise CatalogueError(
+                        record_id, field_path, f"unknown eligibility code {code!r}"
+                    )
+                self.add(kind, code)
+            else:
+                self.add(kind, ctx.check_code(kind, code, record_id, field_path), inferred=inferred)
+            return
         targets = ctx.crosswalk.map(term)
         if not targets:
             if term not in self.unmapped:
@@ -176,7 +224,7 @@ class MappedTerms:
         for kind, code in targets:
             self.add(kind, code)
 
-    def sex_restriction(self, record_id: str, field_path: str) -> str | None:
+    def sex_restriction(self, record_id: str | None, field_path: str) -> str | None:
         if len(self.sex) > 1:
             raise CatalogueError(record_id, field_path, "both female-only and male-only")
         return next(iter(self.sex), None)
@@ -208,9 +256,6 @@ class FormatSpec:
     #: How strongly a record looks like this format (0 = not at all).
     score: Callable[[dict[str, Any]], int]
     convert: Converter
-    #: Envelope keys holding the records of a page, and the keys naming page counts.
-    page_key: str
-    total_pages_key: str
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,9 +376,9 @@ def _records_of(page: Any, name: str) -> tuple[list[Any], dict[str, Any] | None]
 
 
 def _formats() -> dict[str, FormatSpec]:
-    from vcsmatch.catalogue import hsds3
+    from vcsmatch.catalogue import hsds3, oruk, outpost
 
-    return {"hsds3": hsds3.FORMAT}
+    return {"hsds3": hsds3.FORMAT, "oruk": oruk.FORMAT, "outpost": outpost.FORMAT}
 
 
 def detect_format(records: Iterable[Any], envelope: dict[str, Any] | None = None) -> str | None:

@@ -299,3 +299,35 @@ def parse_geojson_extent(rec: Record, key: str) -> dict[str, Any]:
         except (json.JSONDecodeError, RecursionError):
             raise rec.fail(key, "extent_type is geojson but extent is not valid JSON") from None
     return check_geometry(value, rec, key)
+
+
+ADDRESS_KEYS: tuple[str, ...] = (
+    "address_1", "address_2", "address_3", "address_4", "city", "region", "state_province",
+)  # fmt: skip
+
+
+def one_line_address(rec: Record, keys: tuple[str, ...] = ADDRESS_KEYS) -> str | None:
+    """The address lines present, joined with commas (None when there are none)."""
+    return ", ".join(p for p in (rec.text(k) for k in keys) if p) or None
+
+
+_FREE = re.compile(r"\bfree\b|\bno charge\b", re.IGNORECASE)
+
+
+def free_from_options(options: list[Record]) -> bool | None:
+    """Whether listed cost options mean the service is free (None when none are listed).
+
+    Any positive amount means a charge; all amounts zero, or every option saying "free",
+    means free; any other listed option is taken as a charge.
+    """
+    if not options:
+        return None
+    amounts = [o.number("amount") for o in options]
+    if any(a is not None and a > 0 for a in amounts):
+        return False
+    if all(a == 0 for a in amounts):
+        return True
+    texts = [
+        " ".join(filter(None, (o.text("option"), o.text("amount_description")))) for o in options
+    ]
+    return all(_FREE.search(t) for t in texts)
