@@ -1,9 +1,64 @@
-"""`vcsmatch` commands: serve (filled in by its owner; see docs/ARCHITECTURE.md)."""
+"""`vcsmatch serve`: run the API (and its web page) with uvicorn.
+
+uvicorn builds the app in each worker from ``api.main:create_app`` (``factory=True``). Its
+access log is switched off: it would record URLs and query strings; the API keeps an audit log
+(route template, status, latency, key id) instead.
+"""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Load the sample catalogue, ratings and a trained model into an empty store, "
+            "and print a practitioner key to try it with.",
+        ),
+    ] = False,
+) -> None:
+    """Serve the ranking API and web page (see /docs for the API)."""
+    import uvicorn
+
+    from vcsmatch.settings import get_settings
+    from vcsmatch.store import api_keys
+    from vcsmatch.store.db import dispose_engines, open_store
+
+    settings = get_settings()
+    sessions = open_store(settings)  # migrate once here, before workers start
+    url = f"http://{host}:{port}"
+    if demo:
+        from vcsmatch.store.demo import ensure_demo_data
+
+        summary = ensure_demo_data(sessions, settings)
+        err.print(summary.describe())
+        with sessions() as session:
+            plaintext, _ = api_keys.create_key(session, "practitioner", "demo practitioner")
+        err.print(f"demo practitioner key (shown once): {plaintext}")
+    dispose_engines()  # workers open their own connections
+    err.print(f"vcsmatch serving at {url}  (API docs: {url}/docs)")
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
+    app.command()(serve)

@@ -59,10 +59,12 @@ class CatalogueStats:
 
 
 def report_to_json(report: object | None) -> str | None:
-    """Any import report (pydantic model, dataclass, dict) as JSON text."""
+    """Any import report (``ImportReport.to_dict``, pydantic, dataclass, dict) as JSON."""
     if report is None:
         return None
-    if hasattr(report, "model_dump"):
+    if callable(getattr(report, "to_dict", None)):
+        data = report.to_dict()  # type: ignore[attr-defined]
+    elif hasattr(report, "model_dump"):
         data = report.model_dump(mode="json")
     elif dataclasses.is_dataclass(report) and not isinstance(report, type):
         data = dataclasses.asdict(report)

@@ -95,7 +95,7 @@ def register_model(
             sha256=digest,
             size_bytes=len(blob),
             n_ratings=int(n_ratings),
-            metrics_json=json.dumps(metrics or {}, default=float),
+            metrics_json=json.dumps(metrics or {}, default=_jsonable),
             blob=blob,
         )
     )
@@ -192,6 +192,14 @@ def materialise(record: ModelRecord, cache_dir: Path | str) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy scalars and the like become floats; anything else its text."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
 
 
 def _safe_name(version: str) -> str:

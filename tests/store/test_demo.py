@@ -1,0 +1,40 @@
+"""Demo data: an empty store gets the sample catalogue, ratings and a registered model, once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from vcsmatch.settings import Settings
+from vcsmatch.store import catalogue_versions, model_registry, ratings_log
+from vcsmatch.store.demo import SAMPLE_PEOPLE, SAMPLE_RATINGS, SAMPLE_SERVICES, ensure_demo_data
+
+pytestmark = pytest.mark.skipif(
+    not (SAMPLE_SERVICES.exists() and SAMPLE_PEOPLE.exists() and SAMPLE_RATINGS.exists()),
+    reason="catalogue/sample/{services.json,people.csv,ratings.csv} are not generated yet",
+)
+
+
+@pytest.mark.slow
+def test_demo_fills_an_empty_store_once(factory: sessionmaker[Session], tmp_path: Path) -> None:
+    """First call loads all three parts; a second call adds nothing."""
+    settings = Settings(data_dir=tmp_path)
+    first = ensure_demo_data(factory, settings, show_progress=False)
+    assert len(first.added) == 3
+    assert first.n_services > 100 and first.n_ratings > 0 and first.model_version
+    with factory() as session:
+        assert catalogue_versions.active_version_id(session) == first.catalogue_version
+        assert ratings_log.count_ratings(session) == first.n_ratings
+        record = model_registry.latest_model(session)
+        assert record is not None and record.n_ratings == first.n_ratings
+        frame = ratings_log.ratings_frame(session)
+    assert frame.person_id.str.len().eq(64).all()  # keyed hashes, not the sample's ids
+    from vcsmatch.ranking.recommender import Recommender
+
+    model = Recommender.load(model_registry.materialise(record, tmp_path / "models"))
+    assert model.version_ == first.model_version
+    again = ensure_demo_data(factory, settings, show_progress=False)
+    assert again.added == ()
+    assert again.n_ratings == first.n_ratings
