@@ -18,13 +18,12 @@ from __future__ import annotations
 import csv
 import gzip
 import importlib.util
-import io
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -34,10 +33,13 @@ from vcsmatch.errors import DataError, PostcodeError
 from vcsmatch.features.person import Person
 from vcsmatch.settings import Settings, get_settings
 
-#: Attribution the Open Government Licence requires wherever the coordinates are shown.
+#: Attribution Code-Point Open's Open Government Licence requires wherever its coordinates
+#: are shown or passed on (the web page footer, exports, ``vcsmatch postcodes lookup``).
 POSTCODE_ATTRIBUTION = (
-    "Contains OS data © Crown copyright and database right 2024. "
-    "Code-Point Open, Open Government Licence v3.0."
+    "Contains OS data © Crown copyright and database right; "
+    "Contains Royal Mail data © Royal Mail copyright and database right; "
+    "Source: Office for National Statistics licensed under the Open Government Licence v3.0 "
+    "(Code-Point Open)."
 )
 
 _OUTWARD = r"[A-Z]{1,2}[0-9][A-Z0-9]?"
@@ -49,8 +51,6 @@ _WHITESPACE_RE = re.compile(r"\s+")
 
 #: Code-Point Open positional quality 90: "no coordinates available" (eastings are 0).
 _NO_COORDINATES_QUALITY = 90
-
-OVERRIDES_FILENAME = "overrides.csv"
 
 
 def normalise_postcode(text: str) -> str:
@@ -119,16 +119,19 @@ def _bng_to_wgs84() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
 class PostcodeDirectory:
     """Postcode -> (latitude, longitude), from Code-Point Open plus imported overrides.
 
-    Areas load lazily on first use (about 20 ms each) and stay cached in this object;
-    ``overrides_path`` (when it exists) is read once and re-read when its file changes.
+    Areas load lazily on first use (about 20-60 ms each) and stay cached in this object.
+    ``overrides_dir`` (``<data_dir>/postcodes``, written by ``import_overrides``) holds imported
+    postcodes per area, also loaded lazily; they are dropped and re-read when an import
+    changes the directory's stamp file (checked at most once a second, so a running server
+    sees a CLI import).
     """
 
-    def __init__(self, data_dir: Path | None = None, overrides_path: Path | None = None) -> None:
+    def __init__(self, data_dir: Path | None = None, overrides_dir: Path | None = None) -> None:
         self.data_dir = data_dir
-        self.overrides_path = overrides_path
+        self.overrides_dir = overrides_dir
         self._areas: dict[str, _Area | None] = {}
-        self._overrides: _Area | None = None
-        self._overrides_stamp: tuple[float, int] | None = None
+        self._override_areas: dict[str, _Area | None] = {}
+        self._overrides_stamp: float | None = None
         self._overrides_checked = 0.0
         self._lock = threading.RLock()
         self._transform: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
@@ -189,30 +192,35 @@ class PostcodeDirectory:
             lons, lats = self._transform(eastings, northings)
         return np.asarray(lats, dtype=float), np.asarray(lons, dtype=float)
 
-    def _current_overrides(self) -> _Area | None:
-        """The imported overrides, re-read when the file changed (checked at most once a second)."""
-        if self.overrides_path is None:
+    def _override_area(self, area: str) -> _Area | None:
+        """Imported postcodes of one area (None when nothing was imported for it)."""
+        if self.overrides_dir is None:
             return None
         now = time.monotonic()
-        if self._overrides_stamp is not None and now - self._overrides_checked < 1.0:
-            return self._overrides
+        if now - self._overrides_checked >= 1.0:
+            with self._lock:
+                self._overrides_checked = now
+                stamp = _stamp_of(self.overrides_dir)
+                if stamp != self._overrides_stamp:
+                    self._override_areas = {}
+                    self._overrides_stamp = stamp
+        if self._overrides_stamp is None:
+            return None
+        cached = self._override_areas.get(area, False)
+        if cached is not False:
+            return cached  # type: ignore[return-value]
         with self._lock:
-            self._overrides_checked = now
-            try:
-                st = os.stat(self.overrides_path)
-            except FileNotFoundError:
-                self._overrides, self._overrides_stamp = None, (0.0, -1)
-                return None
-            stamp = (st.st_mtime, st.st_size)
-            if stamp != self._overrides_stamp:
-                self._overrides = _read_overrides(self.overrides_path)
-                self._overrides_stamp = stamp
-            return self._overrides
+            path = self.overrides_dir / f"{area.lower()}.csv"
+            loaded = _area_from_units(_read_area_file(path)) if path.exists() else None
+            self._override_areas[area] = loaded
+            return loaded
 
     def reload_overrides(self) -> None:
-        """Forget the cached overrides so the next lookup re-reads the file."""
+        """Forget the cached overrides so the next lookup re-reads them."""
         with self._lock:
+            self._overrides_checked = 0.0
             self._overrides_stamp = None
+            self._override_areas = {}
 
     # -- lookups -----------------------------------------------------------------------------
 
@@ -229,7 +237,7 @@ class PostcodeDirectory:
 
     def _find(self, key: str) -> tuple[float, float] | None:
         outward = is_outward_code(key)
-        overrides = self._current_overrides()
+        overrides = self._override_area(postcode_area(key))
         if overrides is not None and not outward:
             hit = overrides.units.get(key)
             if hit is not None:
@@ -293,21 +301,38 @@ LONGITUDE_COLUMNS = ("long", "lon", "lng", "longitude")
 
 # ONS Postcode Directory marks postcodes with no grid reference with this latitude.
 _ONS_NO_LATITUDE = 99.999999
+_STAMP_FILE = "IMPORTED"
+#: At most this many bad rows are kept as ``DataError``s (all are counted).
+MAX_REPORTED_ERRORS = 1000
+_CHUNK_ROWS = 200_000
 
 
-def overrides_path_for(settings: Settings) -> Path:
-    """Where ``vcsmatch postcodes import`` keeps the imported postcodes."""
-    return settings.data_dir / "postcodes" / OVERRIDES_FILENAME
+def overrides_dir_for(settings: Settings) -> Path:
+    """Where ``vcsmatch postcodes import`` keeps imported postcodes: one CSV per area."""
+    return settings.data_dir / "postcodes"
 
 
-@dataclass(frozen=True)
+def _stamp_of(directory: Path) -> float | None:
+    try:
+        return os.stat(directory / _STAMP_FILE).st_mtime_ns / 1e9
+    except FileNotFoundError:
+        return None
+
+
+@dataclass
 class OverrideImport:
-    """What an import accepted and what it rejected (line number and reason)."""
+    """What an import accepted and what it rejected (line numbers count the header as 1)."""
 
-    path: Path
-    accepted: int
-    rejected: list[DataError]
+    directory: Path
+    accepted: int = 0
+    n_rejected: int = 0
+    rejected: list[DataError] = field(default_factory=list)
     skipped_terminated: int = 0
+
+    def reject(self, error: DataError) -> None:
+        self.n_rejected += 1
+        if len(self.rejected) < MAX_REPORTED_ERRORS:
+            self.rejected.append(error)
 
 
 def _pick(header: Sequence[str], names: Sequence[str]) -> int | None:
@@ -318,85 +343,122 @@ def _pick(header: Sequence[str], names: Sequence[str]) -> int | None:
     return None
 
 
-def parse_postcode_csv(
-    path: Path, *, source: str | None = None
-) -> tuple[dict[str, tuple[float, float]], list[DataError], int]:
-    """Read an ONS Postcode Directory or any CSV of postcode, latitude, longitude.
-
-    Returns the valid rows (normalised postcode -> (lat, lon)), one ``DataError`` per bad row
-    (line numbers count the header as line 1) and how many terminated postcodes were skipped
-    (ONS ``doterm`` set). A file with no header row is read as postcode, latitude, longitude.
-    """
-    name = source or Path(path).name
+def _read_header(path: Path) -> list[str]:
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", newline="", encoding="utf-8-sig") as fh:  # type: ignore[operator]
-        text = fh.read()
-    reader = csv.reader(io.StringIO(text))
-    rows = list(reader)
-    if not rows:
+        return next(csv.reader(fh), [])
+
+
+def read_postcode_csv(
+    path: Path,
+    report: OverrideImport,
+    *,
+    source: str | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Stream an ONS Postcode Directory, or any CSV of postcode, latitude, longitude.
+
+    Yields ``(postcodes, lats, lons)`` chunks of valid rows (normalised unit postcodes) and
+    records each bad row in ``report`` with its line number. Terminated ONS postcodes (``doterm``
+    set) are skipped and counted. A file with no recognised header is read as three columns.
+    """
+    import pandas as pd
+
+    name = source or Path(path).name
+    header = _read_header(path)
+    if not header:
         raise DataError(name, None, "postcode", "the file is empty")
-    header = rows[0]
-    pc_col = _pick(header, POSTCODE_COLUMNS)
-    lat_col = _pick(header, LATITUDE_COLUMNS)
-    lon_col = _pick(header, LONGITUDE_COLUMNS)
+    cols = {
+        "postcode": _pick(header, POSTCODE_COLUMNS),
+        "latitude": _pick(header, LATITUDE_COLUMNS),
+        "longitude": _pick(header, LONGITUDE_COLUMNS),
+    }
     term_col = _pick(header, ("doterm",))
-    first_line = 2
-    if pc_col is None and lat_col is None and lon_col is None:
-        # No recognised header: three positional columns, and the first row may be data.
-        pc_col, lat_col, lon_col, first_line = 0, 1, 2, 1
-        body = rows
+    if all(c is None for c in cols.values()):
+        cols = {"postcode": 0, "latitude": 1, "longitude": 2}
+        has_header, first_line = False, 1
     else:
-        missing = [
-            field
-            for field, col in (("postcode", pc_col), ("latitude", lat_col), ("longitude", lon_col))
-            if col is None
-        ]
+        missing = [f for f, c in cols.items() if c is None]
         if missing:
             raise DataError(name, 1, missing[0], "no column for it in the header")
-        body = rows[1:]
-    assert pc_col is not None and lat_col is not None and lon_col is not None  # noqa: S101
-    accepted: dict[str, tuple[float, float]] = {}
-    rejected: list[DataError] = []
-    terminated = 0
-    for offset, row in enumerate(body):
-        line = first_line + offset
-        if not any(cell.strip() for cell in row):
-            continue
-        if max(pc_col, lat_col, lon_col) >= len(row):
-            rejected.append(DataError(name, line, "postcode", "the row has too few columns"))
-            continue
-        if term_col is not None and term_col < len(row) and row[term_col].strip():
-            terminated += 1
-            continue
+        has_header, first_line = True, 2
+    use = [cols["postcode"], cols["latitude"], cols["longitude"]] + (
+        [term_col] if term_col is not None else []
+    )
+    chunks = pd.read_csv(
+        path,
+        header=0 if has_header else None,
+        usecols=use,
+        dtype=str,
+        keep_default_na=False,
+        chunksize=_CHUNK_ROWS,
+        skip_blank_lines=False,
+        encoding="utf-8-sig",
+    )
+    line = first_line
+    while True:
         try:
-            key = normalise_postcode(row[pc_col])
-        except PostcodeError:
-            rejected.append(DataError(name, line, "postcode", "is not a UK postcode"))
-            continue
-        if is_outward_code(key):
-            rejected.append(DataError(name, line, "postcode", "is an outward code, not a unit"))
-            continue
-        try:
-            lat, lon = float(row[lat_col]), float(row[lon_col])
-        except ValueError:
-            rejected.append(DataError(name, line, "latitude", "latitude/longitude not numbers"))
-            continue
-        if not (np.isfinite(lat) and np.isfinite(lon)) or abs(lat - _ONS_NO_LATITUDE) < 1e-6:
-            rejected.append(DataError(name, line, "latitude", "no coordinates for this postcode"))
-            continue
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            rejected.append(DataError(name, line, "latitude", "outside -90..90 / -180..180"))
-            continue
-        if lat == 0 and lon == 0:
-            rejected.append(DataError(name, line, "latitude", "(0, 0) is not a UK location"))
-            continue
-        accepted[key] = (lat, lon)
-    return accepted, rejected, terminated
+            chunk = next(chunks)
+        except StopIteration:
+            return
+        except pd.errors.ParserError as error:  # e.g. a row with more fields than the header
+            raise DataError(name, None, "row", f"cannot be read as CSV: {error}") from None
+        n = len(chunk)
+        lines = np.arange(line, line + n)
+        line += n
+        width = chunk.shape[1]
+        pos = {c: i for i, c in enumerate(sorted(use))}
+        raw_pc = chunk.iloc[:, pos[cols["postcode"]]].astype(str)
+        raw_lat = chunk.iloc[:, pos[cols["latitude"]]].astype(str)
+        raw_lon = chunk.iloc[:, pos[cols["longitude"]]].astype(str)
+        blank = (raw_pc.str.strip() == "") & (raw_lat.str.strip() == "")
+        keep = ~blank.to_numpy()
+        if term_col is not None and width > pos[term_col]:
+            terminated = chunk.iloc[:, pos[term_col]].astype(str).str.strip() != ""
+            report.skipped_terminated += int((terminated & ~blank).sum())
+            keep &= ~terminated.to_numpy()
+        compact = raw_pc.str.replace(r"\s+", "", regex=True).str.upper()
+        parts = compact.str.extract(_FULL_RE.pattern)
+        well_formed = parts[0].notna().to_numpy()
+        lat = pd.to_numeric(raw_lat, errors="coerce").to_numpy(dtype=float)
+        lon = pd.to_numeric(raw_lon, errors="coerce").to_numpy(dtype=float)
+        numeric = np.isfinite(lat) & np.isfinite(lon)
+        placed = (np.abs(lat - _ONS_NO_LATITUDE) > 1e-6) & ~((lat == 0) & (lon == 0))
+        in_range = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+        for i in np.flatnonzero(keep & ~(well_formed & numeric & placed & in_range)):
+            if not well_formed[i]:
+                outward_only = _OUTWARD_RE.match(compact.iat[i] or "") is not None
+                reason = "is an outward code, not a unit" if outward_only else "not a UK postcode"
+                report.reject(DataError(name, int(lines[i]), "postcode", reason))
+            elif not numeric[i]:
+                report.reject(DataError(name, int(lines[i]), "latitude", "not a number"))
+            elif not placed[i]:
+                report.reject(
+                    DataError(name, int(lines[i]), "latitude", "no coordinates for this postcode")
+                )
+            else:
+                report.reject(
+                    DataError(name, int(lines[i]), "latitude", "outside -90..90 / -180..180")
+                )
+        good = keep & well_formed & numeric & placed & in_range
+        codes = (parts[0] + " " + parts[1]).to_numpy(dtype=object)[good]
+        report.accepted += int(good.sum())
+        if on_rows is not None:
+            on_rows(n)
+        yield codes, lat[good], lon[good]
 
 
-def _read_overrides(path: Path) -> _Area:
-    units, _, _ = parse_postcode_csv(path)
-    return _area_from_units(units)
+def _read_area_file(path: Path) -> dict[str, tuple[float, float]]:
+    import pandas as pd
+
+    frame = pd.read_csv(path, dtype={"postcode": str, "latitude": float, "longitude": float})
+    return dict(
+        zip(
+            frame["postcode"].tolist(),
+            _pairs(frame["latitude"].to_numpy(), frame["longitude"].to_numpy()),
+            strict=True,
+        )
+    )
 
 
 def _area_from_units(units: dict[str, tuple[float, float]]) -> _Area:
@@ -411,33 +473,47 @@ def _area_from_units(units: dict[str, tuple[float, float]]) -> _Area:
 
 
 def import_overrides(
-    source: Path, *, settings: Settings | None = None, replace: bool = False
+    source: Path,
+    *,
+    settings: Settings | None = None,
+    replace: bool = False,
+    on_rows: Callable[[int], None] | None = None,
 ) -> OverrideImport:
-    """Load ``source`` into the overrides file, merging with what was imported before.
+    """Load ``source`` into the overrides, merging with what was imported before.
 
-    Good rows are kept even when others are bad; each bad row is reported with its line.
-    ``replace=True`` drops earlier imports first.
+    Good rows are kept even when others are bad; each bad row is reported with its line
+    (``report.rejected``; all are counted in ``n_rejected``). ``replace=True`` drops earlier
+    imports first. A full ONS Postcode Directory (2.7 million rows) is streamed in chunks.
     """
+    import pandas as pd
+
     settings = settings or get_settings()
-    target = overrides_path_for(settings)
-    accepted, rejected, terminated = parse_postcode_csv(Path(source))
-    merged: dict[str, tuple[float, float]] = {}
-    if not replace and target.exists():
-        merged, _, _ = parse_postcode_csv(target)
-    merged.update(accepted)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["postcode", "latitude", "longitude"])
-        for key in sorted(merged):
-            lat, lon = merged[key]
-            writer.writerow([key, f"{lat:.6f}", f"{lon:.6f}"])
-    os.replace(tmp, target)
+    target = overrides_dir_for(settings)
+    report = OverrideImport(directory=target)
+    by_area: dict[str, list[pd.DataFrame]] = {}
+    for codes, lats, lons in read_postcode_csv(Path(source), report, on_rows=on_rows):
+        if not len(codes):
+            continue
+        frame = pd.DataFrame({"postcode": codes, "latitude": lats, "longitude": lons})
+        areas = frame["postcode"].str.extract(r"^([A-Z]{1,2})", expand=False)
+        for area, part in frame.groupby(areas, sort=False):
+            by_area.setdefault(str(area), []).append(part)
+    target.mkdir(parents=True, exist_ok=True)
+    if replace:
+        for old in target.glob("*.csv"):
+            old.unlink()
+    for area, parts in by_area.items():
+        path = target / f"{area.lower()}.csv"
+        frames = ([pd.read_csv(path, dtype={"postcode": str})] if path.exists() else []) + parts
+        merged = pd.concat(frames, ignore_index=True).drop_duplicates("postcode", keep="last")
+        tmp = path.with_suffix(".csv.tmp")
+        merged.sort_values("postcode").to_csv(tmp, index=False, float_format="%.6f")
+        os.replace(tmp, path)
+    (target / _STAMP_FILE).write_text(f"{time.time_ns()}\n", encoding="utf-8")
     shared = _SHARED.get(target)
     if shared is not None:
         shared.reload_overrides()
-    return OverrideImport(target, len(accepted), rejected, terminated)
+    return report
 
 
 # -- the shared directory ----------------------------------------------------------------------
@@ -453,11 +529,11 @@ def get_postcode_directory(settings: Settings | None = None) -> PostcodeDirector
     use a temporary ``data_dir`` get their own. ``clear_postcode_directories()`` forgets them.
     """
     settings = settings or get_settings()
-    path = overrides_path_for(settings)
+    path = overrides_dir_for(settings)
     with _SHARED_LOCK:
         directory = _SHARED.get(path)
         if directory is None:
-            directory = _SHARED[path] = PostcodeDirectory(overrides_path=path)
+            directory = _SHARED[path] = PostcodeDirectory(overrides_dir=path)
         return directory
 
 
