@@ -52,6 +52,8 @@ WEEKDAY_NAMES: dict[str, str] = dict(
 _INFERRED_WEIGHT = 0.5
 #: Bonus per unit of matched-code fraction, added to the text cosine.
 _CODE_BONUS = 0.35
+#: Share of the text score a service at the edge of the radius loses to a nearer one.
+_DISTANCE_WEIGHT = 0.3
 #: Smallest rapidfuzz ratio at which an unknown query word is read as a catalogue word.
 _TYPO_CUTOFF = 78.0
 
@@ -284,8 +286,14 @@ class CatalogueSearch:
             for c in s.activities:
                 if c in act_col:
                     acts[i, act_col[c]] = 1.0
-        self.need_matrix_ = needs
-        self.activity_matrix_ = acts
+        # Column-major: queries read a few whole columns.
+        self.need_matrix_ = np.asfortranarray(needs)
+        self.activity_matrix_ = np.asfortranarray(acts)
+
+        # Alphabetical position, for listings with nothing to rank by.
+        names = np.array([s.name.casefold() for s in services], dtype=object)
+        self.name_rank_ = np.empty(n, dtype=np.int64)
+        self.name_rank_[np.argsort(names, kind="stable")] = np.arange(n)
 
         # Filters.
         self.active_ = np.array([s.is_active for s in services], dtype=bool)
@@ -399,12 +407,20 @@ class CatalogueSearch:
             implied = self._implied_codes(tokens)
             query_cols, weights = self._query_vector(tokens)
             text_score = np.zeros(n, dtype=np.float32)
-            if len(query_cols):
-                text_score += np.asarray(self.text_csc_[:, query_cols] @ weights).ravel()
+            csc = self.text_csc_
+            for j, w in zip(query_cols, weights, strict=True):
+                a, b = csc.indptr[j], csc.indptr[j + 1]
+                text_score[csc.indices[a:b]] += csc.data[a:b] * w
             bonus = self._implied_bonus(implied)
             if bonus is not None:
                 text_score += _CODE_BONUS * bonus
             mask &= text_score > 0
+
+        if text_score is not None and distance is not None:
+            # Near beats far among equally good text matches: up to 30% off at the radius
+            # edge; services that need no travel count as half-way.
+            frac = np.where(np.isfinite(distance), distance / query.radius_km, 0.5)
+            text_score = text_score * (1.0 - _DISTANCE_WEIGHT * np.clip(frac, 0.0, 1.0))
 
         rows = np.flatnonzero(mask)
         total = len(rows)
@@ -536,8 +552,7 @@ class CatalogueSearch:
         else:
             primary = np.zeros(len(rows))
         if text_score is None and not code_score.any() and distance is None:
-            names = np.array([self.services_[r].name.casefold() for r in rows], dtype=object)
-            order = np.argsort(names, kind="stable")
+            order = np.argsort(self.name_rank_[rows], kind="stable")
             return rows[order[:k]]
         # Round so float noise does not beat distance; row breaks the last ties.
         primary = np.round(primary.astype(np.float64), 6)
@@ -567,8 +582,10 @@ class CatalogueSearch:
 
         terms: tuple[str, ...] = ()
         if len(query_cols):
-            present = self.text_csr_[row].indices
-            terms = tuple(str(t) for t in self.terms_[np.intersect1d(query_cols, present)])
+            csr = self.text_csr_
+            present = csr.indices[csr.indptr[row] : csr.indptr[row + 1]]
+            have = set(present.tolist())
+            terms = tuple(str(self.terms_[j]) for j in query_cols.tolist() if j in have)
         matched_needs = [c for c in want_needs if c in s.all_needs]
         matched_needs += [
             c

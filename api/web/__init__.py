@@ -1,5 +1,15 @@
-"""The front-door web page (GOV.UK Design System). Mounted by ``api.main``."""
+"""The front-door web page (GOV.UK Design System), mounted by ``api.main``.
+
+Server-rendered forms that work without JavaScript: sign in with an API key, search the
+catalogue, read a service, and (practitioners) get and rate suggestions for a person. See
+``pages.py`` and ``suggest.py`` for the routes, ``session.py`` for sign-in and CSRF.
+"""
 
 from fastapi import APIRouter
 
+from api.web import pages
+
 router = APIRouter(include_in_schema=False)
+router.include_router(pages.router)
+
+__all__ = ["router"]
