@@ -212,3 +212,21 @@ def test_concurrent_writers_never_fail_and_store_each_key_once(
     with factory() as s:
         assert rl.count_ratings(s) == n_shared + n_own
     assert sum(created_counts) == n_shared + n_own
+
+
+def test_a_key_repeated_within_one_batch_stores_once(session: Session) -> None:
+    """The same rating twice in one batch is stored once; the second reports not created."""
+    results = rl.add_ratings(
+        session, [_rating(), _rating(), _rating(idempotency_key="x")], secret=SECRET
+    )
+    assert [created for _, created in results] == [True, False, True]
+    assert results[0][0].id == results[1][0].id
+    assert rl.count_ratings(session) == 2
+    with pytest.raises(IdempotencyConflict):
+        rl.add_ratings(
+            session,
+            [_rating(idempotency_key="y"), _rating(idempotency_key="y", rating=1)],
+            secret=SECRET,
+        )
+    assert rl.count_ratings(session) == 2
+    assert rl.add_ratings(session, [], secret=SECRET) == []

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -142,11 +142,18 @@ def add_ratings(
     """
     for i, r in enumerate(ratings):
         _validate(i, r)
+    if not ratings:
+        return []
     begin_write(session)
-    results: list[tuple[RatingRecord, bool]] = []
     try:
-        for r in ratings:
-            results.append(_add_one(session, r, secret))
+        try:
+            results = _add_batch(session, ratings, secret)
+        except IntegrityError:
+            # A concurrent writer stored one of these keys after our lookup (PostgreSQL;
+            # SQLite's BEGIN IMMEDIATE serialises writers). Redo row by row with savepoints.
+            session.rollback()
+            begin_write(session)
+            results = [_add_one(session, r, secret) for r in ratings]
         session.commit()
     except BaseException:
         session.rollback()
@@ -154,13 +161,44 @@ def add_ratings(
     return results
 
 
-def _add_one(session: Session, r: NewRating, secret: bytes) -> tuple[RatingRecord, bool]:
+_IN_CHUNK = 500
+
+
+def _requests_for(
+    session: Session, ratings: Sequence[NewRating]
+) -> dict[str, RecommendationRequestRow]:
+    wanted = sorted({r.request_id for r in ratings if r.request_id is not None})
+    found: dict[str, RecommendationRequestRow] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        chunk = wanted[start : start + _IN_CHUNK]
+        for row in session.scalars(
+            select(RecommendationRequestRow).where(RecommendationRequestRow.request_id.in_(chunk))
+        ):
+            found[row.request_id] = row
+    for request_id in wanted:
+        if request_id not in found:
+            raise NotFoundError(f"no recommendation request with id {request_id!r}")
+    return found
+
+
+def _existing_keys(session: Session, keys: Sequence[str]) -> dict[str, RatingRow]:
+    found: dict[str, RatingRow] = {}
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), _IN_CHUNK):
+        chunk = unique[start : start + _IN_CHUNK]
+        for row in session.scalars(select(RatingRow).where(RatingRow.idempotency_key.in_(chunk))):
+            found[row.idempotency_key] = row  # type: ignore[index]
+    return found
+
+
+def _prepare(
+    r: NewRating, secret: bytes, requests: dict[str, RecommendationRequestRow]
+) -> dict[str, object]:
+    """The row's column values (``body_sha256`` included) for one new rating."""
     person = r.person
     request_key: str | None = None
     if r.request_id is not None:
-        req = session.get(RecommendationRequestRow, r.request_id)
-        if req is None:
-            raise NotFoundError(f"no recommendation request with id {r.request_id!r}")
+        req = requests[r.request_id]
         if person is None:
             person = MinimisedPerson.from_row(req)
         request_key = req.person_key
@@ -176,38 +214,79 @@ def _add_one(session: Session, r: NewRating, secret: bytes) -> tuple[RatingRecor
         pkey = keyed_hash(secret, "rating:" + r.idempotency_key)
     else:
         pkey = keyed_hash(secret, "anonymous:" + uuid.uuid4().hex)
-    body = _body_sha256(r, pkey, person)
+    return {
+        "idempotency_key": r.idempotency_key,
+        "body_sha256": _body_sha256(r, pkey, person),
+        "person_key": pkey,
+        "request_id": r.request_id,
+        "service_id": r.service_id,
+        "rating": int(r.rating),
+        "comment_codes": json.dumps(list(r.comment_codes)),
+        "practitioner_id": r.practitioner_id,
+        "api_key_id": r.api_key_id,
+        "rated_at": r.rated_at or utcnow(),
+        "created_at": utcnow(),
+        **person.to_columns(),
+    }
+
+
+def _add_batch(
+    session: Session, ratings: Sequence[NewRating], secret: bytes
+) -> list[tuple[RatingRecord, bool]]:
+    """Look every key up at once, then insert the new rows in one statement."""
+    requests = _requests_for(session, ratings)
+    prepared = [_prepare(r, secret, requests) for r in ratings]
+    existing = _existing_keys(
+        session, [r.idempotency_key for r in ratings if r.idempotency_key is not None]
+    )
+    results: list[tuple[RatingRecord, bool] | None] = [None] * len(ratings)
+    first_in_batch: dict[str, int] = {}
+    repeats: list[tuple[int, int]] = []
+    to_insert: list[int] = []
+    for i, (r, values) in enumerate(zip(ratings, prepared, strict=True)):
+        key = r.idempotency_key
+        body = str(values["body_sha256"])
+        if key is not None:
+            if key in existing:
+                results[i] = (_same_or_conflict(existing[key], body, key), False)
+                continue
+            if key in first_in_batch:
+                if prepared[first_in_batch[key]]["body_sha256"] != body:
+                    raise IdempotencyConflict(key)
+                repeats.append((i, first_in_batch[key]))
+                continue
+            first_in_batch[key] = i
+        to_insert.append(i)
+    if to_insert:
+        rows = session.scalars(
+            insert(RatingRow).returning(RatingRow, sort_by_parameter_order=True),
+            [prepared[i] for i in to_insert],
+        ).all()
+        for i, row in zip(to_insert, rows, strict=True):
+            results[i] = (_record(row), True)
+    for i, first in repeats:
+        record = results[first]
+        results[i] = (record[0], False)  # type: ignore[index]
+    return results  # type: ignore[return-value]
+
+
+def _add_one(session: Session, r: NewRating, secret: bytes) -> tuple[RatingRecord, bool]:
+    """One rating in its own savepoint: the slow path, used after a concurrent-key race."""
+    values = _prepare(r, secret, _requests_for(session, [r]))
+    body = str(values["body_sha256"])
     if r.idempotency_key is not None:
         existing = _by_key(session, r.idempotency_key)
         if existing is not None:
             return _same_or_conflict(existing, body, r.idempotency_key), False
-    row = RatingRow(
-        idempotency_key=r.idempotency_key,
-        body_sha256=body,
-        person_key=pkey,
-        request_id=r.request_id,
-        service_id=r.service_id,
-        rating=int(r.rating),
-        comment_codes=json.dumps(list(r.comment_codes)),
-        practitioner_id=r.practitioner_id,
-        api_key_id=r.api_key_id,
-        rated_at=r.rated_at or utcnow(),
-        **person.to_columns(),
-    )
-    if r.idempotency_key is None:
-        session.add(row)
-        session.flush()
-        return _record(row), True
+    row = RatingRow(**values)
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        # A concurrent request with the same key committed first (PostgreSQL; SQLite's
-        # BEGIN IMMEDIATE serialises writers so the lookup above already saw it).
-        existing = _by_key(session, r.idempotency_key)
+        existing = _by_key(session, r.idempotency_key) if r.idempotency_key else None
         if existing is None:
             raise
-        return _same_or_conflict(existing, body, r.idempotency_key), False
+        return _same_or_conflict(existing, body, r.idempotency_key), False  # type: ignore[arg-type]
     return _record(row), True
 
 
