@@ -1,0 +1,174 @@
+"""The contract every ranker honours, run against the hybrid (whole and with each part off)
+and every baseline, as implicit's recommender_base_test does for its models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from strategies import people as people_strategy
+
+from vcsmatch.errors import ModelLoadError, NotFittedError
+from vcsmatch.features.eligibility import EligibilityFilter
+from vcsmatch.features.location import locate
+from vcsmatch.ranking.baselines import (
+    ContentOnly,
+    GlobalPopularity,
+    GroupPopularity,
+    NearestServices,
+)
+from vcsmatch.ranking.recommender import Recommender
+from vcsmatch.synthetic import World
+from vcsmatch.taxonomy import load_taxonomy
+
+RANKERS: dict[str, Any] = {
+    "hybrid": lambda: Recommender(show_progress=False),
+    "no-content": lambda: Recommender(use_content=False, show_progress=False),
+    "no-collaborative": lambda: Recommender(use_collaborative=False, show_progress=False),
+    "no-priors": lambda: Recommender(use_priors=False, show_progress=False),
+    "no-diversity": lambda: Recommender(use_diversity=False, show_progress=False),
+    "no-als": lambda: Recommender(use_als=False, show_progress=False),
+    "nearest": NearestServices,
+    "content-only": ContentOnly,
+    "global-popularity": GlobalPopularity,
+    "group-popularity": GroupPopularity,
+}
+HYBRIDS = [name for name in RANKERS if name.startswith(("hybrid", "no-"))]
+
+_fitted: dict[str, Any] = {}
+
+
+def fitted(name: str, world: World) -> Any:
+    """Each ranker fitted once per session on the small world."""
+    if name not in _fitted:
+        _fitted[name] = RANKERS[name]().fit(world.catalogue, world.ratings)
+    return _fitted[name]
+
+
+@pytest.mark.parametrize("name", RANKERS)
+def test_batch_equals_single(name: str, small_world: World) -> None:
+    """recommend_batch gives exactly what one recommend call per person gives."""
+    model = fitted(name, small_world)
+    people = small_world.new_people[:8]
+    batch = model.recommend_batch(people, top_k=5)
+    assert batch == [model.recommend(p, top_k=5) for p in people]
+    assert any(batch)
+
+
+@pytest.mark.parametrize("name", RANKERS)
+def test_never_ineligible(name: str, small_world: World) -> None:
+    """No suggestion breaks an eligibility rule for the person it is made for."""
+    model = fitted(name, small_world)
+    rules = EligibilityFilter().fit(small_world.catalogue)
+    index = small_world.catalogue.index()
+    for p in small_world.new_people:
+        allowed = rules.check(p, locate(p)).eligible
+        for s in model.recommend(p, top_k=10):
+            assert allowed[index[s.service_id]], s.service_id
+
+
+@pytest.mark.parametrize("name", RANKERS)
+def test_scores_never_rise_and_top_k_honoured(name: str, small_world: World) -> None:
+    """Scores never rise down the list, ranks count from 1, ids are distinct, k is a cap."""
+    model = fitted(name, small_world)
+    for k in (1, 3, 10):
+        for p in small_world.new_people[:6]:
+            recs = model.recommend(p, top_k=k)
+            assert len(recs) <= k
+            assert [s.rank for s in recs] == list(range(1, len(recs) + 1))
+            assert len({s.service_id for s in recs}) == len(recs)
+            scores = [s.score for s in recs]
+            assert all(a >= b for a, b in zip(scores, scores[1:], strict=False)), scores
+            assert all(s.reasons for s in recs)
+
+
+@pytest.mark.parametrize("name", RANKERS)
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "10"])
+def test_top_k_must_be_positive_int(name: str, bad: object, small_world: World) -> None:
+    """A bad top_k is refused with a scikit-learn style message naming the value."""
+    model = fitted(name, small_world)
+    with pytest.raises(
+        ValueError,
+        match=r"The 'top_k' parameter of recommend must be a "
+        r"positive int\. Got .* instead\.",
+    ):
+        model.recommend(small_world.new_people[0], top_k=bad)
+
+
+@pytest.mark.parametrize("name", RANKERS)
+def test_unfitted_use_raises(name: str, small_world: World) -> None:
+    """Using a ranker before fit raises NotFittedError."""
+    with pytest.raises(NotFittedError):
+        RANKERS[name]().recommend(small_world.new_people[0])
+
+
+@pytest.mark.parametrize("name", HYBRIDS)
+def test_save_load_round_trip(name: str, small_world: World, tmp_path: Path) -> None:
+    """A saved model loads back to identical rankings, parameters and fingerprint."""
+    model = fitted(name, small_world)
+    model.metrics_ = {"true_ndcg@10": 0.5}
+    model.save(tmp_path / "m")
+    loaded = Recommender.load(tmp_path / "m")
+    assert loaded.get_params() == model.get_params()
+    assert loaded.fingerprint_ == model.fingerprint_ and loaded.version_ == model.version_
+    assert loaded.metrics_ == {"true_ndcg@10": 0.5}
+    people = small_world.new_people
+    assert loaded.recommend_batch(people) == model.recommend_batch(people)
+
+
+@pytest.mark.parametrize("victim", ["arrays.npz", "header.json", "catalogue.json"])
+@pytest.mark.parametrize("damage", ["truncate", "tamper", "delete"])
+def test_damaged_model_is_refused(
+    victim: str, damage: str, small_world: World, tmp_path: Path
+) -> None:
+    """A truncated, edited or missing model file raises ModelLoadError naming the file."""
+    fitted("hybrid", small_world).save(tmp_path)
+    path = tmp_path / victim
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "tamper":
+        flipped = bytearray(data)
+        flipped[len(data) // 2] ^= 0x01
+        path.write_bytes(bytes(flipped))
+    else:
+        path.unlink()
+    with pytest.raises(ModelLoadError, match=victim):
+        Recommender.load(tmp_path)
+
+
+def test_missing_manifest_is_refused(small_world: World, tmp_path: Path) -> None:
+    """A directory without its manifest cannot be trusted."""
+    fitted("hybrid", small_world).save(tmp_path)
+    (tmp_path / "manifest.json").unlink()
+    with pytest.raises(ModelLoadError, match="manifest.json"):
+        Recommender.load(tmp_path)
+
+
+_NEEDS = load_taxonomy().need_codes
+
+
+@pytest.mark.parametrize("name", ["hybrid", "group-popularity"])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    p=people_strategy(),
+    needs=st.lists(st.sampled_from(_NEEDS), max_size=3, unique=True),
+    radius=st.one_of(st.none(), st.floats(min_value=0.5, max_value=60)),
+)
+def test_property_no_ineligible_suggestion(
+    name: str, p: Any, needs: list[str], radius: float | None, small_world: World
+) -> None:
+    """For any person, every suggestion is eligible and reaches them."""
+    person = p.model_copy(update={"needs": needs, "max_distance_km": radius})
+    model = fitted(name, small_world)
+    allowed = model.candidates_.eligibility_.check(person, locate(person)).eligible
+    index = small_world.catalogue.index()
+    recs = model.recommend(person, top_k=10)
+    assert all(allowed[index[s.service_id]] for s in recs)
+    limit = radius or 10.0
+    assert all(s.distance_km is None or s.distance_km <= limit + 1e-6 for s in recs)
+    assert np.all(np.diff([s.score for s in recs]) <= 1e-12)

@@ -1,0 +1,263 @@
+"""The rankers the hybrid must beat, with the same interface and the same hard rules.
+
+- ``NearestServices``: the case study's first tool: the nearest eligible services (services
+  that need no travel come after every located one, in catalogue order).
+- ``ContentOnly``: the content score alone (``vcsmatch.ranking.content``), no ratings used.
+- ``GlobalPopularity``: services most often rated relevant, whoever the person is.
+- ``GroupPopularity``: per-group popularity shrunk toward global popularity, over the
+  person's groups (age band x sex, each need, age band x need, each strength).
+
+All draw candidates from ``CandidateFinder`` (eligible services that reach the person) and
+return ``Suggestion``s with reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from vcsmatch.catalogue.model import Catalogue
+from vcsmatch.features.location import locate
+from vcsmatch.features.person import Person
+from vcsmatch.features.service import ServiceFeatures
+from vcsmatch.ranking import content as content_mod
+from vcsmatch.ranking.candidates import CandidateFinder, Candidates
+from vcsmatch.ranking.collaborative import (
+    GroupStats,
+    describe_group,
+    group_vocabulary,
+    person_group_keys,
+)
+from vcsmatch.ranking.content import ContentScorer
+from vcsmatch.ranking.explain import format_distance
+from vcsmatch.ranking.priors import fit_priors
+from vcsmatch.ranking.result import Reason, Suggestion
+from vcsmatch.ranking.validation import (
+    check_catalogue,
+    check_fitted,
+    check_person,
+    check_ratings,
+    check_top_k,
+    fingerprint,
+)
+from vcsmatch.ratings import RELEVANT_AT
+from vcsmatch.taxonomy import load_taxonomy
+
+
+class _Baseline:
+    """Shared plumbing: fit binds the catalogue, recommend finds candidates and ranks them."""
+
+    #: Whether ``fit`` needs ratings (the content-only and nearest rankers learn nothing).
+    needs_ratings = True
+
+    def __init__(self, default_radius_km: float = 10.0) -> None:
+        self.default_radius_km = default_radius_km
+
+    def get_params(self, deep: bool = True) -> dict[str, object]:
+        return {"default_radius_km": self.default_radius_km}
+
+    def fit(self, catalogue: Catalogue, ratings: pd.DataFrame | None = None) -> _Baseline:
+        """Bind ``catalogue`` and learn from ``ratings`` where the ranker uses them."""
+        check_catalogue(catalogue, "fit")
+        if self.needs_ratings or ratings is not None:
+            if ratings is None:
+                raise TypeError(f"{type(self).__name__}.fit needs a ratings training frame.")
+            check_ratings(ratings, catalogue)
+        self.catalogue_ = catalogue
+        sf = ServiceFeatures().fit(catalogue)
+        self.service_ids_ = np.asarray(catalogue.ids(), dtype=object)
+        self.candidates_ = CandidateFinder().fit(catalogue, sf.modes_)
+        self.content_ = ContentScorer().fit(
+            sf.need_matrix_, sf.activity_matrix_, sf.modes_, sf.need_codes_, sf.activity_codes_
+        )
+        self.taxonomy_ = load_taxonomy()
+        self._learn(catalogue, ratings)
+        self.n_ratings_ = 0 if ratings is None else int(len(ratings))
+        self.fingerprint_ = "" if ratings is None else fingerprint(ratings)
+        return self
+
+    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame | None) -> None:
+        """Learn from the ratings (nothing by default)."""
+
+    def recommend(self, person: Person, top_k: int = 10) -> list[Suggestion]:
+        """The ``top_k`` best candidates for ``person``, best first."""
+        check_fitted(self)
+        check_person(person, "recommend")
+        return self._recommend(person, check_top_k(top_k, "recommend"))
+
+    def recommend_batch(self, people: Sequence[Person], top_k: int = 10) -> list[list[Suggestion]]:
+        """``recommend`` for each person."""
+        check_fitted(self)
+        top_k = check_top_k(top_k, "recommend_batch")
+        for person in people:
+            check_person(person, "recommend_batch")
+        return [self._recommend(p, top_k) for p in people]
+
+    def _recommend(self, person: Person, top_k: int) -> list[Suggestion]:
+        location = locate(person)
+        radius = float(person.max_distance_km or self.default_radius_km)
+        cands = self.candidates_.find(person, location, radius)
+        if len(cands.rows) == 0:
+            return []
+        scores = self._scores(person, cands, radius)
+        k = min(top_k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        top = top[np.lexsort((cands.rows[top], -scores[top]))]
+        out = []
+        for rank, i in enumerate(top, start=1):
+            row = int(cands.rows[i])
+            d = cands.distance_km[i]
+            out.append(
+                Suggestion(
+                    service_id=str(self.service_ids_[row]),
+                    score=float(scores[i]),
+                    rank=rank,
+                    distance_km=None if np.isnan(d) else float(d),
+                    reasons=tuple(self._reasons(person, row, d, radius)),
+                    eligibility=tuple(cands.eligibility.facts(row)),
+                )
+            )
+        return out
+
+    def _scores(self, person: Person, cands: Candidates, radius: float) -> np.ndarray:
+        raise NotImplementedError
+
+    def _reasons(self, person: Person, row: int, distance_km: float, radius: float) -> list[Reason]:
+        raise NotImplementedError
+
+    def _distance_reason(self, distance_km: float) -> Reason:
+        if np.isnan(distance_km):
+            return Reason("distance", "no travel needed", 0.0)
+        return Reason("distance", format_distance(float(distance_km)), 0.0)
+
+
+class NearestServices(_Baseline):
+    """Nearest eligible services first (the case study's first tool)."""
+
+    needs_ratings = False
+
+    def _scores(self, person: Person, cands: Candidates, radius: float) -> np.ndarray:
+        # 1 / (1 + km): nearer is higher; services needing no travel rank after located ones
+        d = cands.distance_km
+        return np.where(np.isnan(d), 0.0, 1.0 / (1.0 + np.nan_to_num(d)))
+
+    def _reasons(self, person: Person, row: int, distance_km: float, radius: float) -> list[Reason]:
+        return [self._distance_reason(distance_km)]
+
+
+class ContentOnly(_Baseline):
+    """The content score alone: needs, strengths, distance and delivery mode."""
+
+    needs_ratings = False
+
+    def _scores(self, person: Person, cands: Candidates, radius: float) -> np.ndarray:
+        pv = self.content_.person_vector(person, radius)
+        return content_mod.combine(self.content_.parts(pv, cands.rows, cands.distance_km))
+
+    def _reasons(self, person: Person, row: int, distance_km: float, radius: float) -> list[Reason]:
+        pv = self.content_.person_vector(person, radius)
+        out = [
+            Reason("need", f"meets need: {self.taxonomy_.label('need', c).lower()}", w)
+            for c, w in self.content_.needs_met(pv, row)
+        ]
+        out += [
+            Reason(
+                "activity", f"matches interest: {self.taxonomy_.label('strength', c).lower()}", w
+            )
+            for c, w in self.content_.strengths_matched(pv, row)
+        ]
+        out.append(self._distance_reason(distance_km))
+        return out
+
+
+class GlobalPopularity(_Baseline):
+    """Services most often rated relevant (count of relevant ratings), for everyone."""
+
+    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame | None) -> None:
+        assert ratings is not None  # noqa: S101 - guaranteed by fit (needs_ratings)
+        index = catalogue.index()
+        rows = ratings["service_id"].map(index).to_numpy(dtype=np.int64)
+        relevant = ratings["rating"].to_numpy() >= RELEVANT_AT
+        self.priors_ = fit_priors(rows, relevant, len(catalogue))
+
+    def _scores(self, person: Person, cands: Candidates, radius: float) -> np.ndarray:
+        return self.priors_.n_relevant[cands.rows].astype(np.float64)
+
+    def _reasons(self, person: Person, row: int, distance_km: float, radius: float) -> list[Reason]:
+        n = int(self.priors_.n_relevant[row])
+        return [Reason("prior", f"rated relevant by practitioners {n} times", float(n))]
+
+
+class GroupPopularity(_Baseline):
+    """Per-group popularity with shrinkage toward global popularity."""
+
+    def __init__(self, default_radius_km: float = 10.0, shrinkage: float = 10.0) -> None:
+        super().__init__(default_radius_km)
+        self.shrinkage = shrinkage
+
+    def get_params(self, deep: bool = True) -> dict[str, object]:
+        return {**super().get_params(deep), "shrinkage": self.shrinkage}
+
+    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame | None) -> None:
+        assert ratings is not None  # noqa: S101 - guaranteed by fit (needs_ratings)
+        import scipy.sparse as sp
+
+        from vcsmatch.features.person import age_band
+
+        self.group_keys_ = group_vocabulary(self.taxonomy_)
+        col = {k: j for j, k in enumerate(self.group_keys_)}
+        pids = pd.Index(ratings["person_id"].unique())
+        people = ratings.drop_duplicates("person_id", keep="last").set_index("person_id")
+        people = people.loc[pids]
+        rows: list[int] = []
+        cols: list[int] = []
+        for i, rec in enumerate(people.itertuples()):
+            band = None if pd.isna(rec.age) else age_band(int(rec.age))
+            keys = person_group_keys(band, rec.sex, rec.needs or (), rec.strengths or ())
+            for key in keys:
+                rows.append(i)
+                cols.append(col[key])
+        member = sp.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(pids), len(self.group_keys_))
+        )
+        p_rows = pids.get_indexer(ratings["person_id"])
+        s_rows = ratings["service_id"].map(catalogue.index()).to_numpy(dtype=np.int64)
+        relevant = ratings["rating"].to_numpy() >= RELEVANT_AT
+        priors = fit_priors(s_rows, relevant, len(catalogue))
+        self.groups_ = GroupStats(self.shrinkage).fit(
+            member, p_rows, s_rows, relevant, len(catalogue), priors.rate
+        )
+
+    def _groups(self, person: Person) -> list[int]:
+        col = {k: j for j, k in enumerate(self.group_keys_)}
+        keys = person_group_keys(person.band, person.sex, person.needs, person.strengths)
+        return [col[k] for k in keys if k in col]
+
+    def _scores(self, person: Person, cands: Candidates, radius: float) -> np.ndarray:
+        share, _ = self.groups_.scores(self._groups(person), cands.rows)
+        return share
+
+    def _reasons(self, person: Person, row: int, distance_km: float, radius: float) -> list[Reason]:
+        best = max(self._groups(person), key=lambda g: self.groups_.counts(g, row)[1], default=None)
+        if best is None or self.groups_.counts(best, row)[1] == 0:
+            n = int(self.groups_.service_liked_[row])
+            return [Reason("prior", f"rated relevant for {n} people", float(n))]
+        rated, liked = self.groups_.counts(best, row)
+        who = describe_group(self.group_keys_[best], self.taxonomy_)
+        return [
+            Reason(
+                "collaborative",
+                f"rated relevant by practitioners for {who} ({liked} of {rated} ratings)",
+                float(liked),
+            )
+        ]
+
+
+BASELINES: dict[str, type[_Baseline]] = {
+    "nearest": NearestServices,
+    "content": ContentOnly,
+    "global_popularity": GlobalPopularity,
+    "group_popularity": GroupPopularity,
+}

@@ -1,0 +1,97 @@
+"""The learned blend: one logistic regression over the parts' scores and their evidence.
+
+Trained on out-of-fold part scores (the collaborative part and priors of a training person are
+learned without that person's ratings), so the blend sees the part scores it will see for a new
+person, including services with no ratings yet. Being linear on standardised features, each
+feature's contribution to a score is exact (``coef * (x - mean) / scale``): explanations quote
+what actually drove a score.
+
+Exposure: ratings exist only for what the old tool showed. The rows we train on are the rated
+pairs plus unrated candidates *the old policy could have shown* (see ``Recommender``), so the
+blend does not learn that "never shown" means "not relevant".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+
+class Blend:
+    """Logistic regression over named features, kept as plain arrays (nothing to unpickle)."""
+
+    def __init__(self, C: float = 1.0, random_state: int | None = 0) -> None:
+        self.C = C
+        self.random_state = random_state
+
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        feature_names: Sequence[str],
+        sample_weight: np.ndarray | None = None,
+        fallback: dict[str, float] | None = None,
+    ) -> Blend:
+        """Learn the weights; with one class only in ``y`` (nothing to learn from), use
+        ``fallback`` weights (feature -> weight on the raw feature) instead."""
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.int64)
+        self.feature_names_ = tuple(feature_names)
+        self.mean_ = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
+        scale = X.std(axis=0) if len(X) else np.ones(X.shape[1])
+        self.scale_ = np.where(scale > 1e-9, scale, 1.0)
+        if len(np.unique(y)) < 2:
+            fb = fallback or {}
+            self.coef_ = np.array([fb.get(f, 0.0) for f in self.feature_names_]) * self.scale_
+            self.intercept_ = 0.0
+            self.learned_ = False
+        else:
+            model = LogisticRegression(C=self.C, max_iter=1000, random_state=self.random_state)
+            model.fit((X - self.mean_) / self.scale_, y, sample_weight=sample_weight)
+            self.coef_ = model.coef_.ravel().astype(np.float64)
+            self.intercept_ = float(model.intercept_[0])
+            self.learned_ = True
+        self._fold()
+        return self
+
+    def _fold(self) -> None:
+        """Fold the standardisation into raw weights for a single matrix-vector product."""
+        self.weights_ = self.coef_ / self.scale_
+        self.bias_ = self.intercept_ - float(np.dot(self.weights_, self.mean_))
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        """Log-odds of relevance for each row."""
+        return X @ self.weights_ + self.bias_
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Probability of relevance for each row."""
+        return 1.0 / (1.0 + np.exp(-self.decision(X)))
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Each feature's share of one row's log-odds, relative to an average training row."""
+        return self.weights_ * (np.asarray(x, dtype=np.float64) - self.mean_)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The state as arrays (for ``.npz``)."""
+        return {
+            "mean": self.mean_,
+            "scale": self.scale_,
+            "coef": self.coef_,
+            "intercept": np.array([self.intercept_]),
+            "learned": np.array([self.learned_]),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], feature_names: Sequence[str]) -> Blend:
+        """Rebuild a fitted blend from ``to_arrays`` output."""
+        out = cls()
+        out.feature_names_ = tuple(feature_names)
+        out.mean_ = np.asarray(arrays["mean"], dtype=np.float64)
+        out.scale_ = np.asarray(arrays["scale"], dtype=np.float64)
+        out.coef_ = np.asarray(arrays["coef"], dtype=np.float64)
+        out.intercept_ = float(arrays["intercept"][0])
+        out.learned_ = bool(arrays["learned"][0])
+        out._fold()
+        return out

@@ -1,0 +1,277 @@
+"""What ratings reveal beyond content, for people the model has never seen.
+
+Most people at the front door are new, so nothing here is keyed by a person's id. Two learned
+signals, both scored from a person's features:
+
+- ``GroupStats``: per-(group, service) rating counts, where a person's groups are their age
+  band x sex, each need, each age band x need and each strength. It gives group popularity
+  (share of the group who found the service relevant) and group relevance rates, both shrunk
+  toward the service's overall figure, and the counts that explanations quote.
+- ``FeatureALS``: ``implicit``'s ALS factorises person x service (confidence-weighted relevant
+  ratings), then a ridge regression maps person features to person factors, so a new person
+  gets factors from their features. Factorising an aggregated feature x service count matrix
+  instead loses most of the signal, so we do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import Ridge
+from threadpoolctl import threadpool_limits
+
+from vcsmatch.features.person import AGE_BAND_CODES, SEXES, age_band_label
+from vcsmatch.taxonomy import Taxonomy
+
+UNKNOWN_BAND = "unknown"
+
+
+def group_vocabulary(taxonomy: Taxonomy) -> tuple[str, ...]:
+    """Every group key, in a fixed order (the row order of ``GroupStats`` matrices)."""
+    bands = (*AGE_BAND_CODES, UNKNOWN_BAND)
+    keys = [f"band-sex:{b}|{s}" for b in bands for s in SEXES]
+    keys += [f"need:{n}" for n in taxonomy.need_codes]
+    keys += [f"band-need:{b}|{n}" for b in bands for n in taxonomy.need_codes]
+    keys += [f"strength:{s}" for s in taxonomy.strength_codes]
+    return tuple(keys)
+
+
+def person_group_keys(
+    band: str | None, sex: str, needs: Iterable[str], strengths: Iterable[str]
+) -> list[str]:
+    """The groups a person belongs to (their features, grouped as explanations name them)."""
+    b = band or UNKNOWN_BAND
+    keys = [f"band-sex:{b}|{sex}"]
+    for n in needs:
+        keys += [f"need:{n}", f"band-need:{b}|{n}"]
+    keys += [f"strength:{s}" for s in strengths]
+    return keys
+
+
+def describe_group(key: str, taxonomy: Taxonomy) -> str:
+    """A group key in words: ``band-need:65-79|dementia`` -> ``people aged 65 to 79 with
+    Dementia and memory``."""
+    kind, _, value = key.partition(":")
+    if kind == "band-sex":
+        band, sex = value.split("|")
+        who = {"female": "women", "male": "men"}.get(sex, "people")
+        return who if band == UNKNOWN_BAND else f"{who} {age_band_label(band)}"
+    if kind == "need":
+        return f"people with {taxonomy.label('need', value).lower()}"
+    if kind == "band-need":
+        band, need = value.split("|")
+        label = taxonomy.label("need", need).lower()
+        if band == UNKNOWN_BAND:
+            return f"people with {label}"
+        return f"people {age_band_label(band)} with {label}"
+    if kind == "strength":
+        return f"people who enjoy {taxonomy.label('strength', value).lower()}"
+    return "similar people"
+
+
+class GroupStats:
+    """Rating counts per (group, service), and the shrunk group scores built from them.
+
+    ``fit`` takes, per rating, the row of the rater's group-membership matrix and the service
+    row. Popularity counts distinct people per group; rates count ratings.
+    """
+
+    def __init__(self, shrinkage: float = 10.0) -> None:
+        self.shrinkage = shrinkage
+
+    def fit(
+        self,
+        membership: sp.csr_matrix,
+        person_rows: np.ndarray,
+        service_rows: np.ndarray,
+        relevant: np.ndarray,
+        n_services: int,
+        service_rate: np.ndarray,
+    ) -> GroupStats:
+        """Count ratings; ``membership`` is people x groups (0/1), ``service_rate`` the
+        services' shrunk relevance rates that group rates shrink toward."""
+        n_people, n_groups = membership.shape
+        rel = np.asarray(relevant, dtype=np.float64)
+        # people x services: 1 where the person rated the service relevant (at least once)
+        rated = sp.csr_matrix(
+            (np.ones(len(person_rows)), (person_rows, service_rows)), shape=(n_people, n_services)
+        )
+        liked = sp.csr_matrix((rel, (person_rows, service_rows)), shape=(n_people, n_services))
+        rated.data[:] = 1.0
+        liked.eliminate_zeros()
+        liked.data[:] = 1.0
+        mt = membership.T.tocsr().astype(np.float64)
+        self.group_people_ = np.asarray(membership.sum(axis=0)).ravel().astype(np.float64)
+        self.n_people_ = int(n_people)
+        self.n_rated_ = (mt @ rated).tocsr()  # groups x services: raters in the group
+        self.n_liked_ = (mt @ liked).tocsr()  # groups x services: relevant raters in the group
+        self.service_liked_ = np.asarray(liked.sum(axis=0)).ravel()
+        self._derive(np.asarray(service_rate, dtype=np.float64))
+        return self
+
+    def _derive(self, service_rate: np.ndarray) -> None:
+        """Precompute the shrunk score matrices from the counts (also after a rebind)."""
+        m = float(self.shrinkage)
+        self.service_rate_ = service_rate
+        self.global_share_ = self.service_liked_ / max(self.n_people_, 1)
+        # popularity: (liked_kj + m p_j) / (n_k + m) = liked_kj / (n_k + m) + p_j * m / (n_k + m)
+        inv = 1.0 / (self.group_people_ + m)
+        self.share_dev_ = sp.diags(inv) @ self.n_liked_
+        self.share_base_ = m * inv
+        # rates: (liked_kj + m q_j) / (rated_kj + m) - q_j, only where the group rated j
+        coo = self.n_rated_.tocoo()
+        liked = np.asarray(self.n_liked_[coo.row, coo.col]).ravel()
+        dev = (liked - coo.data * service_rate[coo.col]) / (coo.data + m)
+        self.rate_dev_ = sp.csr_matrix((dev, (coo.row, coo.col)), shape=self.n_rated_.shape)
+
+    def take(self, rows: np.ndarray, service_rate: np.ndarray) -> GroupStats:
+        """The same statistics over another service order (``-1``: an unrated service), with
+        ``service_rate`` the services' shrunk rates in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        known = np.flatnonzero(rows >= 0)
+        pick = sp.csr_matrix(
+            (np.ones(len(known)), (rows[known], known)),
+            shape=(self.n_rated_.shape[1], len(rows)),
+        )
+        out = GroupStats(self.shrinkage)
+        out.group_people_ = self.group_people_
+        out.n_people_ = self.n_people_
+        out.n_rated_ = (self.n_rated_ @ pick).tocsr()
+        out.n_liked_ = (self.n_liked_ @ pick).tocsr()
+        out.service_liked_ = np.zeros(len(rows))
+        out.service_liked_[known] = self.service_liked_[rows[known]]
+        out._derive(np.asarray(service_rate, dtype=np.float64))
+        return out
+
+    def scores(self, groups: Sequence[int], cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean shrunk popularity and mean shrunk relevance rate over ``groups``, for the
+        services in ``cols``."""
+        if not groups:
+            return self.global_share_[cols], self.service_rate_[cols]
+        g = np.asarray(groups)
+        k = len(g)
+        share = np.asarray(self.share_dev_[g].sum(axis=0)).ravel()[cols] / k
+        share += self.global_share_[cols] * (self.share_base_[g].sum() / k)
+        rate = (
+            np.asarray(self.rate_dev_[g].sum(axis=0)).ravel()[cols] / k + self.service_rate_[cols]
+        )
+        return share, rate
+
+    def counts(self, group: int, col: int) -> tuple[int, int]:
+        """(raters, relevant raters) of one service within one group, for explanations."""
+        return int(self.n_rated_[group, col]), int(self.n_liked_[group, col])
+
+
+class FeatureALS:
+    """ALS on person x service, with person factors predicted from person features.
+
+    ``fit(X, C)``: ``X`` people x features (sparse), ``C`` people x services confidences.
+    A new person's score for service j is ``(x @ W + b) . v_j``.
+    """
+
+    def __init__(
+        self,
+        n_factors: int = 32,
+        regularization: float = 0.05,
+        iterations: int = 15,
+        map_alpha: float = 1.0,
+        random_state: int | None = 0,
+    ) -> None:
+        self.n_factors = n_factors
+        self.regularization = regularization
+        self.iterations = iterations
+        self.map_alpha = map_alpha
+        self.random_state = random_state
+
+    def fit(self, X: sp.spmatrix, C: sp.csr_matrix, *, show_progress: bool = False) -> FeatureALS:
+        """Factorise ``C`` and learn the feature-to-factor map."""
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        with threadpool_limits(1, "blas"):  # implicit warns when BLAS itself is threaded
+            als = AlternatingLeastSquares(
+                factors=self.n_factors,
+                regularization=self.regularization,
+                iterations=self.iterations,
+                random_state=self.random_state,
+                num_threads=1,
+            )
+            als.fit(sp.csr_matrix(C, dtype=np.float32), show_progress=show_progress)
+        user = np.asarray(als.user_factors, dtype=np.float64)
+        items = np.asarray(als.item_factors, dtype=np.float32)
+        items[np.asarray(C.getnnz(axis=0)) == 0] = 0.0  # unrated services keep no random init
+        ridge = Ridge(alpha=self.map_alpha).fit(sp.csr_matrix(X, dtype=np.float64), user)
+        self.item_factors_ = items
+        self.map_coef_ = np.asarray(ridge.coef_.T, dtype=np.float32)  # features x factors
+        self.map_intercept_ = np.asarray(ridge.intercept_, dtype=np.float32)
+        return self
+
+    def person_factors(self, X: sp.spmatrix) -> np.ndarray:
+        """People's factors predicted from their features."""
+        return np.asarray(X @ self.map_coef_) + self.map_intercept_
+
+    def scores(self, factors: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """One person's scores for the services in ``cols``."""
+        return self.item_factors_[cols] @ factors
+
+    def take(self, rows: np.ndarray) -> FeatureALS:
+        """The same model over another service order; ``-1`` is a service it never saw."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = FeatureALS(
+            self.n_factors, self.regularization, self.iterations, self.map_alpha, self.random_state
+        )
+        items = np.zeros((len(rows), self.item_factors_.shape[1]), dtype=np.float32)
+        items[rows >= 0] = self.item_factors_[rows[rows >= 0]]
+        out.item_factors_ = items
+        out.map_coef_ = self.map_coef_
+        out.map_intercept_ = self.map_intercept_
+        return out
+
+
+class InteractionModel:
+    """What different kinds of people value in different kinds of service.
+
+    A logistic regression over (person feature x service feature) crosses, learned from rated
+    pairs: e.g. "men aged 65 to 79" x "activity: DIY" or "need: dementia" x "mode: phone".
+    Because it is keyed by the service's features rather than its id, it carries group tastes
+    to services with few ratings and to new ones. For one person it folds to a vector over
+    service features, so scoring every candidate is one matrix-vector product.
+    """
+
+    def __init__(self, C: float = 0.1, random_state: int | None = 0) -> None:
+        self.C = C
+        self.random_state = random_state
+
+    @staticmethod
+    def cross(Xp: sp.spmatrix, S: np.ndarray) -> sp.csr_matrix:
+        """Row-wise outer product: column ``j * n_person + i`` is ``Xp[:, i] * S[:, j]``."""
+        Xp = sp.csr_matrix(Xp)
+        blocks = [Xp.multiply(S[:, j : j + 1]).tocsr() for j in range(S.shape[1])]
+        return sp.hstack(blocks, format="csr")
+
+    def fit(self, Xp: sp.spmatrix, S: np.ndarray, y: np.ndarray) -> InteractionModel:
+        """``Xp``: person features per pair; ``S``: service features per pair (with a constant
+        column); ``y``: relevant or not."""
+        from sklearn.linear_model import LogisticRegression
+
+        S = np.asarray(S, dtype=np.float64)
+        n_p = Xp.shape[1]
+        y = np.asarray(y, dtype=np.int64)
+        self.weights_ = np.zeros((S.shape[1], n_p), dtype=np.float32)
+        if len(np.unique(y)) < 2:
+            return self
+        Z = self.cross(Xp, S)
+        model = LogisticRegression(C=self.C, max_iter=500, random_state=self.random_state)
+        model.fit(Z, y)
+        self.weights_ = model.coef_.reshape(S.shape[1], n_p).astype(np.float32)
+        return self
+
+    def person_vector(self, x: sp.spmatrix) -> np.ndarray:
+        """One person folded into a vector over service features."""
+        return np.asarray(self.weights_ @ sp.csr_matrix(x).toarray().ravel(), dtype=np.float32)
+
+    def pair_scores(self, Xp: sp.spmatrix, S: np.ndarray) -> np.ndarray:
+        """Scores of many (person, service) pairs (one per row of ``Xp`` and ``S``)."""
+        V = np.asarray(sp.csr_matrix(Xp) @ self.weights_.T)  # pairs x service features
+        return np.einsum("ij,ij->i", V, S)

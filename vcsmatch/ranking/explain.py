@@ -1,0 +1,205 @@
+"""Reasons in words, taken from what actually drove each score.
+
+The blend is linear in its features, so a feature's contribution to a suggestion's log-odds is
+exact. Contributions are summed per part (needs, strengths, distance, delivery,
+collaborative, prior) and each part that pushed the score up becomes a reason, worded from the
+facts behind it: which of the person's needs the service meets, how far it is, which group of
+similar people practitioners rated it relevant for and on how many ratings. A new service
+says so. No part that did not help is quoted as a reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from vcsmatch.catalogue.model import DELIVERY_MODES
+from vcsmatch.ranking.collaborative import GroupStats, describe_group
+from vcsmatch.ranking.content import ContentScorer, PersonVector
+from vcsmatch.ranking.priors import ServicePriors
+from vcsmatch.ranking.result import Reason, Suggestion
+from vcsmatch.taxonomy import Taxonomy
+
+#: Which reason each blend feature's contribution counts toward.
+FEATURE_REASON: dict[str, str] = {
+    "needs": "need",
+    "needs_new": "need",
+    "main_need": "need",
+    "any_need": "need",
+    "strengths": "activity",
+    "distance": "distance",
+    "mode": "delivery",
+    "group_share": "collaborative",
+    "group_lift": "collaborative",
+    "taste": "collaborative",
+    "als": "collaborative",
+    "prior_lift": "prior",
+    "prior_evidence": "prior",
+}
+
+_MODE_WORDS = {
+    "in_person": "in person",
+    "online": "online",
+    "phone": "by phone",
+    "home_visit": "visits at home",
+}
+
+
+def format_distance(km: float) -> str:
+    """``1.23`` -> ``1.2 km away``; under 100 m reads as ``under 0.1 km away``."""
+    if km < 0.1:
+        return "under 0.1 km away"
+    return f"{km:.1f} km away" if km < 10 else f"{km:.0f} km away"
+
+
+@dataclass
+class Explainer:
+    """Turns one scored candidate into a ``Suggestion`` with reasons."""
+
+    taxonomy: Taxonomy
+    content: ContentScorer
+    groups: GroupStats
+    priors: ServicePriors
+    group_keys: Sequence[str]
+    service_ids: np.ndarray
+
+    def suggestion(
+        self,
+        *,
+        rank: int,
+        row: int,
+        score: float,
+        distance_km: float,
+        feature_names: Sequence[str],
+        features: np.ndarray,
+        contributions: np.ndarray,
+        relevance: float,
+        person_vector: PersonVector,
+        person_groups: Sequence[int],
+        eligibility: tuple[str, ...],
+    ) -> Suggestion:
+        """The suggestion at ``rank`` for service ``row``, its reasons sorted by weight."""
+        by_part: dict[str, float] = {}
+        for name, c in zip(feature_names, contributions, strict=True):
+            part = FEATURE_REASON[name]
+            by_part[part] = by_part.get(part, 0.0) + float(c)
+        reasons: list[Reason] = []
+        for part, weight in by_part.items():
+            if weight > 0:
+                reasons.extend(
+                    self._words(part, weight, row, distance_km, person_vector, person_groups)
+                )
+        if not reasons and by_part:  # nothing above average: quote what mattered most
+            part = max(by_part, key=lambda p: by_part[p])
+            reasons.extend(
+                self._words(part, by_part[part], row, distance_km, person_vector, person_groups)
+            )
+        if self.priors.n_ratings[row] == 0:
+            content = sum(by_part.get(p, 0.0) for p in ("need", "activity", "distance", "delivery"))
+            reasons.append(
+                Reason("new_service", "new service: ranked on how well it fits", max(content, 0.0))
+            )
+        reasons.sort(key=lambda r: -r.weight)
+        components = {n: float(v) for n, v in zip(feature_names, features, strict=True)}
+        components["relevance"] = relevance
+        return Suggestion(
+            service_id=str(self.service_ids[row]),
+            score=score,
+            rank=rank,
+            distance_km=None if np.isnan(distance_km) else float(distance_km),
+            reasons=tuple(reasons),
+            eligibility=eligibility,
+            components=components,
+        )
+
+    def _words(
+        self,
+        part: str,
+        weight: float,
+        row: int,
+        distance_km: float,
+        pv: PersonVector,
+        person_groups: Sequence[int],
+    ) -> list[Reason]:
+        """One part's contribution as reasons (a part may give several, sharing its weight)."""
+        if part == "need":
+            met = self.content.needs_met(pv, row)
+            if not met:
+                return []
+            share = weight / len(met)
+            return [
+                Reason(
+                    "need",
+                    f"meets need: {self.taxonomy.label('need', code).lower()}"
+                    if w >= 1.0
+                    else f"may meet need: {self.taxonomy.label('need', code).lower()} "
+                    "(from its description)",
+                    share,
+                )
+                for code, w in met
+            ]
+        if part == "activity":
+            matched = self.content.strengths_matched(pv, row)
+            if not matched:
+                return []
+            share = weight / len(matched)
+            return [
+                Reason(
+                    "activity",
+                    f"matches interest: {self.taxonomy.label('strength', c).lower()}",
+                    share,
+                )
+                for c, _ in matched
+            ]
+        if part == "distance":
+            if not np.isnan(distance_km):
+                return [Reason("distance", format_distance(float(distance_km)), weight)]
+            return [Reason("distance", "no travel needed", weight)]
+        if part == "delivery":
+            modes = [
+                _MODE_WORDS[m]
+                for j, m in enumerate(DELIVERY_MODES)
+                if self.content.modes_[row, j] > 0 and pv.mode_fit[j] >= 0.8
+            ]
+            if not modes:
+                return []
+            return [Reason("delivery", "delivered " + " or ".join(modes), weight)]
+        if part == "collaborative":
+            return [Reason("collaborative", self._group_words(row, person_groups), weight)]
+        if part == "prior":
+            n = int(self.priors.n_ratings[row])
+            if n == 0:
+                return []
+            share = self.priors.n_relevant[row] / n
+            return [
+                Reason(
+                    "prior",
+                    f"rated relevant in {share:.0%} of {n} practitioner rating"
+                    f"{'s' if n != 1 else ''}",
+                    weight,
+                )
+            ]
+        return []
+
+    def _group_words(self, row: int, person_groups: Sequence[int]) -> str:
+        """The most specific of the person's groups with ratings of this service, in words."""
+        best: tuple[int, int, int, int] | None = None
+        for g in person_groups:
+            rated, liked = self.groups.counts(g, row)
+            if rated == 0 or liked == 0:
+                continue
+            key = self.group_keys[g]
+            specific = 2 if key.startswith("band-need") else 1 if key.startswith("need") else 0
+            cand = (specific, liked, rated, g)
+            if best is None or cand[:3] > best[:3]:
+                best = cand
+        if best is None:
+            return "relevant for people with similar needs (learned from practitioner ratings)"
+        _, liked, rated, g = best
+        who = describe_group(self.group_keys[g], self.taxonomy)
+        return (
+            f"rated relevant by practitioners for {who} ({liked} of {rated} "
+            f"rating{'s' if rated != 1 else ''})"
+        )

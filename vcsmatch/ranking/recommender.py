@@ -1,0 +1,674 @@
+"""The hybrid ranker: candidates, content, collaborative, priors, a learned blend, diversity.
+
+``fit(catalogue, ratings)`` learns everything that ratings can teach, keyed by service id and
+never by person id (most people at the front door are new), then binds it to the catalogue;
+``rebind(new_catalogue)`` keeps the learned parts over a new catalogue version, where new
+services rank on their content. ``recommend`` scores every candidate of one person with array
+operations: one gather per part, one matrix-vector product for the blend, ``argpartition``
+for the top, and Python loops only over the top few for diversity and reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+from vcsmatch.catalogue.model import Catalogue
+from vcsmatch.features.geo import haversine_km
+from vcsmatch.features.location import locate
+from vcsmatch.features.person import Person
+from vcsmatch.features.person_features import PersonFeatures
+from vcsmatch.features.service import ServiceFeatures
+from vcsmatch.ranking import content as content_mod
+from vcsmatch.ranking.blend import Blend
+from vcsmatch.ranking.candidates import CandidateFinder
+from vcsmatch.ranking.collaborative import (
+    FeatureALS,
+    GroupStats,
+    InteractionModel,
+    group_vocabulary,
+    person_group_keys,
+)
+from vcsmatch.ranking.content import ContentScorer, PersonVector
+from vcsmatch.ranking.diversity import rerank
+from vcsmatch.ranking.explain import Explainer
+from vcsmatch.ranking.priors import ServicePriors, fit_priors
+from vcsmatch.ranking.result import Suggestion
+from vcsmatch.ranking.validation import (
+    check_catalogue,
+    check_fitted,
+    check_person,
+    check_ratings,
+    check_top_k,
+    fingerprint,
+)
+from vcsmatch.ratings import RELEVANT_AT
+from vcsmatch.taxonomy import load_taxonomy
+
+#: Blend features of each part, in the order of the blend's columns.
+PART_FEATURES: dict[str, tuple[str, ...]] = {
+    "content": ("needs", "main_need", "any_need", "strengths", "distance", "mode", "needs_new"),
+    "collaborative": ("group_share", "group_lift", "taste", "als"),
+    "priors": ("prior_lift", "prior_evidence"),
+}
+
+#: Weights used when the ratings hold one class only (nothing for the blend to learn from).
+FALLBACK_WEIGHTS: dict[str, float] = {
+    **{k: 4 * v for k, v in content_mod.DEFAULT_WEIGHTS.items()},
+    "group_lift": 2.0,
+    "prior_lift": 1.0,
+}
+
+
+@contextmanager
+def _progress(show: bool, total: int, what: str) -> Iterator[Any]:
+    """A rich progress bar (or a silent stand-in) over the ``total`` steps of ``what``."""
+    if not show:
+
+        class _Silent:
+            def step(self, description: str) -> None:
+                pass
+
+        yield _Silent()
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=False) as bar:
+        task = bar.add_task(what, total=total)
+
+        class _Bar:
+            def step(self, description: str) -> None:
+                bar.update(task, advance=1, description=f"{what}: {description}")
+
+        yield _Bar()
+
+
+@dataclass
+class _People:
+    """Training people (one row each, features as at their latest rating) and their ratings."""
+
+    frame: pd.DataFrame  # one row per person
+    person_rows: np.ndarray  # per rating
+    service_rows: np.ndarray  # per rating
+    rating: np.ndarray  # per rating
+    relevant: np.ndarray  # per rating
+
+
+@dataclass
+class _Learned:
+    """What one training pass learns (on all people, or on the other folds)."""
+
+    priors: ServicePriors
+    groups: GroupStats
+    als: FeatureALS | None
+    taste: InteractionModel | None
+
+
+class Recommender(BaseEstimator):
+    """The hybrid ranker (see the module docstring and docs/ARCHITECTURE.md).
+
+    Parameters: ``use_content``, ``use_collaborative``, ``use_priors``, ``use_diversity``
+    switch parts off; ``default_radius_km`` is how far a person travels when they did not say;
+    ``n_factors``/``regularization``/``iterations`` configure ALS, ``use_als`` drops it from the
+    collaborative part; ``shrinkage`` is the pseudo-count of group scores; ``diversity_weight``
+    the weight of need coverage; ``n_folds`` the out-of-fold splits that train the blend;
+    ``negatives_per_rating`` how many unrated-but-exposable services per rating the blend sees.
+    """
+
+    def __init__(
+        self,
+        *,
+        use_content: bool = True,
+        use_collaborative: bool = True,
+        use_priors: bool = True,
+        use_diversity: bool = True,
+        use_als: bool = True,
+        default_radius_km: float = 10.0,
+        n_factors: int = 32,
+        regularization: float = 0.05,
+        iterations: int = 15,
+        shrinkage: float = 10.0,
+        diversity_weight: float = 0.3,
+        n_folds: int = 3,
+        negatives_per_rating: float = 1.0,
+        blend_C: float = 1.0,
+        taste_C: float = 0.1,
+        random_state: int | None = 0,
+        show_progress: bool = True,
+    ) -> None:
+        self.use_content = use_content
+        self.use_collaborative = use_collaborative
+        self.use_priors = use_priors
+        self.use_diversity = use_diversity
+        self.use_als = use_als
+        self.default_radius_km = default_radius_km
+        self.n_factors = n_factors
+        self.regularization = regularization
+        self.iterations = iterations
+        self.shrinkage = shrinkage
+        self.diversity_weight = diversity_weight
+        self.n_folds = n_folds
+        self.negatives_per_rating = negatives_per_rating
+        self.blend_C = blend_C
+        self.taste_C = taste_C
+        self.random_state = random_state
+        self.show_progress = show_progress
+
+    # -- parameters --------------------------------------------------------------------------
+
+    def _validate_params(self) -> None:
+        if not (self.use_content or self.use_collaborative or self.use_priors):
+            raise ValueError(
+                "At least one of the 'use_content', 'use_collaborative' and 'use_priors' "
+                "parameters of Recommender must be True. Got all False instead."
+            )
+        positive = {
+            "default_radius_km": self.default_radius_km,
+            "shrinkage": self.shrinkage,
+            "blend_C": self.blend_C,
+            "taste_C": self.taste_C,
+        }
+        for name, value in positive.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(
+                    f"The '{name}' parameter of Recommender must be a positive number. "
+                    f"Got {value!r} instead."
+                )
+        for name, value, low in (
+            ("n_factors", self.n_factors, 1),
+            ("iterations", self.iterations, 1),
+            ("n_folds", self.n_folds, 2),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(
+                    f"The '{name}' parameter of Recommender must be an int >= {low}. "
+                    f"Got {value!r} instead."
+                )
+        for name, value in (
+            ("regularization", self.regularization),
+            ("diversity_weight", self.diversity_weight),
+            ("negatives_per_rating", self.negatives_per_rating),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ValueError(
+                    f"The '{name}' parameter of Recommender must be a non-negative number. "
+                    f"Got {value!r} instead."
+                )
+
+    @property
+    def blend_features_(self) -> tuple[str, ...]:
+        """The blend's feature names, given which parts are on."""
+        check_fitted(self)
+        return self._feature_names()
+
+    def _feature_names(self) -> tuple[str, ...]:
+        names: list[str] = []
+        if self.use_content:
+            names += PART_FEATURES["content"]
+        if self.use_collaborative:
+            names += [f for f in PART_FEATURES["collaborative"] if f != "als" or self.use_als]
+        if self.use_priors:
+            names += PART_FEATURES["priors"]
+        return tuple(names)
+
+    # -- fit ---------------------------------------------------------------------------------
+
+    def fit(self, catalogue: Catalogue, ratings: pd.DataFrame) -> Recommender:
+        """Learn from ``ratings`` (a training frame) over ``catalogue``; returns ``self``."""
+        self._validate_params()
+        check_catalogue(catalogue, "fit")
+        check_ratings(ratings, catalogue)
+        rng = np.random.default_rng(self.random_state)
+        self.taxonomy_ = load_taxonomy()
+        steps = self.n_folds + 3
+        with _progress(self.show_progress, steps, "training") as bar:
+            self._bind(catalogue, learned=None)
+            people = self._people(ratings, catalogue)
+            self.person_features_ = PersonFeatures().fit(people.frame)
+            X = self.person_features_.transform(people.frame)
+            self.group_keys_ = group_vocabulary(self.taxonomy_)
+            member = self._membership(people.frame)
+            bar.step("people and groups")
+
+            # out-of-fold part scores for the blend
+            n_people = len(people.frame)
+            fold_of = rng.permutation(n_people) % self.n_folds
+            exposable = self._exposable(people, rng)
+            feats: list[np.ndarray] = []
+            labels: list[np.ndarray] = []
+            for fold in range(self.n_folds):
+                train = fold_of[people.person_rows] != fold
+                learned = self._learn(people, X, member, train, len(catalogue))
+                held = np.flatnonzero(fold_of == fold)
+                p_rows, s_rows, y = self._blend_rows(people, exposable, held)
+                feats.append(self._pair_features(learned, people, X, member, p_rows, s_rows))
+                labels.append(y)
+                bar.step(f"fold {fold + 1} of {self.n_folds}")
+
+            blend_X = np.vstack(feats)
+            blend_y = np.concatenate(labels)
+            self.blend_ = Blend(C=self.blend_C, random_state=self.random_state).fit(
+                blend_X, blend_y, self._feature_names(), fallback=FALLBACK_WEIGHTS
+            )
+            bar.step("blend")
+
+            everyone = np.ones(len(people.rating), dtype=bool)
+            learned = self._learn(people, X, member, everyone, len(catalogue))
+            self.train_service_ids_ = np.asarray(catalogue.ids(), dtype=str)
+            self.priors_ = learned.priors
+            self.groups_ = learned.groups
+            self.als_ = learned.als
+            self.taste_ = learned.taste
+            self._bind(catalogue, learned=learned)
+            bar.step("final parts")
+
+        self.n_ratings_ = int(len(ratings))
+        self.n_people_ = int(n_people)
+        self.n_blend_rows_ = int(len(blend_y))
+        self.trained_at_ = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        self.fingerprint_ = fingerprint(ratings)
+        self.version_ = f"{self.trained_at_:%Y%m%dT%H%M%SZ}-{self.fingerprint_[:8]}"
+        self.metrics_: dict[str, float] = {}
+        return self
+
+    def _people(self, ratings: pd.DataFrame, catalogue: Catalogue) -> _People:
+        """One row per person (their features at their latest rating), ratings as arrays."""
+        frame = ratings.reset_index(drop=True)
+        order = frame.sort_values(["person_id", "rated_at"], kind="stable")
+        people = order.drop_duplicates("person_id", keep="last").reset_index(drop=True)
+        pindex = {pid: i for i, pid in enumerate(people["person_id"])}
+        sindex = catalogue.index()
+        rating = frame["rating"].to_numpy(dtype=np.int64)
+        return _People(
+            frame=people,
+            person_rows=frame["person_id"].map(pindex).to_numpy(dtype=np.int64),
+            service_rows=frame["service_id"].map(sindex).to_numpy(dtype=np.int64),
+            rating=rating,
+            relevant=rating >= RELEVANT_AT,
+        )
+
+    def _membership(self, frame: pd.DataFrame) -> sp.csr_matrix:
+        """People x groups, 0/1 (groups as ``group_vocabulary``)."""
+        col = {k: j for j, k in enumerate(self.group_keys_)}
+        rows: list[int] = []
+        cols: list[int] = []
+        for i, rec in enumerate(frame.itertuples(index=False)):
+            for key in self._person_groups_of(rec.age, rec.sex, rec.needs, rec.strengths):
+                j = col.get(key)
+                if j is not None:
+                    rows.append(i)
+                    cols.append(j)
+        return sp.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(frame), len(self.group_keys_))
+        )
+
+    @staticmethod
+    def _person_groups_of(age: Any, sex: Any, needs: Any, strengths: Any) -> list[str]:
+        from vcsmatch.features.person import age_band
+
+        band = None if age is None or pd.isna(age) else age_band(int(age))
+        return person_group_keys(band, sex or "not_recorded", needs or (), strengths or ())
+
+    def _learn(
+        self,
+        people: _People,
+        X: sp.csr_matrix,
+        member: sp.csr_matrix,
+        keep: np.ndarray,
+        n_services: int,
+    ) -> _Learned:
+        """Priors, group statistics and ALS from the ratings selected by ``keep``."""
+        p, s, rel, rating = (
+            people.person_rows[keep],
+            people.service_rows[keep],
+            people.relevant[keep],
+            people.rating[keep],
+        )
+        priors = fit_priors(s, rel, n_services)
+        # people with no kept rating do not count toward group sizes
+        active = np.zeros(member.shape[0], dtype=bool)
+        active[p] = True
+        m = sp.diags(active.astype(float)) @ member
+        groups = GroupStats(self.shrinkage).fit(m.tocsr(), p, s, rel, n_services, priors.rate)
+        als = None
+        if self.use_collaborative and self.use_als:
+            conf = np.where(rel, 1.0 + (rating - RELEVANT_AT), 0.0)
+            C = sp.csr_matrix((conf, (p, s)), shape=(member.shape[0], n_services))
+            C.eliminate_zeros()
+            Xa = sp.diags(active.astype(float)) @ X
+            als = FeatureALS(
+                n_factors=self.n_factors,
+                regularization=self.regularization,
+                iterations=self.iterations,
+                random_state=self.random_state,
+            ).fit(Xa[active], C[active])
+        taste = None
+        if self.use_collaborative:
+            taste = InteractionModel(C=self.taste_C, random_state=self.random_state).fit(
+                X[p], self.service_matrix_[s], rel
+            )
+        return _Learned(priors, groups, als, taste)
+
+    def _exposable(self, people: _People, rng: np.random.Generator) -> list[np.ndarray]:
+        """Per training person: candidate services the old policy could have shown them but
+        were not rated: no farther than the farthest service they were shown, remote ones only
+        if they were shown a remote one, and only services someone was shown at all."""
+        shown_any = np.zeros(self.n_services_, dtype=bool)
+        shown_any[people.service_rows] = True
+        by_person = pd.Series(people.service_rows).groupby(people.person_rows).agg(list)
+        out: list[np.ndarray] = []
+        for i, rec in enumerate(people.frame.itertuples(index=False)):
+            rated = np.asarray(by_person.get(i, []), dtype=np.int64)
+            person = self._training_person(rec)
+            loc = None if person.latitude is None else (person.latitude, person.longitude)
+            cands = self.candidates_.find(person, loc, self.default_radius_km)
+            rows = cands.rows
+            d = cands.distance_km
+            if loc is not None:
+                dr = haversine_km(loc[0], loc[1], self.lat_[rated], self.lon_[rated])
+                dr = np.asarray(dr, dtype=float).ravel()
+                far = np.nanmax(dr) if np.isfinite(dr).any() else 0.0
+            else:
+                far = 0.0
+            remote_shown = bool(self.no_distance_[rated].any())
+            ok = np.where(np.isnan(d), remote_shown & self.no_distance_[rows], d <= far)
+            ok &= shown_any[rows]
+            ok[np.isin(rows, rated)] = False
+            out.append(rows[ok])
+        return out
+
+    @staticmethod
+    def _training_person(rec: Any) -> Person:
+        """A ``Person`` from a training-frame row (coordinates, never a postcode)."""
+        lat = None if pd.isna(rec.latitude) else float(rec.latitude)
+        lon = None if pd.isna(rec.longitude) else float(rec.longitude)
+        age = None if pd.isna(rec.age) else int(rec.age)
+        return Person(
+            latitude=lat,
+            longitude=lon,
+            age=age,
+            sex=rec.sex or "not_recorded",
+            needs=list(rec.needs or ()),
+            strengths=list(rec.strengths or ()),
+        )
+
+    def _blend_rows(
+        self,
+        people: _People,
+        exposable: list[np.ndarray],
+        held: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(person rows, service rows, labels) for the held-out people: their ratings, plus
+        sampled exposable services they did not rate, labelled not relevant."""
+        rng = np.random.default_rng(None if self.random_state is None else self.random_state + 1)
+        in_held = np.isin(people.person_rows, held)
+        p = [people.person_rows[in_held]]
+        s = [people.service_rows[in_held]]
+        y = [people.relevant[in_held].astype(np.int64)]
+        counts = np.bincount(people.person_rows, minlength=len(people.frame))
+        for i in held:
+            pool = exposable[i]
+            k = min(len(pool), int(np.ceil(self.negatives_per_rating * counts[i])))
+            if k:
+                pick = rng.choice(pool, size=k, replace=False)
+                p.append(np.full(k, i))
+                s.append(pick)
+                y.append(np.zeros(k, dtype=np.int64))
+        return np.concatenate(p), np.concatenate(s), np.concatenate(y)
+
+    def _pair_features(
+        self,
+        learned: _Learned,
+        people: _People,
+        X: sp.csr_matrix,
+        member: sp.csr_matrix,
+        p_rows: np.ndarray,
+        s_rows: np.ndarray,
+    ) -> np.ndarray:
+        """Blend features of (training person, service) pairs, as ``_score`` computes them for
+        one person: the same content parts, group scores, ALS and priors."""
+        cols: dict[str, np.ndarray] = {}
+        frame = people.frame
+        if self.use_content:
+            pv = self._training_vectors(frame)
+            lat = frame["latitude"].to_numpy(dtype=float)[p_rows]
+            lon = frame["longitude"].to_numpy(dtype=float)[p_rows]
+            dist = np.asarray(haversine_km(lat, lon, self.lat_[s_rows], self.lon_[s_rows]))
+            parts = self.content_.parts(
+                PersonVector(
+                    pv.needs[p_rows],
+                    pv.main_need[p_rows],
+                    pv.strengths[p_rows],
+                    pv.mode_fit[p_rows],
+                    self.default_radius_km,
+                ),
+                s_rows,
+                dist,
+            )
+            cols.update(zip(content_mod.PARTS, parts.T, strict=True))
+            cols["any_need"] = (parts[:, 0] > 0).astype(np.float64)
+            cols["needs_new"] = parts[:, 0] * (1.0 - learned.priors.evidence[s_rows])
+        if self.use_collaborative:
+            share, lift = _pair_group_scores(learned.groups, member, p_rows, s_rows)
+            cols["group_share"], cols["group_lift"] = share, lift
+            cols["taste"] = learned.taste.pair_scores(X[p_rows], self.service_matrix_[s_rows])
+            if self.use_als and learned.als is not None:
+                U = learned.als.person_factors(X)
+                cols["als"] = np.einsum("ij,ij->i", U[p_rows], learned.als.item_factors_[s_rows])
+        if self.use_priors:
+            cols["prior_lift"] = learned.priors.lift[s_rows]
+            cols["prior_evidence"] = learned.priors.evidence[s_rows]
+        return np.column_stack([cols[f] for f in self._feature_names()])
+
+    def _training_vectors(self, frame: pd.DataFrame) -> PersonVector:
+        """Need, strength and mode-fit arrays of every training person (rows = people)."""
+        vecs = [
+            self.content_.person_vector(self._training_person(rec), self.default_radius_km)
+            for rec in frame.itertuples(index=False)
+        ]
+        return PersonVector(
+            np.vstack([v.needs for v in vecs]),
+            np.vstack([v.main_need for v in vecs]),
+            np.vstack([v.strengths for v in vecs]),
+            np.vstack([v.mode_fit for v in vecs]),
+            self.default_radius_km,
+        )
+
+    # -- binding to a catalogue --------------------------------------------------------------
+
+    def _bind(self, catalogue: Catalogue, learned: _Learned | None) -> None:
+        """Build the catalogue-side arrays; map learned per-service state onto it by id."""
+        self.catalogue_ = catalogue
+        sf = ServiceFeatures().fit(catalogue)
+        self.service_features_ = sf
+        self.n_services_ = len(catalogue)
+        self.service_ids_ = np.asarray(catalogue.ids(), dtype=object)
+        self.lat_, self.lon_ = sf.lat_, sf.lon_
+        self.candidates_ = CandidateFinder().fit(catalogue, sf.modes_)
+        self.content_ = ContentScorer().fit(
+            sf.need_matrix_, sf.activity_matrix_, sf.modes_, sf.need_codes_, sf.activity_codes_
+        )
+        self.no_distance_ = ~(sf.modes_[:, 0] > 0)  # services reached without travel
+        # service side of the taste model: needs, activities, modes and a constant
+        self.service_matrix_ = np.hstack(
+            [sf.need_matrix_, sf.activity_matrix_, sf.modes_, np.ones((len(catalogue), 1))]
+        ).astype(np.float32)
+        if learned is None:
+            return
+        old = {sid: i for i, sid in enumerate(self.train_service_ids_)}
+        rows = np.array([old.get(sid, -1) for sid in catalogue.ids()], dtype=np.int64)
+        self.bound_priors_ = learned.priors.take(rows)
+        self.bound_groups_ = learned.groups.take(rows, self.bound_priors_.rate)
+        self.bound_als_ = learned.als.take(rows) if learned.als is not None else None
+        self.bound_taste_ = learned.taste
+        self.bound_lift_ = self.bound_priors_.lift
+        self.bound_evidence_ = self.bound_priors_.evidence
+        self.explainer_ = Explainer(
+            taxonomy=self.taxonomy_,
+            content=self.content_,
+            groups=self.bound_groups_,
+            priors=self.bound_priors_,
+            group_keys=self.group_keys_,
+            service_ids=self.service_ids_,
+        )
+        self._group_col = {k: j for j, k in enumerate(self.group_keys_)}
+
+    def rebind(self, catalogue: Catalogue) -> Recommender:
+        """The same learned parts over a new catalogue version (a copy; ``self`` unchanged).
+
+        Services kept from the training catalogue keep their ratings' evidence; new services
+        have none and rank on their content.
+        """
+        check_fitted(self)
+        check_catalogue(catalogue, "rebind")
+        import copy
+
+        out = copy.copy(self)
+        out._bind(catalogue, _Learned(self.priors_, self.groups_, self.als_, self.taste_))
+        return out
+
+    # -- recommend ---------------------------------------------------------------------------
+
+    def recommend(self, person: Person, top_k: int = 10) -> list[Suggestion]:
+        """The ``top_k`` best services for ``person``, best first, with reasons.
+
+        A postcode is resolved through ``vcsmatch.features.location.locate`` (raises
+        ``PostcodeError`` when it is malformed or unknown).
+        """
+        check_fitted(self)
+        check_person(person, "recommend")
+        top_k = check_top_k(top_k, "recommend")
+        return self._recommend(person, top_k)
+
+    def recommend_batch(self, people: Sequence[Person], top_k: int = 10) -> list[list[Suggestion]]:
+        """``recommend`` for each person (identical results to single calls)."""
+        check_fitted(self)
+        top_k = check_top_k(top_k, "recommend_batch")
+        for person in people:
+            check_person(person, "recommend_batch")
+        return [self._recommend(p, top_k) for p in people]
+
+    def _recommend(self, person: Person, top_k: int) -> list[Suggestion]:
+        location = locate(person)
+        radius = float(person.max_distance_km or self.default_radius_km)
+        cands = self.candidates_.find(person, location, radius)
+        rows = cands.rows
+        if len(rows) == 0:
+            return []
+        pv = self.content_.person_vector(person, radius)
+        feats = self._features(person, location, pv, rows, cands.distance_km)
+        relevance = self.blend_.predict(feats)
+        pool_n = min(len(rows), max(5 * top_k, 50))
+        if pool_n < len(rows):
+            pool = np.argpartition(-relevance, pool_n - 1)[:pool_n]
+        else:
+            pool = np.arange(len(rows))
+        pool = pool[np.lexsort((rows[pool], -relevance[pool]))]  # best first, ties by row
+        need_cols = np.flatnonzero(pv.needs)
+        weight = float(self.diversity_weight) if self.use_diversity else 0.0
+        need_match = self.content_.need_matrix_[rows[pool]][:, need_cols].astype(np.float64)
+        order, gains = rerank(relevance[pool], need_match, top_k, weight)
+        picked = pool[order]
+        return [
+            self.explainer_.suggestion(
+                rank=r + 1,
+                row=int(rows[i]),
+                score=float(gains[r]),
+                distance_km=cands.distance_km[i],
+                feature_names=self.blend_.feature_names_,
+                features=feats[i],
+                contributions=self.blend_.contributions(feats[i]),
+                relevance=float(relevance[i]),
+                person_vector=pv,
+                person_groups=self._person_group_rows(person),
+                eligibility=tuple(cands.eligibility.facts(int(rows[i]))),
+            )
+            for r, i in enumerate(picked)
+        ]
+
+    def _person_x(self, person: Person, location: tuple[float, float] | None) -> sp.csr_matrix:
+        """The person's feature row (located where ``locate`` found them, so a postcode is
+        looked up once)."""
+        if location is not None and person.latitude is None:
+            person = person.model_copy(update={"latitude": location[0], "longitude": location[1]})
+        return self.person_features_.transform([person])
+
+    def _person_group_rows(self, person: Person) -> list[int]:
+        keys = person_group_keys(person.band, person.sex, person.needs, person.strengths)
+        return [self._group_col[k] for k in keys if k in self._group_col]
+
+    def _features(
+        self,
+        person: Person,
+        location: tuple[float, float] | None,
+        pv: PersonVector,
+        rows: np.ndarray,
+        distance_km: np.ndarray,
+    ) -> np.ndarray:
+        """Blend features of one person against the candidate ``rows``."""
+        cols: dict[str, np.ndarray] = {}
+        if self.use_content:
+            parts = self.content_.parts(pv, rows, distance_km)
+            cols.update(zip(content_mod.PARTS, parts.T, strict=True))
+            cols["any_need"] = (parts[:, 0] > 0).astype(np.float64)
+            cols["needs_new"] = parts[:, 0] * (1.0 - self.bound_evidence_[rows])
+        if self.use_collaborative:
+            groups = self._person_group_rows(person)
+            share, rate = self.bound_groups_.scores(groups, rows)
+            cols["group_share"], cols["group_lift"] = share, rate - self.bound_priors_.rate[rows]
+            x = self._person_x(person, location)
+            cols["taste"] = self.service_matrix_[rows] @ self.bound_taste_.person_vector(x)
+            if self.use_als and self.bound_als_ is not None:
+                u = self.bound_als_.person_factors(x)[0]
+                cols["als"] = self.bound_als_.scores(u, rows)
+        if self.use_priors:
+            cols["prior_lift"] = self.bound_lift_[rows]
+            cols["prior_evidence"] = self.bound_evidence_[rows]
+        return np.column_stack([cols[f] for f in self.blend_.feature_names_])
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model to ``directory`` (see ``vcsmatch.ranking.persistence``)."""
+        from vcsmatch.ranking.persistence import save_recommender
+
+        check_fitted(self)
+        return save_recommender(self, Path(directory))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Recommender:
+        """Read a model written by ``save``; raises ``ModelLoadError`` when it cannot be
+        trusted (missing, truncated or tampered-with files, or a newer format)."""
+        from vcsmatch.ranking.persistence import load_recommender
+
+        return load_recommender(Path(directory))
+
+
+def _pair_group_scores(
+    groups: GroupStats, member: sp.csr_matrix, p_rows: np.ndarray, s_rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``GroupStats.scores`` for many (person, service) pairs at once."""
+    k = np.asarray(member.sum(axis=1)).ravel()
+    k_safe = np.where(k > 0, k, 1.0)
+    norm = sp.diags(1.0 / k_safe) @ member  # mean over each person's groups
+    share = np.zeros(len(p_rows))
+    rate = np.zeros(len(p_rows))
+    for start in range(0, len(p_rows), 20000):
+        sl = slice(start, start + 20000)
+        pr, sr = p_rows[sl], s_rows[sl]
+        a = norm[pr]
+        share[sl] = np.asarray(a.multiply(groups.share_dev_[:, sr].T).sum(axis=1)).ravel()
+        share[sl] += groups.global_share_[sr] * (a @ groups.share_base_)
+        rate[sl] = np.asarray(a.multiply(groups.rate_dev_[:, sr].T).sum(axis=1)).ravel()
+    no_group = k[p_rows] == 0
+    share[no_group] = groups.global_share_[s_rows[no_group]]
+    return share, rate
