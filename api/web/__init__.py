@@ -7,9 +7,10 @@ catalogue, read a service, and (practitioners) get and rate suggestions for a pe
 
 from fastapi import APIRouter
 
-from api.web import pages
+from api.web import pages, suggest
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
+router.include_router(suggest.router)
 
 __all__ = ["router"]

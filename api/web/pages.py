@@ -8,6 +8,7 @@ logs.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from api.web import describe
+from api.web.audit import audit_web
 from api.web.forms import (
     day_options,
     mode_options,
@@ -219,6 +221,7 @@ async def search(request: Request) -> Response:
     form = await request.form()
 
     def work(db: Session, ws: WebSession | None) -> Response:
+        started = time.perf_counter()
         if (refused := forbidden_or_sign_in(ws, WEB_ROLES)) is not None:
             return refused
         if not csrf_ok(ws, form.get(CSRF_FIELD)):
@@ -231,6 +234,7 @@ async def search(request: Request) -> Response:
         if query is None:
             return render("search.html", 400, **_search_context(ws, parsed))
         page = index.search(query)
+        audit_web(db, ws, "POST", "/search", 200, started, page.total_items)
         return render("search.html", **_search_context(ws, parsed, page))
 
     return await run_in_threadpool(with_session, request, work)
