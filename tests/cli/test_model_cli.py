@@ -1,0 +1,276 @@
+"""`vcsmatch synthetic | train | recommend | evaluate` end to end, on a small synthetic world."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from vcsmatch.catalogue.hsds3 import read_hsds3
+from vcsmatch.cli import app
+from vcsmatch.files import read_people, read_recommendations
+from vcsmatch.settings import get_settings
+from vcsmatch.store.db import dispose_engines
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small world written by the command itself."""
+    out = tmp_path_factory.mktemp("world")
+    result = runner.invoke(
+        app,
+        [
+            "synthetic",
+            "--output",
+            str(out),
+            "--services",
+            "60",
+            "--people",
+            "200",
+            "--new-people",
+            "30",
+            "--seed",
+            "5",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def model_dir(world_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained with the contract's exact command form."""
+    model = tmp_path_factory.mktemp("model") / "model"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--catalogue",
+            str(world_dir / "services.json"),
+            "--people",
+            str(world_dir / "people.csv"),
+            "--ratings",
+            str(world_dir / "ratings.csv"),
+            "--model-dir",
+            str(model),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return model
+
+
+def test_synthetic_writes_the_four_files(world_dir: Path):
+    """The command writes a catalogue, people, ratings and new people that read back."""
+    assert {p.name for p in world_dir.iterdir()} >= {
+        "services.json",
+        "people.csv",
+        "ratings.csv",
+        "new_people.csv",
+    }
+    assert len(read_hsds3(world_dir / "services.json").catalogue) == 60
+    assert len(read_people(world_dir / "new_people.csv")) == 30
+
+
+def test_train_saves_a_model_with_held_out_metrics(model_dir: Path):
+    """train evaluates on held-out people, then saves the model with those metrics."""
+    from vcsmatch.ranking.recommender import Recommender
+
+    model = Recommender.load(model_dir)
+    assert 0.0 < model.metrics_["ndcg@10"] <= 1.0
+    assert "ndcg@10:nearest" in model.metrics_
+    assert model.n_ratings_ > 0
+
+
+def test_recommend_writes_recs_csv_for_everyone(world_dir: Path, model_dir: Path, tmp_path: Path):
+    """recommend writes person_id,rank,service_id,score,reasons: ranked, known services."""
+    recs_path = tmp_path / "recs.csv"
+    result = runner.invoke(
+        app,
+        [
+            "recommend",
+            "--catalogue",
+            str(world_dir / "services.json"),
+            "--model-dir",
+            str(model_dir),
+            "--people",
+            str(world_dir / "new_people.csv"),
+            "--top-k",
+            "5",
+            "--output",
+            str(recs_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    with recs_path.open(newline="") as fh:
+        assert next(csv.reader(fh)) == ["person_id", "rank", "service_id", "score", "reasons"]
+    recs = read_recommendations(recs_path)
+    people = read_people(world_dir / "new_people.csv")
+    catalogue = read_hsds3(world_dir / "services.json").catalogue
+    assert set(recs["person_id"]) <= {p.reference for p in people}
+    assert recs["person_id"].nunique() >= len(people) - 2
+    assert set(recs["service_id"]) <= set(catalogue.ids())
+    for _, group in recs.groupby("person_id"):
+        assert group["rank"].tolist() == list(range(1, len(group) + 1))
+        assert len(group) <= 5
+        assert group["score"].is_monotonic_decreasing
+    assert (recs["reasons"].str.len() > 0).mean() > 0.9
+
+
+def test_people_without_location_get_only_services_that_reach_them(
+    world_dir: Path, model_dir: Path, tmp_path: Path
+):
+    """A person with no postcode or coordinates gets online, phone or home-visit services."""
+    people = tmp_path / "people.csv"
+    people.write_text(
+        "person_id,postcode,latitude,longitude,age,sex,needs,strengths\n"
+        "x1,,,,82,female,social-isolation;mental-wellbeing,music\n"
+        "x2,,,,35,male,money-advice,\n",
+        encoding="utf-8",
+    )
+    recs_path = tmp_path / "recs.csv"
+    result = runner.invoke(
+        app,
+        [
+            "recommend",
+            "--catalogue",
+            str(world_dir / "services.json"),
+            "--model-dir",
+            str(model_dir),
+            "--people",
+            str(people),
+            "--top-k",
+            "10",
+            "--output",
+            str(recs_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    by_id = {s.id: s for s in read_hsds3(world_dir / "services.json").catalogue}
+    recs = read_recommendations(recs_path)
+    assert len(recs) > 0
+    for service_id in recs["service_id"]:
+        modes = set(by_id[service_id].delivery_modes)
+        assert modes & {"online", "phone", "home_visit"}
+
+
+def test_train_refuses_bad_ratings_with_line_numbers(world_dir: Path, tmp_path: Path):
+    """A ratings file with bad rows exits 1, lists each line, and saves no model."""
+    bad = tmp_path / "ratings.csv"
+    lines = (world_dir / "ratings.csv").read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace(lines[3].split(",")[1], "no-such-service")
+    parts = lines[5].split(",")
+    parts[2] = "9"
+    lines[5] = ",".join(parts)
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    model = tmp_path / "model"
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--catalogue",
+            str(world_dir / "services.json"),
+            "--people",
+            str(world_dir / "people.csv"),
+            "--ratings",
+            str(bad),
+            "--model-dir",
+            str(model),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "line 4: field 'service_id'" in result.output
+    assert "line 6: field 'rating'" in result.output
+    assert not model.exists()
+
+
+def test_recommend_refuses_a_missing_model(world_dir: Path, tmp_path: Path):
+    """A model directory that holds no model is exit code 1 with a reason, not a traceback."""
+    result = runner.invoke(
+        app,
+        [
+            "recommend",
+            "--catalogue",
+            str(world_dir / "services.json"),
+            "--model-dir",
+            str(tmp_path / "nothing"),
+            "--people",
+            str(world_dir / "new_people.csv"),
+            "--output",
+            str(tmp_path / "recs.csv"),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "refused" in result.output
+    assert not (tmp_path / "recs.csv").exists()
+
+
+def test_evaluate_writes_the_report(world_dir: Path, model_dir: Path, tmp_path: Path):
+    """evaluate compares the model with the baselines and writes the HTML report."""
+    report = tmp_path / "report.html"
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--catalogue",
+            str(world_dir / "services.json"),
+            "--people",
+            str(world_dir / "people.csv"),
+            "--ratings",
+            str(world_dir / "ratings.csv"),
+            "--model-dir",
+            str(model_dir),
+            "--report",
+            str(report),
+            "--split",
+            "time",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "model / nearest" in result.output
+    text = report.read_text(encoding="utf-8")
+    assert "data:image/png;base64," in text and "by time" in text
+
+
+@pytest.fixture
+def store_env(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("VCSMATCH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VCSMATCH_DATABASE_URL", sqlite_url)
+    get_settings.cache_clear()
+    yield
+    dispose_engines()
+    get_settings.cache_clear()
+
+
+def test_train_from_store_and_register(world_dir: Path, tmp_path: Path, store_env: None):
+    """--from-store trains on the ratings log and --register adds the model to the registry."""
+    from vcsmatch.catalogue.importing import import_file
+    from vcsmatch.files import read_ratings
+    from vcsmatch.store import catalogue_versions, model_registry, ratings_log, secrets
+    from vcsmatch.store.db import open_store
+    from vcsmatch.store.demo import _rating_of
+
+    sessions = open_store(get_settings())
+    catalogue = import_file(world_dir / "services.json", "hsds3").catalogue
+    frame = read_ratings(
+        world_dir / "ratings.csv", read_people(world_dir / "people.csv"), catalogue
+    )
+    with sessions() as session:
+        catalogue_versions.save_catalogue(session, catalogue, source="test")
+        secret = secrets.get_secret(session, get_settings())
+        new = [_rating_of(i, row) for i, row in enumerate(frame.itertuples(index=False))]
+        ratings_log.add_ratings(session, new, secret=secret)
+
+    model = tmp_path / "model"
+    result = runner.invoke(
+        app, ["train", "--from-store", "--register", "--no-evaluate", "--model-dir", str(model)]
+    )
+    assert result.exit_code == 0, result.output
+    with sessions() as session:
+        records = model_registry.list_models(session)
+    assert len(records) == 1 and records[0].n_ratings == len(frame)
+    assert "registered as model version" in result.output
