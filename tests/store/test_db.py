@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
@@ -55,3 +57,51 @@ def test_postgres_urls_use_psycopg3() -> None:
     """A plain postgresql:// URL is routed to psycopg 3, not the absent psycopg2."""
     assert db.normalise_url("postgresql://u@h/d") == "postgresql+psycopg://u@h/d"
     assert db.normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_concurrent_migrations_from_several_workers_all_succeed(database_url: str) -> None:
+    """Four engines (as four workers would) migrating one fresh database at once all succeed."""
+    import threading
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        engine = db.make_engine(database_url)
+        try:
+            barrier.wait()
+            db.migrate(engine)
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    engine = db.make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == "0001"
+        assert db.integrity_problems(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_integrity_check_reports_a_dangling_foreign_key(sqlite_url: str) -> None:
+    """A row pointing at a missing catalogue version is reported, not ignored."""
+    engine = db.make_engine(sqlite_url)
+    db.migrate(engine)
+    raw = sqlite3.connect(engine.url.database)  # a connection without our pragmas
+    raw.execute(
+        "INSERT INTO catalogue_services (version_id, position, service_id, data) "
+        "VALUES (42, 0, 'x', '{}')"
+    )
+    raw.commit()
+    raw.close()
+    problems = db.integrity_problems(engine)
+    engine.dispose()
+    assert problems and "catalogue_services" in problems[0]

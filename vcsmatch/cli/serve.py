@@ -31,6 +31,7 @@ def serve(
     """Serve the ranking API and web page (see /docs for the API)."""
     import uvicorn
 
+    from vcsmatch.errors import VcsmatchError
     from vcsmatch.settings import get_settings
     from vcsmatch.store import api_keys
     from vcsmatch.store.db import dispose_engines, open_store
@@ -41,7 +42,11 @@ def serve(
     if demo:
         from vcsmatch.store.demo import ensure_demo_data
 
-        summary = ensure_demo_data(sessions, settings)
+        try:
+            summary = ensure_demo_data(sessions, settings)
+        except (VcsmatchError, OSError, ImportError) as exc:
+            err.print(f"demo data could not be loaded: {exc}", markup=False)
+            raise typer.Exit(1) from None
         err.print(summary.describe())
         with sessions() as session:
             plaintext, _ = api_keys.create_key(session, "practitioner", "demo practitioner")

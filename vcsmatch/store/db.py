@@ -126,6 +126,25 @@ def migrate(engine: Engine) -> None:
             command.upgrade(cfg, "head")
 
 
+def integrity_problems(engine: Engine) -> list[str]:
+    """What the database's own consistency check reports; empty when it is sound.
+
+    SQLite: ``PRAGMA integrity_check`` and ``PRAGMA foreign_key_check``. PostgreSQL checks its
+    pages itself (and the server refuses corrupt ones), so this only confirms it answers.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            rows = [r[0] for r in conn.exec_driver_sql("PRAGMA integrity_check")]
+            problems = [r for r in rows if r != "ok"]
+            problems += [
+                f"foreign key violation in {r[0]} row {r[1]} -> {r[2]}"
+                for r in conn.exec_driver_sql("PRAGMA foreign_key_check")
+            ]
+            return problems
+        conn.exec_driver_sql("SELECT 1")
+        return []
+
+
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
 _lock = threading.Lock()
