@@ -41,6 +41,23 @@ def test_audit_records_come_back_newest_first(session: Session) -> None:
     assert len(audit.recent(session, limit=1)) == 1
 
 
+def test_audit_entries_can_be_written_in_one_batch(session: Session) -> None:
+    """record_many stores every buffered entry, in order, in one commit."""
+    entries = [
+        {
+            "key_id": k,
+            "method": "GET",
+            "route_template": "/v1/taxonomy",
+            "status": 200,
+            "latency_ms": 1.0 + k,
+        }
+        for k in range(5)
+    ]
+    assert audit.record_many(session, entries) == 5
+    assert audit.record_many(session, []) == 0
+    assert [e.key_id for e in audit.recent(session)] == [4, 3, 2, 1, 0]
+
+
 def test_audit_table_has_no_column_for_features() -> None:
     """The audit table's columns are who/what/when/outcome only: nothing personal fits."""
     assert set(AuditRow.__table__.columns.keys()) == {
