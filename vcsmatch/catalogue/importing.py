@@ -299,17 +299,23 @@ def _file_failure(name: str, reason: str, fmt: str = "unknown") -> ImportFailed:
 
 
 def _read_path(path: Path) -> list[Document]:
-    if path.is_dir():
-        files = sorted((p for p in path.iterdir() if p.suffix.lower() == ".json"), key=_natural_key)
+    try:
+        is_dir = path.is_dir()
+        if is_dir:
+            files = sorted(
+                (p for p in path.iterdir() if p.suffix.lower() == ".json"), key=_natural_key
+            )
+        else:
+            raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _file_failure(str(path), "no such file") from None
+    except (OSError, ValueError) as exc:  # permissions, a name too long, a NUL in the name
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise _file_failure(repr(str(path))[:200], f"cannot be read ({reason})") from None
+    if is_dir:
         if not files:
             raise _file_failure(str(path), "directory holds no .json files")
         return [doc for f in files for doc in _read_path(f)]
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise _file_failure(str(path), "no such file") from None
-    except OSError as exc:
-        raise _file_failure(str(path), f"cannot be read ({exc.strerror})") from None
     return [Document(str(path), _parse_bytes(raw, str(path)))]
 
 
