@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from strategies import catalogues
+from strategies import full_catalogues
 
 from vcsmatch.catalogue.hsds3 import read_hsds3, write_hsds3, write_hsds3_pages
 from vcsmatch.catalogue.importing import import_file, load_catalogue
@@ -94,7 +94,7 @@ def test_round_trip_rich_service_is_identical() -> None:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(catalogues())
+@given(full_catalogues())
 def test_round_trip_any_catalogue(catalogue: Catalogue) -> None:
     """Any valid catalogue survives HSDS 3.0 export then import unchanged."""
     exported = json.loads(json.dumps(write_hsds3(catalogue)))
