@@ -114,7 +114,7 @@ class EligibilityFilter:
             [np.nan if s.eligibility.max_age is None else s.eligibility.max_age for s in services],
             dtype=float,
         )
-        self.sex_ = np.asarray([s.eligibility.sex or "" for s in services], dtype=object)
+        self.sex_ = np.asarray([s.eligibility.sex or "" for s in services], dtype="U6")
         self.areas_ = ServiceAreas().fit(services)
         self.area_names_ = [
             ", ".join(a.name for a in s.service_areas if a.name and a.geometry is not None)
@@ -133,10 +133,10 @@ class EligibilityFilter:
         """
         self._check_fitted()
         n = self.n_services_
-        rule = np.full(n, "", dtype=object)
+        rule = np.zeros(n, dtype=np.int8)  # 0 eligible, else 1 + index in RULES
 
         def mark(mask: np.ndarray, name: str) -> None:
-            rule[mask & (rule == "")] = name
+            rule[mask & (rule == 0)] = 1 + RULES.index(name)
 
         mark(~self.active_, "inactive")
 
@@ -155,9 +155,8 @@ class EligibilityFilter:
             mark(too_young | too_old, "age")
 
         sex_known = person.sex in ("female", "male")
-        restricted = self.sex_ != ""
         if sex_known:
-            mark(restricted & (self.sex_ != person.sex), "sex")
+            mark(self.sex_ == ("male" if person.sex == "female" else "female"), "sex")
 
         declared = self.areas_.declared_
         if location is not None:
@@ -166,8 +165,10 @@ class EligibilityFilter:
         elif self.unknown_location == "exclude":
             mark(declared, "outside_area")
 
-        eligible = rule == ""
-        excluded = {int(i): str(rule[i]) for i in np.flatnonzero(~eligible)}
+        eligible = rule == 0
+        rows = np.flatnonzero(~eligible)
+        names = np.asarray(("",) + RULES, dtype=object)[rule[rows]]
+        excluded = dict(zip(rows.tolist(), names.tolist(), strict=True))
         return EligibilityResult(
             eligible=eligible,
             excluded=excluded,

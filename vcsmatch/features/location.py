@@ -94,19 +94,65 @@ def packaged_data_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "codepointopen" / "Data" / "CSV"
 
 
-@dataclass(frozen=True)
 class _Area:
-    """One postcode area's coordinates: unit postcodes and outward-code centroids."""
+    """One postcode area's coordinates: unit postcodes and outward-code centroids.
 
-    units: dict[str, tuple[float, float]]
-    outwards: dict[str, tuple[float, float]]
+    Postcodes map to row numbers in float arrays (a dict of 80,000 tuples costs ten times
+    as much to build, mostly in the garbage collector).
+    """
+
+    def __init__(
+        self,
+        codes: list[str],
+        lats: np.ndarray,
+        lons: np.ndarray,
+        outwards: list[str],
+        outward_lats: np.ndarray,
+        outward_lons: np.ndarray,
+    ) -> None:
+        self._units = dict(zip(codes, range(len(codes)), strict=False))
+        self._unit_coords = np.column_stack([lats, lons]).astype(float)
+        self._outwards = dict(zip(outwards, range(len(outwards)), strict=False))
+        self._outward_coords = np.column_stack([outward_lats, outward_lons]).astype(float)
+
+    @classmethod
+    def from_degrees(cls, codes: list[str], lats: np.ndarray, lons: np.ndarray) -> _Area:
+        """Units in degrees (imported overrides); outward centroids are plain means."""
+        import pandas as pd
+
+        outward = np.asarray([c.partition(" ")[0] for c in codes], dtype=object)
+        means = pd.DataFrame({"lat": lats, "lon": lons}).groupby(outward, sort=False).mean()
+        return cls(
+            codes,
+            lats,
+            lons,
+            means.index.tolist(),
+            means["lat"].to_numpy(),
+            means["lon"].to_numpy(),
+        )
+
+    def unit(self, key: str) -> tuple[float, float] | None:
+        i = self._units.get(key)
+        if i is None:
+            return None
+        lat, lon = self._unit_coords[i].tolist()
+        return (lat, lon)
+
+    def outward(self, key: str) -> tuple[float, float] | None:
+        i = self._outwards.get(key)
+        if i is None:
+            return None
+        lat, lon = self._outward_coords[i].tolist()
+        return (lat, lon)
+
+    def unit_codes(self) -> list[str]:
+        return list(self._units)
+
+    def outward_codes(self) -> list[str]:
+        return list(self._outwards)
 
 
 _TRANSFORMER_LOCK = threading.Lock()
-
-
-def _pairs(lats: np.ndarray, lons: np.ndarray) -> list[tuple[float, float]]:
-    return list(zip(lats.tolist(), lons.tolist(), strict=True))
 
 
 def _bng_to_wgs84() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
@@ -174,16 +220,15 @@ class PostcodeDirectory:
         )
         frame = frame.loc[usable]
         # Centroids are averaged in the grid (metres), then converted like the units.
-        outward = frame["postcode"].str.split(" ", n=1).str[0]
+        codes = frame["postcode"].tolist()
+        # an array, not a list: pandas inspects a list key element by element
+        outward = np.asarray([c.partition(" ")[0] for c in codes], dtype=object)
         centroid = frame.groupby(outward, sort=False)[["easting", "northing"]].mean()
         lats, lons = self._to_wgs84(frame["easting"].to_numpy(), frame["northing"].to_numpy())
         clats, clons = self._to_wgs84(
             centroid["easting"].to_numpy(), centroid["northing"].to_numpy()
         )
-        return _Area(
-            units=dict(zip(frame["postcode"].tolist(), _pairs(lats, lons), strict=True)),
-            outwards=dict(zip(centroid.index.tolist(), _pairs(clats, clons), strict=True)),
-        )
+        return _Area(codes, lats, lons, centroid.index.tolist(), clats, clons)
 
     def _to_wgs84(self, eastings: np.ndarray, northings: np.ndarray) -> tuple[np.ndarray, ...]:
         with _TRANSFORMER_LOCK:  # pyproj transformers are not thread-safe
@@ -211,7 +256,7 @@ class PostcodeDirectory:
             return cached  # type: ignore[return-value]
         with self._lock:
             path = self.overrides_dir / f"{area.lower()}.csv"
-            loaded = _area_from_units(_read_area_file(path)) if path.exists() else None
+            loaded = _read_area_file(path) if path.exists() else None
             self._override_areas[area] = loaded
             return loaded
 
@@ -239,16 +284,16 @@ class PostcodeDirectory:
         outward = is_outward_code(key)
         overrides = self._override_area(postcode_area(key))
         if overrides is not None and not outward:
-            hit = overrides.units.get(key)
+            hit = overrides.unit(key)
             if hit is not None:
                 return hit
         area = self._area(postcode_area(key))
         if area is not None:
-            packaged = (area.outwards if outward else area.units).get(key)
+            packaged = area.outward(key) if outward else area.unit(key)
             if packaged is not None:
                 return packaged
         if overrides is not None and outward:
-            return overrides.outwards.get(key)
+            return overrides.outward(key)
         return None
 
     def __contains__(self, postcode: object) -> bool:
@@ -284,12 +329,12 @@ class PostcodeDirectory:
     def outward_codes(self, area: str) -> list[str]:
         """The outward codes of one postcode area (``"IP"``) that have coordinates."""
         loaded = self._area(area.upper())
-        return sorted(loaded.outwards) if loaded is not None else []
+        return sorted(loaded.outward_codes()) if loaded is not None else []
 
     def unit_postcodes(self, area: str) -> list[str]:
         """The unit postcodes of one postcode area that have coordinates (for samples, tests)."""
         loaded = self._area(area.upper())
-        return list(loaded.units) if loaded is not None else []
+        return loaded.unit_codes() if loaded is not None else []
 
 
 # -- overrides ---------------------------------------------------------------------------------
@@ -448,28 +493,13 @@ def read_postcode_csv(
         yield codes, lat[good], lon[good]
 
 
-def _read_area_file(path: Path) -> dict[str, tuple[float, float]]:
+def _read_area_file(path: Path) -> _Area:
     import pandas as pd
 
     frame = pd.read_csv(path, dtype={"postcode": str, "latitude": float, "longitude": float})
-    return dict(
-        zip(
-            frame["postcode"].tolist(),
-            _pairs(frame["latitude"].to_numpy(), frame["longitude"].to_numpy()),
-            strict=True,
-        )
+    return _Area.from_degrees(
+        frame["postcode"].tolist(), frame["latitude"].to_numpy(), frame["longitude"].to_numpy()
     )
-
-
-def _area_from_units(units: dict[str, tuple[float, float]]) -> _Area:
-    sums: dict[str, list[float]] = {}
-    for key, (lat, lon) in units.items():
-        acc = sums.setdefault(key.split(" ", 1)[0], [0.0, 0.0, 0.0])
-        acc[0] += lat
-        acc[1] += lon
-        acc[2] += 1
-    outwards = {k: (s[0] / s[2], s[1] / s[2]) for k, s in sums.items()}
-    return _Area(units=units, outwards=outwards)
 
 
 def import_overrides(
