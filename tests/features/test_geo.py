@@ -205,3 +205,37 @@ def test_service_areas_prepared_agree_with_single_tests() -> None:
             single = in_service_area(svc, *point)
             assert areas.contains_row(row, *point) == single
             assert bool(inside[row]) == bool(single)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(gb_points, st.integers(0, 9)), min_size=1, max_size=60),
+    gb_points,
+    st.floats(0, 300),
+)
+def test_each_service_is_found_once_at_its_nearest_location(
+    points: list, centre: tuple, radius: float
+) -> None:
+    """With several locations per service, each service within range appears once, at its
+    nearest location's distance, exactly as a scan of every location finds."""
+    lats = np.array([p[0][0] for p in points])
+    lons = np.array([p[0][1] for p in points])
+    owners = np.array([p[1] for p in points])
+    rows, dist = SpatialIndex().fit(lats, lons, owners).query_radius(*centre, radius)
+    assert len(set(rows.tolist())) == rows.size
+    brute = haversine_km(*centre, lats, lons)
+    for owner in set(owners.tolist()):
+        nearest = brute[owners == owner].min()
+        if nearest < radius - 1e-6:
+            assert dist[rows.tolist().index(owner)] == pytest.approx(nearest, abs=1e-6)
+        elif nearest > radius + 1e-6:
+            assert owner not in rows
+
+
+def test_query_point_must_be_real_coordinates() -> None:
+    """A NaN or out-of-range query point is a ValueError, not a silent empty answer."""
+    index = SpatialIndex().fit([52.0], [1.0])
+    with pytest.raises(ValueError, match="lat and lon"):
+        index.query_radius(float("nan"), 1.0, 5.0)
+    with pytest.raises(ValueError, match="lat and lon"):
+        index.nearest(95.0, 1.0, 1)

@@ -183,6 +183,12 @@ def test_unknown_postcode_is_an_error_naming_it(directory: PostcodeDirectory, un
     assert unknown not in directory
 
 
+def test_northern_ireland_postcode_explains_how_to_add_it(directory: PostcodeDirectory) -> None:
+    """Code-Point Open has no BT postcodes: the error says to import them."""
+    with pytest.raises(PostcodeError, match="vcsmatch postcodes import"):
+        directory.lookup("BT1 1AA")
+
+
 def test_postcode_without_coordinates_is_unknown(directory: PostcodeDirectory) -> None:
     """Code-Point Open rows with quality 90 (eastings 0) have no position: treated as unknown."""
     quality, east, _ = packaged_row("AB43 1AG")

@@ -93,6 +93,14 @@ def test_unseen_area_sets_no_column() -> None:
     assert active(pf, X, 0) == ["age_band=25-49", "sex=not_recorded"]
 
 
+def test_area_cells_are_stable_at_their_edges() -> None:
+    """A person exactly on a cell's south-west corner is in that cell, not the one below."""
+    pf = PersonFeatures().fit([Person(latitude=52.3, longitude=1.2)])
+    assert "area=52.3,1.2" in pf.get_feature_names_out().tolist()
+    X = pf.transform([Person(latitude=52.35, longitude=1.25)])
+    assert "area=52.3,1.2" in active(pf, X, 0)
+
+
 def test_training_frame_gives_the_same_features_as_people() -> None:
     """The training frame and the Person list land in the same columns (located by coords)."""
     people = [p for p in sample_people() if p.postcode is None]

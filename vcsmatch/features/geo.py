@@ -142,7 +142,7 @@ class SpatialIndex:
             )
         if self.tree_ is None:
             return np.empty(0, dtype=np.intp), np.empty(0, dtype=float)
-        point = np.radians([[float(lat), float(lon)]])
+        point = self._point(lat, lon)
         ind, dist = self.tree_.query_radius(
             point, r=radius_km / EARTH_RADIUS_KM, return_distance=True, sort_results=True
         )
@@ -157,7 +157,7 @@ class SpatialIndex:
             )
         if self.tree_ is None:
             return np.empty(0, dtype=np.intp), np.empty(0, dtype=float)
-        point = np.radians([[float(lat), float(lon)]])
+        point = self._point(lat, lon)
         ask = min(int(k), self.n_points_)
         while True:
             dist, ind = self.tree_.query(point, k=ask, return_distance=True, sort_results=True)
@@ -165,6 +165,16 @@ class SpatialIndex:
             if rows.size >= k or ask >= self.n_points_:
                 return rows[:k], km[:k]
             ask = min(ask * 2, self.n_points_)
+
+    @staticmethod
+    def _point(lat: float, lon: float) -> np.ndarray:
+        try:
+            la, lo = float(lat), float(lon)
+        except (TypeError, ValueError):
+            raise ValueError("lat and lon must be numbers (degrees).") from None
+        if not (np.isfinite(la) and np.isfinite(lo) and -90 <= la <= 90 and -180 <= lo <= 180):
+            raise ValueError("lat and lon must be finite degrees within -90..90 and -180..180.")
+        return np.radians([[la, lo]])
 
     def _collapse(self, ind: np.ndarray, km: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Point hits (sorted by distance) -> distinct owners at their nearest point."""

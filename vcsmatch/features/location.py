@@ -277,6 +277,12 @@ class PostcodeDirectory:
         key = normalise_postcode(postcode)
         found = self._find(key)
         if found is None:
+            if postcode_area(key) == "BT":
+                raise PostcodeError(
+                    postcode,
+                    "Northern Ireland postcodes are not in Code-Point Open; import them with "
+                    "'vcsmatch postcodes import'",
+                )
             raise PostcodeError(postcode, "is not in the postcode data")
         return found
 

@@ -120,7 +120,11 @@ class PersonFeatures(TransformerMixin, BaseEstimator):
         if lat is None or lon is None:
             return UNKNOWN
         step = float(self.area_cell_deg)
-        return f"{math.floor(lat / step) * step:.4g},{math.floor(lon / step) * step:.4g}"
+        # the epsilon keeps 52.3 / 0.1 = 522.999... in cell 523; names are the cell's south-west
+        # corner, e.g. "52.3,-1.2" (vcsmatch.ranking.persistence parses them back)
+        south = math.floor(lat / step + 1e-9) * step
+        west = math.floor(lon / step + 1e-9) * step
+        return f"{round(south, 6):.10g},{round(west, 6):.10g}"
 
     def fit(self, X: Any, y: Any = None) -> PersonFeatures:
         self._validate_params()
