@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from vcsmatch.settings import Settings
-from vcsmatch.store import catalogue_versions, model_registry, ratings_log
+from vcsmatch.store import catalogue_versions, db, model_registry, ratings_log
 from vcsmatch.store.demo import SAMPLE_PEOPLE, SAMPLE_RATINGS, SAMPLE_SERVICES, ensure_demo_data
 
 pytestmark = pytest.mark.skipif(
@@ -17,9 +18,22 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture
+def sqlite_factory(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
+    """SQLite only: training on the full sample is slow, and the store's parts are tested on
+    PostgreSQL elsewhere."""
+    engine = db.make_engine(sqlite_url)
+    db.migrate(engine)
+    yield db.session_factory(engine)
+    engine.dispose()
+
+
 @pytest.mark.slow
-def test_demo_fills_an_empty_store_once(factory: sessionmaker[Session], tmp_path: Path) -> None:
+def test_demo_fills_an_empty_store_once(
+    sqlite_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
     """First call loads all three parts; a second call adds nothing."""
+    factory = sqlite_factory
     settings = Settings(data_dir=tmp_path)
     first = ensure_demo_data(factory, settings, show_progress=False)
     assert len(first.added) == 3
