@@ -99,3 +99,11 @@ def test_progress_bar_does_not_change_the_result() -> None:
     """progress=True shows a bar and imports the same catalogue."""
     records = [{"id": f"s{i}", "name": "x"} for i in range(50)]
     assert import_file(records, progress=True).catalogue == import_file(records).catalogue
+
+
+def test_raw_bytes_as_an_http_body_are_read() -> None:
+    """Raw bytes (an uploaded body, BOM included) import like a file; bad bytes are refused."""
+    body = b"\xef\xbb\xbf" + json.dumps(ONE).encode("utf-8")
+    assert import_file(body).catalogue.ids() == ["s1"]
+    with pytest.raises(ImportFailed, match="<bytes>: not valid JSON"):
+        import_file(b"[{")

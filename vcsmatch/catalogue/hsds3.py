@@ -19,6 +19,7 @@ locations on import (a physical location means in person, a virtual one online).
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from pathlib import Path
@@ -373,10 +374,16 @@ def read_hsds3(
 # Writing
 
 
+@functools.lru_cache(maxsize=1024)
+def _term_id(taxonomy: str, code: str) -> str:
+    """The id of one of our taxonomy terms: the same in every export (pure, so cached)."""
+    return str(uuid.uuid5(_NAMESPACE, f"term/{taxonomy}/{code}"))
+
+
 def _attribute(
     service_id: str, n: int, taxonomy: str, code: str, name: str, value: str | None = None
 ) -> dict[str, Any]:
-    term_id = str(uuid.uuid5(_NAMESPACE, f"term/{taxonomy}/{code}"))
+    term_id = _term_id(taxonomy, code)
     attr: dict[str, Any] = {
         "id": derived_id(service_id, "attribute", n),
         "link_id": service_id,

@@ -31,7 +31,8 @@ from vcsmatch.taxonomy import (
 Format = Literal["auto", "hsds3", "oruk", "outpost"]
 FORMATS: tuple[str, ...] = ("hsds3", "oruk", "outpost")
 
-PathOrObj = str | Path | dict[str, Any] | list[Any]
+#: What ``import_file`` reads: a path, raw JSON bytes (an HTTP body) or parsed JSON.
+PathOrObj = str | Path | bytes | dict[str, Any] | list[Any]
 
 
 @dataclass(frozen=True)
