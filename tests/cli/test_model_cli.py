@@ -274,3 +274,55 @@ def test_train_from_store_and_register(world_dir: Path, tmp_path: Path, store_en
         records = model_registry.list_models(session)
     assert len(records) == 1 and records[0].n_ratings == len(frame)
     assert "registered as model version" in result.output
+
+
+def test_the_same_commands_run_on_an_online_only_world(tmp_path: Path):
+    """Every service online, nobody located: synthetic, train and recommend run unchanged."""
+    world = tmp_path / "online"
+    steps = [
+        [
+            "synthetic",
+            "--output",
+            str(world),
+            "--services",
+            "40",
+            "--people",
+            "120",
+            "--new-people",
+            "10",
+            "--seed",
+            "2",
+            "--online-only",
+        ],
+        [
+            "train",
+            "--catalogue",
+            str(world / "services.json"),
+            "--people",
+            str(world / "people.csv"),
+            "--ratings",
+            str(world / "ratings.csv"),
+            "--model-dir",
+            str(tmp_path / "model"),
+            "--no-evaluate",
+        ],
+        [
+            "recommend",
+            "--catalogue",
+            str(world / "services.json"),
+            "--model-dir",
+            str(tmp_path / "model"),
+            "--people",
+            str(world / "new_people.csv"),
+            "--top-k",
+            "10",
+            "--output",
+            str(tmp_path / "recs.csv"),
+        ],
+    ]
+    for args in steps:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    recs = read_recommendations(tmp_path / "recs.csv")
+    assert recs["person_id"].nunique() == 10
+    assert (recs.groupby("person_id").size() == 10).all()
