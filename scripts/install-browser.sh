@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
-# Headless Chromium for the browser tests, from Debian's packages (no browser download).
+# What the browser tests (tests/web, marked `browser`) need, installed without downloading a
+# browser build: headless Chromium and its driver from Debian's packages, and axe-core (the
+# accessibility checker the tests inject into each page) from npm into .tools/, outside the
+# Python package. Safe to run again: it installs only what is missing.
 set -euo pipefail
-if command -v chromium >/dev/null 2>&1; then exit 0; fi
-if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
-else
-  echo "chromium is not installed and cannot be installed here; browser tests will skip" >&2
+cd "$(dirname "$0")/.."
+AXE_VERSION=4.11.0
+
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "chromium is not installed and cannot be installed here; browser tests will skip" >&2
+  fi
+fi
+
+if [ ! -f .tools/node_modules/axe-core/axe.min.js ]; then
+  if command -v npm >/dev/null 2>&1; then
+    mkdir -p .tools
+    npm install --prefix .tools --no-audit --no-fund --no-save --silent "axe-core@${AXE_VERSION}" \
+      || echo "axe-core could not be installed; the accessibility checks will skip" >&2
+  else
+    echo "npm is not installed; the accessibility checks will skip" >&2
+  fi
 fi

@@ -1,0 +1,258 @@
+"""The front-door page in a real headless Chromium, against the real app under uvicorn.
+
+Each journey also runs axe-core on every page it reaches (no serious or critical
+violations) and saves the screenshots the README shows (``docs/screenshots/``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from web_helpers import SCREENSHOTS, WebWorld
+
+from vcsmatch.store import ratings_log
+from vcsmatch.store.db import open_store
+
+pytestmark = pytest.mark.browser
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+@pytest.fixture
+def page_factory(browser: Any, live_server: str) -> Iterator[Any]:
+    """New pages in fresh browser contexts (JavaScript on or off); CSP violations recorded."""
+    contexts = []
+
+    def make(javascript: bool = True) -> Any:
+        context = browser.new_context(
+            base_url=live_server,
+            java_script_enabled=javascript,
+            viewport={"width": 1200, "height": 1500},
+        )
+        contexts.append(context)
+        page = context.new_page()
+        page.csp_violations = []  # type: ignore[attr-defined]
+        page.on(
+            "console",
+            lambda msg: (
+                page.csp_violations.append(msg.text)  # type: ignore[attr-defined]
+                if "Content Security Policy" in msg.text
+                else None
+            ),
+        )
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def check_accessibility(page: Any, axe_source: str) -> None:
+    """axe-core finds no serious or critical violation on the page as it is now."""
+    page.evaluate(axe_source)  # devtools evaluation: not subject to the page's CSP
+    result = page.evaluate(
+        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+    )
+    bad = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+    assert bad == [], f"{page.url}: {bad}"
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def sign_in(page: Any, key: str) -> None:
+    page.goto("/")
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/search")
+
+
+def test_front_door_search_journey(page_factory: Any, web_world: WebWorld, axe_source: str) -> None:
+    """Sign in, search by text then by postcode, open a service, sign out: all accessible."""
+    page = page_factory()
+    page.goto("/")
+    assert page.url.endswith("/sign-in")
+    check_accessibility(page, axe_source)
+    screenshot(page, "sign-in")
+    sign_in(page, web_world.front_door_key)
+    check_accessibility(page, axe_source)
+
+    page.get_by_label("What are you looking for?").fill("lunch club")
+    page.get_by_role("button", name="Search", exact=True).click()
+    heading = page.locator("#results-heading")
+    assert re.match(r"[1-9]\d* services? found", heading.inner_text())
+    first = page.locator(".app-result h3 a").first.inner_text()
+    assert "lunch" in first.lower()
+
+    page.get_by_label("What are you looking for?").fill("")
+    page.get_by_label("Postcode").fill(web_world.postcode.lower().replace(" ", ""))
+    page.get_by_label("Distance").select_option("10")
+    page.get_by_role("button", name="Search", exact=True).click()
+    assert re.match(r"[1-9]\d* services? found", page.locator("#results-heading").inner_text())
+    distances = page.locator(".app-result dd", has_text=" km").all_inner_texts()
+    km = [float(re.search(r"([\d.]+) km", d).group(1)) for d in distances]
+    assert km and all(k <= 10 for k in km) and km == sorted(km)
+    check_accessibility(page, axe_source)
+    screenshot(page, "search-results")
+
+    page.locator(".app-result h3 a").first.click()
+    assert page.locator("h1").inner_text()
+    map_link = page.get_by_role("link", name=re.compile("on a map"))
+    assert map_link.first.get_attribute("href").startswith("https://www.openstreetmap.org/?mlat=")
+    check_accessibility(page, axe_source)
+    screenshot(page, "service")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/sign-in?signed_out=1")
+    assert "You have signed out" in page.content()
+    page.goto("/search")
+    assert page.url.endswith("/sign-in")
+    assert page.csp_violations == []
+
+
+def test_search_works_without_javascript_and_keeps_bad_input(
+    page_factory: Any, web_world: WebWorld, axe_source: str
+) -> None:
+    """With JavaScript off, an unknown postcode and age 300 give an error summary linking to
+    each field, the typed values stay, and a corrected search works."""
+    page = page_factory(javascript=False)
+    sign_in(page, web_world.front_door_key)
+    page.get_by_label("What are you looking for?").fill("demntia cafe")
+    page.get_by_label("Postcode").fill("ZZ99 9ZZ")
+    page.get_by_label("Age").fill("300")
+    page.get_by_role("button", name="Search", exact=True).click()
+
+    summary = page.locator(".govuk-error-summary")
+    assert summary.is_visible()
+    links = summary.locator("a")
+    assert sorted(links.evaluate_all("els => els.map(e => e.getAttribute('href'))")) == [
+        "#age",
+        "#postcode",
+    ]
+    assert page.title().startswith("Error: ")
+    assert page.get_by_label("Postcode").input_value() == "ZZ99 9ZZ"
+    assert page.get_by_label("Age").input_value() == "300"
+    assert page.get_by_label("What are you looking for?").input_value() == "demntia cafe"
+    described = page.get_by_label("Age").get_attribute("aria-describedby")
+    assert "age-error" in described.split()
+    assert "120 or less" in page.locator("#age-error").inner_text()
+    # The page gets an axe check with JavaScript on (axe needs it); this one is a screenshot.
+    screenshot(page, "search-error")
+
+    page.get_by_label("Postcode").fill(web_world.postcode)
+    page.get_by_label("Age").fill("70")
+    page.get_by_role("button", name="Search", exact=True).click()
+    assert not page.locator(".govuk-error-summary").count()
+    assert "Showing results for" in page.content() and "dementia" in page.content()
+
+
+def test_error_summary_is_accessible_and_focused(
+    page_factory: Any, web_world: WebWorld, axe_source: str
+) -> None:
+    """With JavaScript on, the error summary takes focus and the page passes axe."""
+    page = page_factory()
+    sign_in(page, web_world.front_door_key)
+    page.get_by_label("Age").fill("300")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.wait_for_selector(".govuk-error-summary")
+    focused = page.evaluate("document.activeElement.closest('.govuk-error-summary') !== null")
+    assert focused
+    check_accessibility(page, axe_source)
+
+
+def _stored_ratings(world: WebWorld) -> list[Any]:
+    sessions = open_store(world.settings)
+    with sessions() as s:
+        return ratings_log.list_ratings(s)
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_suggest_for_a_person_and_rate(
+    page_factory: Any, web_world: WebWorld, axe_source: str, javascript: bool
+) -> None:
+    """A practitioner describes a situation, confirms the ticked codes, gets suggestions with
+    reasons and the decision-support line, and one click stores a rating in the database."""
+    page = page_factory(javascript=javascript)
+    sign_in(page, web_world.practitioner_key)
+    page.get_by_role("link", name="Suggest for a person").click()
+    if javascript:
+        check_accessibility(page, axe_source)
+    page.get_by_label("Postcode").fill(web_world.postcode)
+    page.get_by_label("Age (optional)").fill("78")
+    page.get_by_label("Describe the situation (optional)").fill(
+        "Lonely since his wife died; he used to love his allotment"
+    )
+    page.get_by_role("button", name="Suggest needs from the description").click()
+    assert page.get_by_label("Social isolation and loneliness").is_checked()
+    assert page.get_by_label("Bereavement").is_checked()
+    assert page.get_by_label("Postcode").input_value() == web_world.postcode
+    if javascript:
+        check_accessibility(page, axe_source)
+        screenshot(page, "suggest")
+
+    page.get_by_role("button", name="Get suggestions").click()
+    page.wait_for_url(re.compile(r".*/suggestions/[0-9a-f]{32}$"))
+    request_id = page.url.rsplit("/", 1)[1]
+    assert "support your judgement; they do not make the decision" in page.content()
+    results = page.locator(".app-result")
+    assert results.count() >= 3
+    assert results.first.locator("text=Why suggested").count() == 1
+    if javascript:
+        check_accessibility(page, axe_source)
+        screenshot(page, "suggestions")
+
+    before = len(_stored_ratings(web_world))
+    second = results.nth(1)
+    service_id = second.locator("input[name=service_id]").get_attribute("value")
+    second.get_by_role("button", name=re.compile(r"^4 Relevant")).click()
+    if javascript:  # sent in place: the page stays, the status says so
+        status = second.locator("[role=status]")
+        status.filter(has_text="Rating saved").wait_for()
+        assert page.url.endswith(request_id)
+    else:  # a plain form post, redirected back with a confirmation
+        page.wait_for_url(re.compile(r".*\?rated=.*"))
+        assert "Rating saved" in page.locator(".govuk-notification-banner").inner_text()
+    stored = _stored_ratings(web_world)
+    assert len(stored) == before + 1
+    newest = max(stored, key=lambda r: r.id)
+    assert (newest.request_id, newest.service_id, newest.rating) == (request_id, service_id, 4)
+    assert page.csp_violations == []
+
+
+def test_suggest_bad_input_keeps_what_was_typed(
+    page_factory: Any, web_world: WebWorld, axe_source: str
+) -> None:
+    """Unknown postcode, age 300 and no need ticked: three linked errors, values kept."""
+    page = page_factory()
+    sign_in(page, web_world.practitioner_key)
+    page.goto("/suggest")
+    page.get_by_label("Postcode").fill("ZZ99 9ZZ")
+    page.get_by_label("Age (optional)").fill("300")
+    page.get_by_label("Female", exact=True).check()
+    page.get_by_role("button", name="Get suggestions").click()
+    hrefs = page.locator(".govuk-error-summary a").evaluate_all(
+        "els => els.map(e => e.getAttribute('href'))"
+    )
+    assert hrefs == ["#postcode", "#age", "#needs"]
+    assert page.get_by_label("Postcode").input_value() == "ZZ99 9ZZ"
+    assert page.get_by_label("Age (optional)").input_value() == "300"
+    assert page.get_by_label("Female", exact=True).is_checked()
+    check_accessibility(page, axe_source)
+
+
+def test_front_door_key_cannot_reach_suggestions(page_factory: Any, web_world: WebWorld) -> None:
+    """A front-door key sees no suggest link and gets a 403 page at /suggest."""
+    page = page_factory()
+    sign_in(page, web_world.front_door_key)
+    assert page.get_by_role("link", name="Suggest for a person").count() == 0
+    response = page.goto("/suggest")
+    assert response.status == 403

@@ -1,0 +1,35 @@
+"""Constants and the shared record of the web tests' world (imported by conftest and tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from vcsmatch.paths import REPO_ROOT
+from vcsmatch.settings import Settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = REPO_ROOT / ".tools" / "node_modules" / "axe-core" / "axe.min.js"
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass(frozen=True)
+class WebWorld:
+    """What the tests know about the store the app serves."""
+
+    settings: Settings
+    practitioner_key: str
+    front_door_key: str
+    analyst_key: str
+    #: A postcode in the synthetic county, and a service id in the catalogue.
+    postcode: str
+    service_id: str
