@@ -95,10 +95,11 @@ def test_import_failed_and_catalogue_error_are_value_errors() -> None:
     assert issubclass(ImportFailed, ValueError) and issubclass(CatalogueError, ValueError)
 
 
-def test_progress_bar_does_not_change_the_result() -> None:
-    """progress=True shows a bar and imports the same catalogue."""
+def test_progress_bar_does_not_change_the_result(capsys: pytest.CaptureFixture[str]) -> None:
+    """progress=True imports the same catalogue and writes nothing to stdout."""
     records = [{"id": f"s{i}", "name": "x"} for i in range(50)]
     assert import_file(records, progress=True).catalogue == import_file(records).catalogue
+    assert capsys.readouterr().out == ""
 
 
 def test_raw_bytes_as_an_http_body_are_read() -> None:

@@ -426,11 +426,19 @@ def record_id_of(record: Any, position: int) -> str:
 
 
 def _progress(items: list[Any], enabled: bool, label: str) -> Iterable[Any]:
+    """A progress bar on stderr (stdout may be carrying exported JSON)."""
     if not enabled:
         return items
+    from rich.console import Console
     from rich.progress import track
 
-    return track(items, description=label, total=len(items), transient=True)
+    return track(
+        items,
+        description=label,
+        total=len(items),
+        transient=True,
+        console=Console(stderr=True),
+    )
 
 
 def import_file(
