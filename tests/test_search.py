@@ -18,7 +18,7 @@ from vcsmatch.catalogue.model import (
 )
 from vcsmatch.errors import NotFittedError, NotFoundError, UnknownCodeError
 from vcsmatch.features.geo import haversine_km
-from vcsmatch.search import CatalogueSearch, SearchQuery
+from vcsmatch.search import CatalogueSearch, SearchQuery, tokenize
 
 #: A point in Hackney (E5) the hand-built services sit around.
 HOME = (51.5560, -0.0560)
@@ -339,3 +339,68 @@ def test_every_hit_satisfies_every_filter(index: CatalogueSearch, q: SearchQuery
             assert any(q.open_on in sch.weekdays for sch in s.schedules)
         if q.needs:
             assert set(q.needs) & set(s.all_needs)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=80))
+def test_any_text_searches_without_error(index: CatalogueSearch, text: str) -> None:
+    """Arbitrary typed text (punctuation, accents, emoji, stop words) never raises."""
+    page = index.search(SearchQuery(text=text, size=5))
+    assert page.total_items >= len(page.contents)
+    if tokenize(text):  # words search; text of stop words alone lists like no text
+        assert all(h.score > 0 for h in page.contents)
+
+
+def test_empty_catalogue_answers_empty_pages() -> None:
+    """A catalogue with no services fits and answers every kind of query with nothing."""
+    index = CatalogueSearch().fit(Catalogue(services=[]))
+    for q in (
+        SearchQuery(),
+        SearchQuery(text="lunch"),
+        SearchQuery(latitude=HOME[0], longitude=HOME[1]),
+        SearchQuery(needs=("dementia",)),
+    ):
+        page = index.search(q)
+        assert (page.total_items, page.contents) == (0, [])
+
+
+@pytest.fixture(scope="module")
+def county():
+    from vcsmatch.synthetic import make_world
+
+    world = make_world(n_services=400, n_people=20, n_new_people=0, seed=5)
+    return world, CatalogueSearch().fit(world.catalogue)
+
+
+def test_synthetic_county_typo_and_synonym_queries(county) -> None:
+    """On the synthetic county, "demntia cafe" tops with dementia services and "lonely"
+    with social-isolation ones."""
+    world, index = county
+    top = index.search(SearchQuery(text="demntia cafe", size=5)).contents
+    assert top and all("dementia" in h.service.all_needs for h in top)
+    lonely = index.search(SearchQuery(text="lonely", size=10)).contents
+    assert lonely and all("social-isolation" in h.service.all_needs for h in lonely)
+
+
+def test_synthetic_county_radius_is_exact(county) -> None:
+    """Every located hit within a radius is truly within it, and none inside is missed."""
+    world, index = county
+    p = next(x for x in world.people if x.latitude is not None)
+    page = index.search(
+        SearchQuery(latitude=p.latitude, longitude=p.longitude, radius_km=8, size=1000)
+    )
+    got = {h.service.id for h in page.contents}
+    for s in world.catalogue.services:
+        if not s.is_active or not s.locations:
+            continue
+        d = min(
+            haversine_km(p.latitude, p.longitude, loc.latitude, loc.longitude)
+            for loc in s.locations
+        )
+        if d <= 8 - 1e-6:
+            assert s.id in got
+    for h in page.contents:
+        if h.distance_km is not None and not h.service.reaches_remotely:
+            assert h.distance_km <= 8 + 1e-6 or h.service.service_areas
