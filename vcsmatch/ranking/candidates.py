@@ -9,9 +9,10 @@ declared area) AND it reaches the person:
   the area); with no declared area, a base location within the radius, or no base at all
   (then we take it to visit anywhere, as national home-visiting schemes do).
 
-A person with no known location gets online and phone services, and home-visit services whose
-area cannot be ruled out (the eligibility filter keeps them with a "home not known: check"
-fact, so the practitioner confirms). In-person services need a location to be reached.
+A person with no known location gets online and phone services, and every home-visit service,
+since none can be ruled out (the eligibility filter keeps one with a declared area with a
+"home not known: check" fact, so the practitioner confirms). In-person services need a
+location to be reached.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class CandidateFinder:
         self.eligibility_ = EligibilityFilter().fit(services)
         declared = self.eligibility_.areas_.declared_
         self.remote_ = modes[:, _ONLINE] | modes[:, _PHONE]
+        self.home_visit_ = modes[:, _HOME]
         self.home_area_ = modes[:, _HOME] & declared
         home_free = modes[:, _HOME] & ~declared
         lats, lons, owners = service_points(services)
@@ -68,9 +70,11 @@ class CandidateFinder:
     ) -> Candidates:
         """Eligible services that reach ``person`` living at ``location`` (or nowhere known)."""
         check = self.eligibility_.check(person, location)
-        reach = self.remote_ | self.home_area_ | self.home_anywhere_
         distance = np.full(self.n_services_, np.nan)
-        if location is not None:
+        if location is None:  # cannot rule out any home visit: the practitioner checks
+            reach = self.remote_ | self.home_visit_
+        else:
+            reach = self.remote_ | self.home_area_ | self.home_anywhere_
             rows, km = self.index_.query_radius(location[0], location[1], radius_km)
             reach = reach.copy()
             reach[rows] = True

@@ -201,7 +201,8 @@ class FeatureALS:
         user = np.asarray(als.user_factors, dtype=np.float64)
         items = np.asarray(als.item_factors, dtype=np.float32)
         items[np.asarray(C.getnnz(axis=0)) == 0] = 0.0  # unrated services keep no random init
-        ridge = Ridge(alpha=self.map_alpha).fit(sp.csr_matrix(X, dtype=np.float64), user)
+        # person features are few (tens to a few hundred): dense is exact and fastest
+        ridge = Ridge(alpha=self.map_alpha).fit(sp.csr_matrix(X).toarray(), user)
         self.item_factors_ = items
         self.map_coef_ = np.asarray(ridge.coef_.T, dtype=np.float32)  # features x factors
         self.map_intercept_ = np.asarray(ridge.intercept_, dtype=np.float32)
@@ -262,7 +263,7 @@ class InteractionModel:
         if len(np.unique(y)) < 2:
             return self
         Z = self.cross(Xp, S)
-        model = LogisticRegression(C=self.C, max_iter=500, random_state=self.random_state)
+        model = LogisticRegression(C=self.C, max_iter=300, tol=1e-3, random_state=self.random_state)
         model.fit(Z, y)
         self.weights_ = model.coef_.reshape(S.shape[1], n_p).astype(np.float32)
         return self

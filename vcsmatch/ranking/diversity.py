@@ -1,7 +1,7 @@
 """Make the top of the list cover each of the person's needs, not ten services for one.
 
-Greedy selection maximising ``sum(relevance) + weight * coverage``, where coverage is, for each
-of the person's needs, the best need-match among the chosen services (averaged over needs).
+Greedy selection maximising ``sum(relevance) + weight * coverage``, where coverage sums, over
+the person's needs, the best need-match among the chosen services.
 Coverage is submodular, so the greedy choice's marginal gain never rises from one pick to the
 next: the gains are the scores we report, and scores never rise down the list.
 """
@@ -26,7 +26,7 @@ def rerank(
         order = np.argsort(-relevance, kind="stable")[:k]
         return order, relevance[order]
     covered = np.zeros(need_match.shape[1])
-    scale = weight / need_match.shape[1]
+    scale = weight  # each of the person's needs newly met is worth ``weight``
     free = np.ones(n, dtype=bool)
     order = np.empty(k, dtype=np.int64)
     gains = np.empty(k)

@@ -186,8 +186,14 @@ class Explainer:
     def _group_words(self, row: int, person_groups: Sequence[int]) -> str:
         """The most specific of the person's groups with ratings of this service, in words."""
         best: tuple[int, int, int, int] | None = None
-        for g in person_groups:
-            rated, liked = self.groups.counts(g, row)
+        if not person_groups:
+            return "relevant for people with similar needs (learned from practitioner ratings)"
+        g_rows = np.asarray(person_groups)
+        rated_col = self.groups.n_rated_[g_rows][:, [row]].toarray().ravel()
+        liked_col = self.groups.n_liked_[g_rows][:, [row]].toarray().ravel()
+        for g, rated, liked in zip(
+            g_rows, rated_col.astype(int), liked_col.astype(int), strict=True
+        ):
             if rated == 0 or liked == 0:
                 continue
             key = self.group_keys[g]

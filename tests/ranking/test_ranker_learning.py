@@ -1,0 +1,242 @@
+"""The hybrid learns what the ratings plant, still ranks new services on content, covers each
+need, and explains itself from what drove each score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from ranking_worlds import catalogue, person, ratings_frame, service
+
+from vcsmatch.errors import DataError
+from vcsmatch.evaluation.metrics import gain, ndcg_at_k
+from vcsmatch.ranking.baselines import ContentOnly, NearestServices
+from vcsmatch.ranking.recommender import Recommender
+from vcsmatch.synthetic import World
+
+
+def _raters(n: int, **kw: object) -> list:
+    return [person(age=60 + (i % 30), **kw) for i in range(n)]
+
+
+def _hybrid(**kw: object) -> Recommender:
+    return Recommender(show_progress=False, n_folds=2, **kw)
+
+
+def _rank(recs: list, sid: str) -> int:
+    return next(s.rank for s in recs if s.service_id == sid)
+
+
+def test_planted_quality_rises_above_same_content_twin() -> None:
+    """Of two services alike in content and place, the one rated relevant ranks first."""
+    good = service("good-club", needs=("social-isolation",), km_north=0.6)
+    twin = service("twin-club", needs=("social-isolation",), km_north=0.5)
+    other = service("other", needs=("money-advice",), km_north=0.4)
+    cat = catalogue(good, twin, other)
+    rows = []
+    for i, p in enumerate(_raters(60)):
+        rows += [(f"p{i}", "good-club", 5 if i % 6 else 3, p), (f"p{i}", "twin-club", 2, p)]
+        rows.append((f"p{i}", "other", 1 + (i % 2), p))
+    model = _hybrid().fit(cat, ratings_frame(rows))
+    recs = model.recommend(person(age=72), top_k=3)
+    assert _rank(recs, "good-club") < _rank(recs, "twin-club")
+    # content alone cannot tell them apart except by distance, which favours the twin
+    content = ContentOnly().fit(cat).recommend(person(age=72), top_k=3)
+    assert _rank(content, "twin-club") < _rank(content, "good-club")
+
+
+def test_group_specific_preference_is_learned() -> None:
+    """Men rate the shed relevant and women the craft club: a new man and a new woman get
+    opposite orders of two services with the same content."""
+    shed = service("shed", needs=("social-isolation",), km_north=0.5)
+    craft = service("craft", needs=("social-isolation",), km_north=0.5)
+    cat = catalogue(shed, craft)
+    rows = []
+    for i in range(80):
+        sex = "male" if i % 2 else "female"
+        p = person(age=66 + i % 10, sex=sex)
+        rows += [
+            (f"p{i}", "shed", 5 if sex == "male" else 2, p),
+            (f"p{i}", "craft", 2 if sex == "male" else 5, p),
+        ]
+    model = _hybrid(use_diversity=False).fit(cat, ratings_frame(rows))
+    man = model.recommend(person(age=70, sex="male"), top_k=2)
+    woman = model.recommend(person(age=70, sex="female"), top_k=2)
+    assert [s.service_id for s in man] == ["shed", "craft"]
+    assert [s.service_id for s in woman] == ["craft", "shed"]
+
+
+def test_new_service_ranks_on_content(small_world: World) -> None:
+    """After a rebind, a new unrated service that meets the person's need is suggested and
+    says it is new, and one meeting no need is not."""
+    model = _hybrid().fit(small_world.catalogue, small_world.ratings)
+    p = person(age=75, needs=["carer-support"], sex="female")
+    fits = service("new-carers-hub", needs=("carer-support",), km_north=0.3)
+    misfit = service("new-bike-repair", needs=(), activities=("diy-woodwork",), km_north=0.3)
+    grown = small_world.catalogue.model_copy(
+        update={"services": [*small_world.catalogue.services, fits, misfit]}
+    )
+    rebound = model.rebind(grown)
+    recs = rebound.recommend(p, top_k=10)
+    ids = [s.service_id for s in recs]
+    assert "new-carers-hub" in ids and "new-bike-repair" not in ids
+    new = next(s for s in recs if s.service_id == "new-carers-hub")
+    assert any(r.kind == "new_service" for r in new.reasons)
+    assert any(r.text == "meets need: carer support" for r in new.reasons)
+    # the original model is untouched by the rebind
+    assert "new-carers-hub" not in [s.service_id for s in model.recommend(p, top_k=10)]
+
+
+def test_diversity_covers_each_need() -> None:
+    """With two needs, the top three hold a service for each, not three for the first."""
+    many = [service(f"lunch-{i}", needs=("nutrition",), km_north=0.2 + i * 0.1) for i in range(6)]
+    rare = service("money-help", needs=("money-advice",), km_north=3.0)
+    cat = catalogue(*many, rare)
+    rows = []
+    for i, p in enumerate(_raters(40, needs=["nutrition", "money-advice"])):
+        for s in many:
+            rows.append((f"p{i}", s.id, 5 if (i + int(s.id[-1])) % 3 else 3, p))
+        rows.append((f"p{i}", "money-help", 5 if i % 3 else 3, p))
+    frame = ratings_frame(rows)
+    target = person(needs=["nutrition", "money-advice"])
+    diverse = _hybrid().fit(cat, frame).recommend(target, top_k=3)
+    plain = _hybrid(use_diversity=False).fit(cat, frame).recommend(target, top_k=3)
+    assert "money-help" in [s.service_id for s in diverse]
+    assert "money-help" not in [s.service_id for s in plain]
+
+
+def test_reasons_follow_the_contributions(small_world: World) -> None:
+    """Each suggestion's reasons are sorted by weight and sum, per part, to the blend's
+    contribution of that part; a need reason names a need the service meets."""
+    model = _hybrid().fit(small_world.catalogue, small_world.ratings)
+    index = small_world.catalogue.index()
+    for p in small_world.new_people[:10]:
+        for s in model.recommend(p, top_k=5):
+            weights = [r.weight for r in s.reasons]
+            assert weights == sorted(weights, reverse=True)
+            names = model.blend_.feature_names_
+            x = np.array([s.components[n] for n in names])
+            contrib = dict(zip(names, model.blend_.contributions(x), strict=True))
+            need_total = sum(contrib[n] for n in ("needs", "main_need", "any_need", "needs_new"))
+            need_reasons = [r for r in s.reasons if r.kind == "need"]
+            if need_reasons:
+                assert sum(r.weight for r in need_reasons) == pytest.approx(need_total)
+                service_needs = set(small_world.catalogue.services[index[s.service_id]].all_needs)
+                for r in need_reasons:
+                    assert any(
+                        model.taxonomy_.label("need", c).lower() in r.text for c in service_needs
+                    )
+            elif need_total > 0:
+                pytest.fail("a positive need contribution gave no need reason")
+
+
+def test_collaborative_reason_quotes_group_and_count() -> None:
+    """A service rated relevant for a group says so with the group in words and the count."""
+    memory = service("memory-cafe", needs=("dementia",), km_north=0.5)
+    plain = service("plain", needs=("dementia",), km_north=0.5)
+    cat = catalogue(memory, plain)
+    rows = []
+    for i in range(30):
+        p = person(age=70, needs=["dementia"])
+        rows += [(f"p{i}", "memory-cafe", 5, p), (f"p{i}", "plain", 2, p)]
+    model = _hybrid().fit(cat, ratings_frame(rows))
+    top = model.recommend(person(age=68, needs=["dementia"]), top_k=1)[0]
+    assert top.service_id == "memory-cafe"
+    texts = [r.text for r in top.reasons if r.kind == "collaborative"]
+    assert texts == [
+        "rated relevant by practitioners for people aged 65 to 79 with dementia and memory "
+        "(30 of 30 ratings)"
+    ]
+
+
+def test_beats_nearest_and_content_on_a_small_world(small_world: World) -> None:
+    """On new people of the small world, true NDCG@10 beats nearest-services and content."""
+    index = small_world.catalogue.index()
+
+    def ndcg(model: object) -> float:
+        values = []
+        for i, p in enumerate(small_world.new_people):
+            truth = small_world.new_relevance[i]
+            gains = {sid: float(gain(truth[j])) for sid, j in index.items() if truth[j] >= 3}
+            ranked = [s.service_id for s in model.recommend(p, top_k=10)]  # type: ignore[attr-defined]
+            v = ndcg_at_k(ranked, gains, 10)
+            if v is not None:
+                values.append(v)
+        return float(np.mean(values))
+
+    w = small_world
+    hybrid = ndcg(_hybrid().fit(w.catalogue, w.ratings))
+    assert hybrid > 1.5 * ndcg(NearestServices().fit(w.catalogue))
+    assert hybrid > ndcg(ContentOnly().fit(w.catalogue))
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda f: f.assign(rating=7), "rating"),
+        (lambda f: f.assign(service_id="no-such-service"), "service_id"),
+        (lambda f: f.drop(columns=["sex"]), "sex"),
+        (lambda f: f.iloc[0:0], "rating"),
+    ],
+)
+def test_fit_refuses_untrustworthy_ratings(change: object, field: str) -> None:
+    """Ratings out of range, unknown services, missing columns or no rows raise DataError
+    naming the field."""
+    cat = catalogue(service("a", needs=("dementia",)))
+    frame = ratings_frame([("p1", "a", 5, person()), ("p2", "a", 2, person())])
+    with pytest.raises(DataError) as info:
+        _hybrid().fit(cat, change(frame))  # type: ignore[operator]
+    assert info.value.field == field
+
+
+def test_bad_parameters_are_refused() -> None:
+    """Parameters are checked at fit with messages naming the parameter and value."""
+    cat = catalogue(service("a", needs=("dementia",)))
+    frame = ratings_frame([("p1", "a", 5, person()), ("p2", "a", 2, person())])
+    with pytest.raises(ValueError, match="'n_folds' parameter of Recommender must be an int"):
+        Recommender(n_folds=1, show_progress=False).fit(cat, frame)
+    with pytest.raises(ValueError, match="At least one of"):
+        Recommender(
+            use_content=False, use_collaborative=False, use_priors=False, show_progress=False
+        ).fit(cat, frame)
+
+
+def test_one_class_ratings_fall_back_to_content() -> None:
+    """When every rating is relevant there is nothing to contrast: the blend falls back to
+    fixed weights and still ranks the need-meeting service first."""
+    cat = catalogue(
+        service("meets", needs=("dementia",), km_north=1.0),
+        service("misses", needs=("housing",), km_north=0.2),
+    )
+    frame = ratings_frame([(f"p{i}", "misses", 5, person()) for i in range(5)])
+    model = _hybrid().fit(cat, frame)
+    assert not model.blend_.learned_
+    recs = model.recommend(person(needs=["dementia"]), top_k=2)
+    assert recs[0].service_id == "meets"
+
+
+def test_person_without_location_gets_remote_and_home_visits() -> None:
+    """Someone with no location is offered online, phone and home-visit services only."""
+    cat = catalogue(
+        service("hall", needs=("dementia",)),
+        service("web", needs=("dementia",), modes=("online",)),
+        service("call", needs=("dementia",), modes=("phone",)),
+        service("visit", needs=("dementia",), modes=("home_visit",)),
+    )
+    frame = ratings_frame([("p1", "hall", 5, person()), ("p2", "web", 2, person())])
+    model = _hybrid().fit(cat, frame)
+    recs = model.recommend(person(latitude=None, longitude=None, needs=["dementia"]), top_k=10)
+    assert sorted(s.service_id for s in recs) == ["call", "visit", "web"]
+    assert all(s.distance_km is None for s in recs)
+
+
+def test_fit_records_provenance(small_world: World) -> None:
+    """fit records the fingerprint of the frame (order-independent), counts and a version."""
+    w = small_world
+    model = _hybrid().fit(w.catalogue, w.ratings)
+    shuffled = w.ratings.sample(frac=1.0, random_state=1)
+    again = _hybrid().fit(w.catalogue, shuffled)
+    assert model.fingerprint_ == again.fingerprint_
+    assert model.n_ratings_ == len(w.ratings)
+    assert model.version_.endswith(model.fingerprint_[:8])
+    assert isinstance(model.trained_at_, pd.Timestamp | object)
