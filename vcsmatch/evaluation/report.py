@@ -64,9 +64,12 @@ def _groups(result: EvaluationResult, dim: str) -> str | None:
     for i, m in enumerate(result.models.values()):
         vals = [m.ndcg_by_group.get(dim, {}).get(g, np.nan) for g in groups]
         ax.bar(x + i * width, np.nan_to_num(vals), width, label=m.name)
-    ax.set_xticks(x + width * (len(result.models) - 1) / 2, groups)
-    ax.set_title(f"NDCG@{result.k} by {dim}")
-    ax.legend(fontsize=7, ncol=3)
+    first = next(iter(result.models.values()))
+    sizes = first.group_sizes.get(dim, {})
+    labels = [f"{g}\n(n={sizes.get(g, 0)})" for g in groups]
+    ax.set_xticks(x + width * (len(result.models) - 1) / 2, labels)
+    ax.set_title(f"NDCG@{result.k} by {dim} (people with a relevant service)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(fig)
 
 
