@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from strategies import postcode_like, postcode_text
 
-from vcsmatch.errors import PostcodeError
+from vcsmatch.errors import DataError, PostcodeError
 from vcsmatch.features.geo import haversine_km
 from vcsmatch.features.location import (
     PostcodeDirectory,
@@ -313,3 +313,30 @@ def test_locate_geocodes_addresses_when_enabled(tmp_path: Path) -> None:
     with pytest.raises(PostcodeError):  # a well-formed but unknown postcode is never geocoded
         locate(Person(postcode="ZZ1 1ZZ"), settings=settings, geocoder=geo)
     assert geo.asked == ["Town Hall"]
+
+
+def test_replace_drops_earlier_imports(tmp_path: Path) -> None:
+    """--replace forgets what was imported before; merging (the default) keeps it."""
+    settings = Settings(data_dir=tmp_path)
+    first = write_csv(tmp_path / "a.csv", "postcode,latitude,longitude\nBT4 1AA,54.6,-5.9\n")
+    second = write_csv(tmp_path / "b.csv", "postcode,latitude,longitude\nBT5 1AA,54.5,-5.8\n")
+    import_overrides(first, settings=settings)
+    import_overrides(second, settings=settings, replace=True)
+    directory = get_postcode_directory(settings)
+    assert directory.lookup("BT5 1AA") == pytest.approx((54.5, -5.8))
+    with pytest.raises(PostcodeError):
+        directory.lookup("BT4 1AA")
+
+
+def test_unreadable_file_is_refused_and_imports_nothing(tmp_path: Path) -> None:
+    """A file that is not UTF-8 text (a spreadsheet saved wrongly) is refused; nothing written."""
+    settings = Settings(data_dir=tmp_path)
+    source = tmp_path / "export.csv"
+    source.write_bytes(
+        b"postcode,latitude,longitude\nBT6 1AA,54.6,-5.9\n" + b"BT6 1AB,\xff\xfe,-5.9\n"
+    )
+    with pytest.raises(DataError, match="export.csv.*UTF-8"):
+        import_overrides(source, settings=settings)
+    assert not (tmp_path / "postcodes" / "bt.csv").exists()
+    with pytest.raises(PostcodeError):
+        get_postcode_directory(settings).lookup("BT6 1AA")

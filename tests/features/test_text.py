@@ -89,6 +89,9 @@ def test_half_a_phrase_is_weaker_than_the_whole(suggester: CodeSuggester) -> Non
     assert whole >= 0.9 and half < 0.3
 
 
+_SHARED = CodeSuggester().fit()  # hypothesis tests cannot take function-scoped fixtures
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.text(max_size=200), st.sampled_from(["need", "strength"]))
 def test_confidences_are_probabilities_sorted_and_thresholded(text: str, kind: str) -> None:
@@ -99,9 +102,6 @@ def test_confidences_are_probabilities_sorted_and_thresholded(text: str, kind: s
     assert len(found) <= 3
     assert all(0.2 <= c <= 1.0 for c in confidences)
     assert confidences == sorted(confidences, reverse=True)
-
-
-_SHARED = CodeSuggester().fit()
 
 
 def test_bad_parameters_and_unfitted_use(suggester: CodeSuggester) -> None:

@@ -10,6 +10,11 @@ A council's own ONS Postcode Directory (or any CSV of postcode, latitude, longit
 with ``vcsmatch postcodes import FILE`` overrides the packaged data; that is also the way to add
 Northern Ireland (BT) postcodes, which Code-Point Open does not cover.
 
+Coordinates are within a few metres: pyproj applies the OSGB36 -> WGS84 Helmert transform
+(the OSTN15 grid would need a download, and metres do not matter for matching). Code-Point
+Open is Open Government Licence data: show ``POSTCODE_ATTRIBUTION`` where its positions are
+displayed or passed on.
+
 An unknown or malformed postcode is a ``PostcodeError`` naming it, never a silent (0, 0).
 """
 
@@ -172,8 +177,8 @@ class PostcodeDirectory:
     sees a CLI import).
     """
 
-    def __init__(self, data_dir: Path | None = None, overrides_dir: Path | None = None) -> None:
-        self.data_dir = data_dir
+    def __init__(self, packaged_dir: Path | None = None, overrides_dir: Path | None = None) -> None:
+        self.packaged_dir = packaged_dir
         self.overrides_dir = overrides_dir
         self._areas: dict[str, _Area | None] = {}
         self._override_areas: dict[str, _Area | None] = {}
@@ -185,7 +190,7 @@ class PostcodeDirectory:
     # -- loading -----------------------------------------------------------------------------
 
     def _source_dir(self) -> Path:
-        return self.data_dir if self.data_dir is not None else packaged_data_dir()
+        return self.packaged_dir if self.packaged_dir is not None else packaged_data_dir()
 
     def _area(self, area: str) -> _Area | None:
         cached = self._areas.get(area, False)
@@ -416,7 +421,10 @@ def read_postcode_csv(
     import pandas as pd
 
     name = source or Path(path).name
-    header = _read_header(path)
+    try:
+        header = _read_header(path)
+    except UnicodeDecodeError:
+        raise DataError(name, 1, "row", "is not UTF-8 text (is it a CSV file?)") from None
     if not header:
         raise DataError(name, None, "postcode", "the file is empty")
     cols = {
@@ -452,8 +460,10 @@ def read_postcode_csv(
             chunk = next(chunks)
         except StopIteration:
             return
-        except pd.errors.ParserError as error:  # e.g. a row with more fields than the header
+        except pd.errors.ParserError as error:  # e.g. an unterminated quote
             raise DataError(name, None, "row", f"cannot be read as CSV: {error}") from None
+        except UnicodeDecodeError:
+            raise DataError(name, None, "row", "is not UTF-8 text (is it a CSV file?)") from None
         n = len(chunk)
         lines = np.arange(line, line + n)
         line += n
