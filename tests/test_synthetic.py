@@ -175,3 +175,12 @@ def test_world_writes_the_command_line_files(world, tmp_path: Path):
     ratings = read_ratings(paths["ratings"], people, catalogue)
     pd.testing.assert_frame_equal(ratings, world.ratings, check_dtype=False)
     assert len(read_people(paths["new_people"])) == len(world.new_people)
+
+
+def test_services_opened_after_the_log_have_no_ratings(world):
+    """New services exist (the cold-start case) and, having opened late, were never rated."""
+    new = set(world.opened_after_log())
+    assert new
+    assert new.isdisjoint(world.ratings["service_id"])
+    rows = [i for i, sid in enumerate(world.catalogue.ids()) if sid in new]
+    assert (world.new_relevance[:, rows] > 3).any()  # they can still be what someone needs

@@ -68,6 +68,8 @@ SD_QUALITY = 1.0  # latent service quality
 SD_TASTE = 0.5  # what each age band x sex thinks of each kind of service
 SLOPE = 1.1
 CENTRE = 0.4
+#: Share of services that opened near or after the end of the ratings log.
+NEW_SERVICE_SHARE = 0.08
 #: Share of services that claim needs they hardly meet (directories over-claim).
 OVERCLAIM_SHARE = 0.2
 
@@ -149,6 +151,7 @@ class _Services:
     sex: np.ndarray  # "", "female", "male"
     active: np.ndarray
     closed_at: np.ndarray  # days into the log when an inactive service closed
+    opened_at: np.ndarray  # days into the log when the service opened (0: before the log)
     quality: np.ndarray
     latent: np.ndarray  # (n, k)
     popularity: np.ndarray  # online world: how visible the service is
@@ -173,6 +176,11 @@ class World:
     _services: _Services = field(repr=False, default=None)  # type: ignore[assignment]
     _rows: dict[str, int] = field(repr=False, default_factory=dict)
     _taste: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+
+    def opened_after_log(self) -> list[str]:
+        """Ids of services that opened after the ratings log ends: nobody could rate them."""
+        ids = self.catalogue.ids()
+        return [ids[i] for i in np.flatnonzero(self._services.opened_at >= LOG_DAYS)]
 
     def service_types(self) -> list[str]:
         """Each service's kind (template key), catalogue order."""
@@ -490,6 +498,12 @@ def _make_services(
         cols["closed"].append(closed)
         areas.append(geom)
 
+    # A few services are new: they opened in the log's last six weeks or after it ended, so
+    # ratings know little or nothing of them (drawn apart so the rest of the world is stable).
+    late = np.random.default_rng([seed, 1])
+    opened_at = np.where(
+        late.random(n) < NEW_SERVICE_SHARE, late.uniform(LOG_DAYS - 45, LOG_DAYS + 45, n), 0.0
+    )
     quality = rng.normal(0.0, SD_QUALITY, size=n)
     latent = rng.normal(0.0, 1.0, size=(n, n_factors))
     popularity = 0.6 * quality + rng.normal(0.0, 0.8, size=n)
@@ -509,6 +523,7 @@ def _make_services(
         sex=np.array(cols["sex"], dtype=object),
         active=np.array(cols["active"], dtype=bool),
         closed_at=np.array(cols["closed"], dtype=float),
+        opened_at=opened_at,
         quality=quality,
         latent=latent,
         popularity=popularity,
@@ -683,6 +698,7 @@ def _eligible(p: _People, s: _Services, idx: np.ndarray, at_day: np.ndarray | No
         ok &= s.active[None, :]
     else:
         ok &= at_day[:, None] < s.closed_at[None, :]
+        ok &= at_day[:, None] >= s.opened_at[None, :]
     lat, lon = p.lat[idx], p.lon[idx]
     located = ~np.isnan(lat)
     for j, geom in enumerate(s.area):
