@@ -226,3 +226,16 @@ def test_skip_invalid_keeps_the_good_records_and_reports_the_rest() -> None:
     as_dict = result.report.to_dict()
     assert as_dict["rejected"] == 9 and as_dict["rejections"][0]["record_id"] == "bad-age"
     json.dumps(as_dict)  # serialisable as is
+
+
+def test_flat_attribute_with_only_a_term_id_is_kept_not_dropped() -> None:
+    """An attribute giving only taxonomy_term_id is kept as an unmapped term and reported."""
+    record = {
+        "id": "s1",
+        "name": "Club",
+        "status": "active",
+        "attributes": [{"id": "a1", "taxonomy_term_id": "t-123", "taxonomy_term": None}],
+    }
+    result = read_hsds3([record])
+    assert result.catalogue.services[0].unmapped_terms == [ExternalTerm(code="t-123")]
+    assert dict(result.report.unmapped_terms) == {(None, "t-123", None): 1}

@@ -114,14 +114,21 @@ def _score(rec: dict[str, Any]) -> int:
     return score
 
 
-def _term_of(attr: Record) -> tuple[ExternalTerm | None, Record | None]:
+def _term_of(attr: Record) -> tuple[ExternalTerm | None, Record]:
+    """The term an attribute links to, and the record to blame for a bad code.
+
+    A flat export may give only ``taxonomy_term_id``: the id is kept as the term's code, so
+    the term is still crosswalked or reported rather than dropped.
+    """
     term = attr.obj("taxonomy_term")
     if term is None:
-        return None, None
+        term_id = attr.text("taxonomy_term_id")
+        return (ExternalTerm(code=term_id) if term_id else None), attr
     taxonomy = term.text("taxonomy")
     detail = term.obj("taxonomy_detail")
     if taxonomy is None and detail is not None:
         taxonomy = detail.text("name")
+    taxonomy = taxonomy or term.text("taxonomy_id")
     return ExternalTerm(taxonomy=taxonomy, code=term.text("code"), label=term.text("name")), term
 
 
@@ -135,7 +142,7 @@ def _read_attributes(rec: Record, ctx: TermContext) -> tuple[MappedTerms, list[s
     source: str | None = None
     for attr in rec.objs("attributes"):
         ext, term = _term_of(attr)
-        if ext is None or term is None:
+        if ext is None:
             continue
         value = attr.text("value")
         if (ext.taxonomy or "").strip().lower() == META_TAXONOMY:
