@@ -117,3 +117,14 @@ def test_outpost_bad_records_report() -> None:
     )
     assert got[1][:2] == ("3", "status") and got[1][2].endswith("got 'open'")
     assert got[2] == ("4", "min_age", "greater than max_age (90 > 10)")
+
+
+def test_oruk_flat_taxonomy_link_is_kept_not_dropped() -> None:
+    """A service_taxonomys row with only taxonomy_id is kept as an unmapped term."""
+    record = {
+        "id": "x",
+        "name": "Club",
+        "service_taxonomys": [{"id": "st", "taxonomy_id": "T9", "taxonomy": None}],
+    }
+    result = read_oruk([record])
+    assert result.catalogue.services[0].unmapped_terms == [ExternalTerm(code="T9")]

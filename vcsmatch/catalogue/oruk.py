@@ -216,7 +216,9 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     mapped = MappedTerms()
     for st in rec.objs("service_taxonomys"):
         tax = st.obj("taxonomy")
-        if tax is None:
+        if tax is None:  # a flat link: keep the id so the term is reported, not dropped
+            if st.text("taxonomy_id"):
+                mapped.add_term(ExternalTerm(code=st.text("taxonomy_id")), ctx, rec.id, "")
             continue
         term = ExternalTerm(
             taxonomy=tax.text("vocabulary"), code=tax.text("id"), label=tax.text("name")
