@@ -43,7 +43,7 @@ from vcsmatch.catalogue.model import (
     ServiceArea,
 )
 from vcsmatch.errors import NotFoundError
-from vcsmatch.features.person import AGE_BAND_CODES, Person, age_band
+from vcsmatch.features.person import AGE_BAND_CODES, Person
 from vcsmatch.ratings import TRAINING_COLUMNS
 from vcsmatch.synthetic._geography import SUFFOLK_TOWNS, suffolk_postcodes
 from vcsmatch.synthetic._templates import (
@@ -176,6 +176,14 @@ class World:
     _services: _Services = field(repr=False, default=None)  # type: ignore[assignment]
     _rows: dict[str, int] = field(repr=False, default_factory=dict)
     _taste: np.ndarray = field(repr=False, default=None)  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        kind = "online-only " if self.online_only else ""
+        return (
+            f"World({kind}seed={self.seed}: {len(self.catalogue)} services, "
+            f"{len(self.people)} rated people, {len(self.ratings)} ratings, "
+            f"{len(self.new_people)} new people)"
+        )
 
     def opened_after_log(self) -> list[str]:
         """Ids of services that opened after the ratings log ends: nobody could rate them."""
@@ -893,8 +901,3 @@ def _recorded_lon(x: Person) -> float:
 
 def _empty_frame() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in TRAINING_COLUMNS})
-
-
-def person_band(person: Person) -> str | None:
-    """The person's age band (helper for grouping evaluation output)."""
-    return age_band(person.age) if person.age is not None else person.age_band
