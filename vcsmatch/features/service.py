@@ -8,7 +8,7 @@ from the description text (``inferred_needs``/``inferred_activities``) weigh les
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,10 @@ from vcsmatch.taxonomy import Taxonomy, load_taxonomy
 def _services(catalogue: Catalogue | Sequence[Service]) -> list[Service]:
     if isinstance(catalogue, Catalogue):
         return list(catalogue.services)
+    if isinstance(catalogue, str | bytes) or not isinstance(catalogue, Iterable):
+        raise TypeError(
+            f"ServiceFeatures expects a Catalogue or a list of Service. Got {type(catalogue)!r}."
+        )
     services = list(catalogue)
     for s in services:
         if not isinstance(s, Service):
