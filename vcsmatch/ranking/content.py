@@ -115,10 +115,11 @@ class ContentScorer:
         if pv.needs.ndim == 1:  # one person against many services: two small mat-vecs
             n_needs = pv.needs.sum()
             n_str = pv.strengths.sum()
-            need_rows = self.need_matrix_[rows]
-            out[:, 0] = need_rows @ pv.needs / n_needs if n_needs else 0.0
-            out[:, 1] = need_rows @ pv.main_need
-            out[:, 2] = self.activity_matrix_[rows] @ pv.strengths / n_str if n_str else 0.0
+            # score the whole catalogue then take the rows: a mat-vec over contiguous rows is
+            # cheaper than gathering a copy of every candidate's row first
+            out[:, 0] = (self.need_matrix_ @ pv.needs)[rows] / n_needs if n_needs else 0.0
+            out[:, 1] = (self.need_matrix_ @ pv.main_need)[rows]
+            out[:, 2] = (self.activity_matrix_ @ pv.strengths)[rows] / n_str if n_str else 0.0
         else:  # (person, service) pairs, one person per row
             need_rows = self.need_matrix_[rows]
             met = np.einsum("ij,ij->i", need_rows, pv.needs)

@@ -79,6 +79,7 @@ class Explainer:
         person_vector: PersonVector,
         person_groups: Sequence[int],
         eligibility: tuple[str, ...],
+        group_counts: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> Suggestion:
         """The suggestion at ``rank`` for service ``row``, its reasons sorted by weight."""
         by_part: dict[str, float] = {}
@@ -89,12 +90,22 @@ class Explainer:
         for part, weight in by_part.items():
             if weight > 0:
                 reasons.extend(
-                    self._words(part, weight, row, distance_km, person_vector, person_groups)
+                    self._words(
+                        part, weight, row, distance_km, person_vector, person_groups, group_counts
+                    )
                 )
         if not reasons and by_part:  # nothing above average: quote what mattered most
             part = max(by_part, key=lambda p: by_part[p])
             reasons.extend(
-                self._words(part, by_part[part], row, distance_km, person_vector, person_groups)
+                self._words(
+                    part,
+                    by_part[part],
+                    row,
+                    distance_km,
+                    person_vector,
+                    person_groups,
+                    group_counts,
+                )
             )
         if self.priors.n_ratings[row] == 0:
             content = sum(by_part.get(p, 0.0) for p in ("need", "activity", "distance", "delivery"))
@@ -122,6 +133,7 @@ class Explainer:
         distance_km: float,
         pv: PersonVector,
         person_groups: Sequence[int],
+        group_counts: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> list[Reason]:
         """One part's contribution as reasons (a part may give several, sharing its weight)."""
         if part == "need":
@@ -167,7 +179,9 @@ class Explainer:
                 return []
             return [Reason("delivery", "delivered " + " or ".join(modes), weight)]
         if part == "collaborative":
-            return [Reason("collaborative", self._group_words(row, person_groups), weight)]
+            return [
+                Reason("collaborative", self._group_words(row, person_groups, group_counts), weight)
+            ]
         if part == "prior":
             n = int(self.priors.n_ratings[row])
             if n == 0:
@@ -183,14 +197,34 @@ class Explainer:
             ]
         return []
 
-    def _group_words(self, row: int, person_groups: Sequence[int]) -> str:
+    def group_counts(
+        self, person_groups: Sequence[int], rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(raters, relevant raters) of the person's groups (rows) for services ``rows``
+        (columns): one sparse slice per person, not one per suggestion."""
+        if not person_groups:
+            empty = np.zeros((0, len(rows)))
+            return empty, empty
+        g_rows = np.asarray(person_groups)
+        cols = np.asarray(rows)
+        rated = self.groups.n_rated_[g_rows][:, cols].toarray()
+        liked = self.groups.n_liked_[g_rows][:, cols].toarray()
+        return rated, liked
+
+    def _group_words(
+        self,
+        row: int,
+        person_groups: Sequence[int],
+        group_counts: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> str:
         """The most specific of the person's groups with ratings of this service, in words."""
         best: tuple[int, int, int, int] | None = None
         if not person_groups:
             return "relevant for people with similar needs (learned from practitioner ratings)"
         g_rows = np.asarray(person_groups)
-        rated_col = self.groups.n_rated_[g_rows][:, [row]].toarray().ravel()
-        liked_col = self.groups.n_liked_[g_rows][:, [row]].toarray().ravel()
+        if group_counts is None:
+            group_counts = tuple(c[:, 0] for c in self.group_counts(person_groups, [row]))
+        rated_col, liked_col = group_counts
         for g, rated, liked in zip(
             g_rows, rated_col.astype(int), liked_col.astype(int), strict=True
         ):

@@ -578,6 +578,8 @@ class Recommender(BaseEstimator):
         need_match = self.content_.need_matrix_[rows[pool]][:, need_cols].astype(np.float64)
         order, gains = rerank(relevance[pool], need_match, top_k, weight)
         picked = pool[order]
+        groups = self._person_group_rows(person)
+        counts = self.explainer_.group_counts(groups, rows[picked])
         return [
             self.explainer_.suggestion(
                 rank=r + 1,
@@ -589,7 +591,8 @@ class Recommender(BaseEstimator):
                 contributions=self.blend_.contributions(feats[i]),
                 relevance=float(relevance[i]),
                 person_vector=pv,
-                person_groups=self._person_group_rows(person),
+                person_groups=groups,
+                group_counts=(counts[0][:, r], counts[1][:, r]),
                 eligibility=tuple(cands.eligibility.facts(int(rows[i]))),
             )
             for r, i in enumerate(picked)
@@ -626,10 +629,10 @@ class Recommender(BaseEstimator):
             share, rate = self.bound_groups_.scores(groups, rows)
             cols["group_share"], cols["group_lift"] = share, rate - self.bound_priors_.rate[rows]
             x = self._person_x(person, location)
-            cols["taste"] = self.service_matrix_[rows] @ self.bound_taste_.person_vector(x)
+            cols["taste"] = (self.service_matrix_ @ self.bound_taste_.person_vector(x))[rows]
             if self.use_als and self.bound_als_ is not None:
                 u = self.bound_als_.person_factors(x)[0]
-                cols["als"] = self.bound_als_.scores(u, rows)
+                cols["als"] = (self.bound_als_.item_factors_ @ u)[rows]
         if self.use_priors:
             cols["prior_lift"] = self.bound_lift_[rows]
             cols["prior_evidence"] = self.bound_evidence_[rows]
