@@ -80,7 +80,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_serve_answers_and_writes_no_access_log(tmp_path: Path) -> None:
-    """`vcsmatch serve` serves the app; a query string sent to it never reaches its output."""
+    """`vcsmatch serve --workers 2` serves the app; a query string never reaches its output."""
     pytest.importorskip("api.main", reason="the API app (api/main.py) is not written yet")
     port = _free_port()
     env = {**os.environ, "VCSMATCH_DATA_DIR": str(tmp_path / "data")}
@@ -95,6 +95,8 @@ def test_serve_answers_and_writes_no_access_log(tmp_path: Path) -> None:
                 "serve",
                 "--port",
                 str(port),
+                "--workers",
+                "2",
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -112,10 +114,14 @@ def test_serve_answers_and_writes_no_access_log(tmp_path: Path) -> None:
             assert proc.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.3)
+        while log.read_text().count("Application startup complete") < 2:  # both workers up
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
         httpx.get(f"http://127.0.0.1:{port}/v1/services?q=SENTINEL-Q-5521", timeout=5)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
     output = log.read_text()
     assert "serving at" in output
+    assert "died" not in output  # uvicorn's supervisor never replaced a slow-starting worker
     assert "SENTINEL-Q-5521" not in output and "/v1/services" not in output

@@ -7,12 +7,17 @@ access log is switched off: it would record URLs and query strings; the API keep
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+#: How long a worker may take to start (and to answer uvicorn's health check) before uvicorn
+#: replaces it.
+WORKER_STARTUP_SECONDS = 120
 
 
 def serve(
@@ -53,6 +58,11 @@ def serve(
         err.print(f"demo practitioner key (shown once): {plaintext}")
     dispose_engines()  # workers open their own connections
     err.print(f"vcsmatch serving at {url}  (API docs: {url}/docs)")
+    options: dict[str, object] = {}
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        # uvicorn kills a worker that does not answer its supervisor within 5 s; importing
+        # scikit-learn and loading a model on a busy machine takes longer than that.
+        options["timeout_worker_healthcheck"] = WORKER_STARTUP_SECONDS
     uvicorn.run(
         "api.main:create_app",
         factory=True,
@@ -61,6 +71,7 @@ def serve(
         workers=workers,
         access_log=False,
         proxy_headers=False,
+        **options,  # type: ignore[arg-type]
     )
 
 
