@@ -184,3 +184,20 @@ def test_services_opened_after_the_log_have_no_ratings(world):
     assert new.isdisjoint(world.ratings["service_id"])
     rows = [i for i, sid in enumerate(world.catalogue.ids()) if sid in new]
     assert (world.new_relevance[:, rows] > 3).any()  # they can still be what someone needs
+
+
+def test_ratings_are_a_noisy_function_of_true_relevance(world):
+    """Practitioners' ratings track the true relevance closely but not exactly."""
+    row_of = world.catalogue.index()
+    active = {s.id for s in world.catalogue if s.is_active}
+    sample = world.ratings[world.ratings["service_id"].isin(active)].head(1500)
+    by_person = {pid: world.true_relevance(pid) for pid in sample["person_id"].unique()}
+    truth = np.array(
+        [
+            by_person[pid][row_of[sid]]
+            for pid, sid in zip(sample["person_id"], sample["service_id"], strict=True)
+        ]
+    )
+    r = np.corrcoef(truth, sample["rating"].to_numpy())[0, 1]
+    assert 0.6 < r < 0.98
+    assert np.abs(truth - sample["rating"].to_numpy()).mean() > 0.2
