@@ -1,0 +1,257 @@
+"""Shared pieces of the benchmarks: timing, percentiles, verdicts, child-process memory, and
+a real ``vcsmatch serve`` on a scratch data directory.
+
+Every benchmark prints figures measured side by side in one run (these machines are shared
+and noisy: a ratio to something measured a second earlier means more than an absolute time).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+#: The ``vcsmatch`` console script of the interpreter running the benchmark.
+VCSMATCH = str(Path(sys.executable).with_name("vcsmatch"))
+console = Console(highlight=False, width=max(Console().width, 110))
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "VCSMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def machine() -> str:
+    """One line naming the machine: cores, memory, Python, load (figures depend on all four)."""
+    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = os.getloadavg()[0]
+    return (
+        f"{os.cpu_count()} cores, {mem_gb:.0f} GB, {platform.python_implementation()} "
+        f"{platform.python_version()}, load average {load:.1f} at start"
+    )
+
+
+def percentiles(samples_ms: list[float] | np.ndarray) -> dict[str, float]:
+    """Median, p95, p99 and mean of latencies in milliseconds."""
+    a = np.asarray(samples_ms, dtype=float)
+    p50, p95, p99 = np.percentile(a, [50, 95, 99])
+    return {"p50": float(p50), "p95": float(p95), "p99": float(p99), "mean": float(a.mean())}
+
+
+def time_calls(
+    fn: Callable[[], object], n: int, warmup: int = 5, make: Callable[[int], object] | None = None
+) -> np.ndarray:
+    """Wall time of ``n`` calls of ``fn`` in milliseconds, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    out = np.empty(n)
+    for i in range(n):
+        start = time.perf_counter()
+        fn()
+        out[i] = (time.perf_counter() - start) * 1000.0
+    return out
+
+
+def verdict(ok: bool) -> str:
+    return "[green]met[/green]" if ok else "[bold red]MISSED[/bold red]"
+
+
+def table(title: str, columns: list[str], rows: list[list[object]]) -> None:
+    """Print a rich table; the first column is left-aligned, the rest right-aligned."""
+    t = Table(title=title, title_justify="left")
+    for i, c in enumerate(columns):
+        t.add_column(c, justify="left" if i == 0 else "right")
+    for r in rows:
+        t.add_row(*[_fmt(v) for v in r])
+    console.print(t)
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:,.1f}" if abs(v) >= 10 else f"{v:,.2f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+# -- child processes ---------------------------------------------------------------------------
+
+
+@dataclass
+class ChildRun:
+    seconds: float
+    peak_rss_mb: float
+    returncode: int
+
+
+def run_child(args: list[str], env: dict[str, str] | None = None) -> ChildRun:
+    """Run ``args`` to completion (output passes through) and measure its wall time and peak
+    resident memory. ``ru_maxrss`` of RUSAGE_CHILDREN is the largest child so far, so each
+    measurement needs a fresh parent: call this from a process that runs one child at a time,
+    in increasing size order (the result is the max of all children run so far)."""
+    start = time.perf_counter()
+    proc = subprocess.run(args, env=env, check=False)
+    seconds = time.perf_counter() - start
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
+    return ChildRun(seconds, peak_kb / 1024.0, proc.returncode)
+
+
+def measure_in_fresh_parent(args: list[str], env: dict[str, str] | None = None) -> ChildRun:
+    """``run_child`` through a throwaway parent, so the peak RSS is this child's alone. The
+    child keeps this process's terminal, so its progress bars show live."""
+    import json
+    import tempfile
+
+    code = (
+        "import json, resource, subprocess, sys, time\n"
+        "t = time.perf_counter()\n"
+        "rc = subprocess.run(sys.argv[2:], check=False).returncode\n"
+        "s = time.perf_counter() - t\n"
+        "kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "open(sys.argv[1], 'w').write(json.dumps([s, kb / 1024.0, rc]))\n"
+    )
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        proc = subprocess.run([PYTHON, "-c", code, out.name, *args], env=env, check=False)
+        try:
+            seconds, peak_mb, rc = json.loads(Path(out.name).read_text())
+        except ValueError:
+            return ChildRun(float("nan"), float("nan"), proc.returncode or 1)
+    return ChildRun(float(seconds), float(peak_mb), int(rc))
+
+
+# -- a real server -----------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str | None]:
+    """A fresh PostgreSQL database (dropped afterwards), or None when no server answers."""
+    try:
+        import psycopg
+
+        admin = POSTGRES_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(admin, connect_timeout=3, autocommit=True) as conn:
+            name = f"vcsmatch_bench_{uuid.uuid4().hex[:10]}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception:  # noqa: BLE001 - any failure means "no server here"
+        yield None
+        return
+    try:
+        yield f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        from vcsmatch.store.db import dispose_engines
+
+        dispose_engines()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def server_env(data_dir: Path, database_url: str = "", **extra: str) -> dict[str, str]:
+    """Environment for ``vcsmatch serve`` on ``data_dir``: no rate limit in the way."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VCSMATCH_")}
+    env.update(
+        VCSMATCH_DATA_DIR=str(data_dir),
+        VCSMATCH_DATABASE_URL=database_url,
+        VCSMATCH_RATE_LIMIT_PER_MINUTE=str(10**9),
+        **extra,
+    )
+    return env
+
+
+@contextlib.contextmanager
+def serve(env: dict[str, str], workers: int = 1, ready_timeout: float = 300.0) -> Iterator[str]:
+    """Run ``vcsmatch serve --workers N`` in its own process group; yield its base URL once
+    ``/ready`` answers 200 from every worker, and kill the whole group afterwards."""
+    import httpx
+
+    port = free_port()
+    log = open(Path(env["VCSMATCH_DATA_DIR"]) / f"serve-{port}.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [VCSMATCH, "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=REPO,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        ok_in_a_row = 0
+        while ok_in_a_row < 4 * workers:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                tail = (Path(log.name).read_text()[-3000:]) if Path(log.name).exists() else ""
+                raise RuntimeError(f"vcsmatch serve did not become ready:\n{tail}")
+            try:
+                # a fresh connection each time, so the kernel spreads them over the workers
+                r = httpx.get(f"{url}/ready", timeout=5)
+                ok_in_a_row = ok_in_a_row + 1 if r.status_code == 200 else 0
+            except httpx.HTTPError:
+                ok_in_a_row = 0
+            time.sleep(0.25)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+def prepare_store(
+    data_dir: Path,
+    database_url: str,
+    catalogue: object,
+    ratings: object | None = None,
+    *,
+    model_dir: Path | None = None,
+    roles: tuple[str, ...] = ("practitioner",),
+) -> dict[str, str]:
+    """Put ``catalogue`` (active) and a model (``model_dir``, or one trained on ``ratings``)
+    into the store at ``database_url``; return a new API key per role."""
+    from vcsmatch.settings import Settings
+    from vcsmatch.store import api_keys, catalogue_versions, model_registry
+    from vcsmatch.store.db import dispose_engines, open_store
+
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    sessions = open_store(settings)
+    with sessions() as session:
+        catalogue_versions.save_catalogue(session, catalogue)  # type: ignore[arg-type]
+    if model_dir is None:
+        from vcsmatch.ranking.recommender import Recommender
+
+        model = Recommender(show_progress=False).fit(catalogue, ratings)
+        model_dir = model.save(data_dir / "trained-model")
+    with sessions() as session:
+        model_registry.register_model(session, model_dir)
+    keys = {}
+    with sessions() as session:
+        for role in roles:
+            keys[role], _ = api_keys.create_key(session, role, f"benchmark {role}")
+    dispose_engines()
+    return keys
