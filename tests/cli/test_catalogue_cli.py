@@ -157,3 +157,17 @@ def test_missing_file_is_a_usage_error(cli_env: CliRunner, tmp_path: Path) -> No
     result = cli_env.invoke(app, ["catalogue", "import", str(tmp_path / "nope.json")])
     assert result.exit_code == 2
     assert _versions() == []
+
+
+def test_shipped_sample_imports_and_exports_whole(cli_env: CliRunner, tmp_path: Path) -> None:
+    """The shipped HSDS 3.0 sample imports with no rejection and exports every service again."""
+    from vcsmatch.paths import SAMPLE_DIR
+
+    sample = SAMPLE_DIR / "services.json"
+    n = len(json.loads(sample.read_text(encoding="utf-8-sig")))
+    result = cli_env.invoke(app, ["catalogue", "import", str(sample)])
+    assert result.exit_code == 0, result.output
+    assert f"read {n}, accepted {n}, rejected 0" in result.stdout
+    out = tmp_path / "export.json"
+    assert cli_env.invoke(app, ["catalogue", "export", "-o", str(out)]).exit_code == 0
+    assert len(json.loads(out.read_text())) == n
