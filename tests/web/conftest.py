@@ -118,7 +118,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def axe_source() -> str:
-    if not AXE.exists():
-        pytest.skip("axe-core is not installed (run scripts/install-browser.sh)")
-    return AXE.read_text(encoding="utf-8")
+def axe_source() -> str | None:
+    """axe-core's source, or None where it is not installed (the journeys still run; the
+    accessibility checks then report themselves skipped in ``test_axe_core_is_installed``)."""
+    return AXE.read_text(encoding="utf-8") if AXE.exists() else None
