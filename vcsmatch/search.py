@@ -176,10 +176,14 @@ def _stem(word: str) -> str:
 
 
 def _fold(text: str) -> str:
-    """Lower case, no accents or apostrophes: "Café" -> "cafe", "Alzheimer's" -> "alzheimers"."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return text.lower().replace("'", "").replace("\u2019", "")
+    """Lower case, no accents or apostrophes: "Café" -> "cafe", "Alzheimer's" -> "alzheimers".
+
+    Anything not ASCII after decomposition (combining accents, curly quotes, other scripts)
+    is dropped: tokens are ``[a-z0-9]+`` anyway.
+    """
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return text.lower().replace("'", "")
 
 
 def tokenize(text: str) -> list[str]:
