@@ -6,7 +6,7 @@ from the service model, shared by the results list and the detail page.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from vcsmatch.catalogue.model import Location, Schedule, Service
 from vcsmatch.search import WEEKDAY_NAMES, age_range_words, delivery_words
@@ -107,6 +107,15 @@ def map_url(loc: Location) -> str | None:
     lat, lon = f"{loc.latitude:.5f}", f"{loc.longitude:.5f}"
     query = urlencode({"mlat": lat, "mlon": lon})
     return f"https://www.openstreetmap.org/?{query}#map=17/{lat}/{lon}"
+
+
+def web_link(url: str | None) -> str | None:
+    """``url`` when it is an http(s) link, else None (a catalogue could carry
+    ``javascript:`` or ``data:`` links; the page shows those as text, never as links)."""
+    if not url:
+        return None
+    scheme = urlsplit(url.strip()).scheme.lower()
+    return url.strip() if scheme in ("http", "https") else None
 
 
 def address(loc: Location) -> str:

@@ -44,3 +44,11 @@ def test_map_url_points_openstreetmap_at_the_location() -> None:
     url = describe.map_url(Location(latitude=52.05, longitude=1.15))
     assert url.startswith("https://www.openstreetmap.org/?mlat=52.05000&mlon=1.15000#map=17/")
     assert describe.map_url(Location(postcode="IP1 1AA")) is None
+
+
+def test_only_http_links_become_links() -> None:
+    """A javascript: or data: URL from a catalogue is never made a link."""
+    assert describe.web_link("https://example.org/x") == "https://example.org/x"
+    assert describe.web_link(" JavaScript:alert(1)") is None
+    assert describe.web_link("data:text/html,<b>x</b>") is None
+    assert describe.web_link(None) is None
