@@ -201,3 +201,12 @@ def test_ratings_are_a_noisy_function_of_true_relevance(world):
     r = np.corrcoef(truth, sample["rating"].to_numpy())[0, 1]
     assert 0.6 < r < 0.98
     assert np.abs(truth - sample["rating"].to_numpy()).mean() > 0.2
+
+
+def test_knowable_relevance_leaves_out_only_individual_taste(world):
+    """The feature-only ceiling differs from true relevance, but closely follows it."""
+    person = world.new_people[0]
+    true, knowable = world.true_relevance(person), world.knowable_relevance(person)
+    assert not np.allclose(true, knowable)
+    assert np.array_equal(true == 1.0, knowable == 1.0)  # same eligibility
+    assert np.corrcoef(true, knowable)[0, 1] > 0.8

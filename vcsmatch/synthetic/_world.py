@@ -203,11 +203,29 @@ class World:
         Services the person is not eligible for score 1.0. ``service_rows`` selects catalogue
         rows (default: all).
         """
+        return self._relevance_of(person, service_rows, individual=True)
+
+    def knowable_relevance(
+        self, person: Person | str, service_rows: Sequence[int] | np.ndarray | None = None
+    ) -> np.ndarray:
+        """True relevance without the person's individual taste: the ceiling of a ranker that
+        knows the world's rules and only the person's features (a diagnostic, not a target:
+        ranking by it scores below 1 against ``true_relevance``)."""
+        return self._relevance_of(person, service_rows, individual=False)
+
+    def _relevance_of(
+        self,
+        person: Person | str,
+        service_rows: Sequence[int] | np.ndarray | None,
+        individual: bool,
+    ) -> np.ndarray:
         ref = person if isinstance(person, str) else person.reference
         if ref is None or ref not in self._rows:
             raise NotFoundError("the person is not part of this synthetic world")
         idx = np.array([self._rows[ref]])
-        rel = _relevance(self._people, self._services, self._taste, idx, at_day=None)[0]
+        rel = _relevance(
+            self._people, self._services, self._taste, idx, at_day=None, individual=individual
+        )[0]
         if service_rows is None:
             return rel
         return rel[np.asarray(service_rows, dtype=np.intp)]
@@ -719,8 +737,13 @@ def _eligible(p: _People, s: _Services, idx: np.ndarray, at_day: np.ndarray | No
     return ok
 
 
-def _utility(p: _People, s: _Services, taste: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Unbounded utility, in rating points, for people ``idx`` against every service."""
+def _utility(
+    p: _People, s: _Services, taste: np.ndarray, idx: np.ndarray, individual: bool = True
+) -> np.ndarray:
+    """Unbounded utility, in rating points, for people ``idx`` against every service.
+
+    ``individual=False`` leaves out each person's own taste (what no feature explains).
+    """
     need_hits = p.needs[idx].astype(float) @ s.needs.T.astype(float)
     primary_met = s.needs.T[p.primary[idx]].astype(float)  # (n_idx, n_services)
     other = np.minimum(need_hits - primary_met, 2.0)
@@ -766,7 +789,8 @@ def _utility(p: _People, s: _Services, taste: np.ndarray, idx: np.ndarray) -> np
             rows &= p.needs[idx][:, load_taxonomy().need_codes.index(eff.need)]
         u[np.ix_(rows, cols)] += eff.effect
     k = p.latent.shape[1]
-    u += W_LATENT * (p.latent[idx] @ s.latent.T) / math.sqrt(k)
+    latent = p.latent[idx] if individual else p.latent_from_features[idx]
+    u += W_LATENT * (latent @ s.latent.T) / math.sqrt(k)
     return u
 
 
@@ -783,9 +807,14 @@ def _expected_rating(u: np.ndarray) -> np.ndarray:
 
 
 def _relevance(
-    p: _People, s: _Services, taste: np.ndarray, idx: np.ndarray, at_day: np.ndarray | None
+    p: _People,
+    s: _Services,
+    taste: np.ndarray,
+    idx: np.ndarray,
+    at_day: np.ndarray | None,
+    individual: bool = True,
 ) -> np.ndarray:
-    rel = _expected_rating(_utility(p, s, taste, idx))
+    rel = _expected_rating(_utility(p, s, taste, idx, individual))
     return np.where(_eligible(p, s, idx, at_day), rel, 1.0)
 
 
