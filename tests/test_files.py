@@ -164,16 +164,18 @@ def test_ratings_join_person_features_and_locate_postcodes(tmp_path: Path, catal
         RATINGS_HEADER
         + "a,s1,5,prac-1,2025-03-01T10:00:00Z\n"
         + "b,s2,1,,2025-03-01T11:00:00+01:00\n"
-        + "c,s1,3,prac-2,2025-03-02\n",
+        + "c,s1,3,prac-2,2025-03-02\n"
+        + "c,s2,4,,881250949\n",
     )
     frame = read_ratings(path, people, catalogue)
     assert tuple(frame.columns) == TRAINING_COLUMNS
-    assert frame["rating"].tolist() == [5, 1, 3]
-    assert frame["practitioner_id"].tolist() == ["prac-1", None, "prac-2"]
+    assert frame["rating"].tolist() == [5, 1, 3, 4]
+    assert frame["practitioner_id"].tolist() == ["prac-1", None, "prac-2", None]
     assert frame["rated_at"].tolist() == [
         pd.Timestamp("2025-03-01T10:00:00Z"),
         pd.Timestamp("2025-03-01T10:00:00Z"),
         pd.Timestamp("2025-03-02T00:00:00Z"),
+        pd.Timestamp("1997-12-04T15:55:49Z"),  # Unix seconds, as MovieLens writes them
     ]
     assert frame.loc[0, "needs"] == ("dementia",) and frame.loc[1, "strengths"] == ("music",)
     assert 52.0 < frame.loc[0, "latitude"] < 52.1 and 1.1 < frame.loc[0, "longitude"] < 1.2

@@ -3,7 +3,8 @@
 - PEOPLE.csv: ``person_id,postcode,latitude,longitude,age,sex,needs,strengths``; needs and
   strengths are ``;``-separated taxonomy codes; postcode and coordinates may be empty.
 - RATINGS.csv: ``person_id,service_id,rating,practitioner_id,rated_at`` (rating 1 to 5,
-  ``rated_at`` ISO 8601; a time without an offset is read as UTC).
+  ``rated_at`` ISO 8601; a time without an offset is read as UTC; whole Unix seconds, as in
+  public rating data sets, are accepted too).
 - RECS.csv: ``person_id,rank,service_id,score,reasons`` (reasons joined by ``"; "``).
 
 Readers check every row and collect every problem before raising one ``BadRows`` (a
@@ -328,7 +329,13 @@ def write_people(path: str | Path, people: Iterable[Person]) -> Path:
 
 
 def _parse_time(text: str) -> pd.Timestamp:
-    value = dt.datetime.fromisoformat(text)
+    """ISO 8601 (no offset = UTC); also whole Unix seconds, as public rating data sets use."""
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        if not (text.isascii() and text.isdigit() and 9 <= len(text) <= 11):
+            raise
+        value = dt.datetime.fromtimestamp(int(text), tz=dt.UTC)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return pd.Timestamp(value).tz_convert("UTC")
