@@ -8,13 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from web_helpers import WebWorld
+from web_helpers import WebWorld, signed_in, token
 
 from api.main import create_app
 from vcsmatch.store import api_keys, audit, ratings_log
 from vcsmatch.store.db import open_store
-
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -28,18 +26,6 @@ def client(app_client: TestClient) -> TestClient:
     """The module's client with no cookies: a new browser."""
     app_client.cookies.clear()
     return app_client
-
-
-def token(html: str) -> str:
-    return TOKEN.search(html).group(1)
-
-
-def signed_in(client: TestClient, key: str) -> str:
-    """Sign in with ``key``; returns the CSRF token of the new session."""
-    page = client.get("/sign-in")
-    answer = client.post("/sign-in", data={"csrf_token": token(page.text), "api_key": key})
-    assert answer.status_code == 200 and answer.url.path == "/search"
-    return token(answer.text)
 
 
 def test_pages_send_security_headers(client: TestClient) -> None:

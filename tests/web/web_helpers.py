@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from vcsmatch.paths import REPO_ROOT
 from vcsmatch.settings import Settings
@@ -33,3 +35,19 @@ class WebWorld:
     #: A postcode in the synthetic county, and a service id in the catalogue.
     postcode: str
     service_id: str
+
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def token(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    return TOKEN.search(html).group(1)
+
+
+def signed_in(client: Any, key: str) -> str:
+    """Sign ``client`` (a TestClient) in with ``key``; returns the new session's CSRF token."""
+    page = client.get("/sign-in")
+    answer = client.post("/sign-in", data={"csrf_token": token(page.text), "api_key": key})
+    assert answer.status_code == 200 and answer.url.path == "/search"
+    return token(answer.text)
