@@ -230,22 +230,31 @@ def prepare_store(
     ratings: object | None = None,
     *,
     model_dir: Path | None = None,
+    train_catalogue: object | None = None,
     roles: tuple[str, ...] = ("practitioner",),
 ) -> dict[str, str]:
-    """Put ``catalogue`` (active) and a model (``model_dir``, or one trained on ``ratings``)
-    into the store at ``database_url``; return a new API key per role."""
+    """Put ``catalogue`` (active) and a model (``model_dir``, or one trained on ``ratings`` over
+    ``train_catalogue`` or ``catalogue``) into the store at ``database_url``; return a new API
+    key per role. Workers rebind the model to the active catalogue, as in production."""
     from vcsmatch.settings import Settings
     from vcsmatch.store import api_keys, catalogue_versions, model_registry
     from vcsmatch.store.db import dispose_engines, open_store
 
     settings = Settings(data_dir=data_dir, database_url=database_url)
     sessions = open_store(settings)
-    with sessions() as session:
-        catalogue_versions.save_catalogue(session, catalogue)  # type: ignore[arg-type]
+    from rich.progress import Progress
+
+    with sessions() as session, Progress(console=console, transient=True) as bar:
+        task = bar.add_task("storing the catalogue", total=len(catalogue))  # type: ignore[arg-type]
+        catalogue_versions.save_catalogue(
+            session,
+            catalogue,  # type: ignore[arg-type]
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     if model_dir is None:
         from vcsmatch.ranking.recommender import Recommender
 
-        model = Recommender(show_progress=False).fit(catalogue, ratings)
+        model = Recommender(show_progress=False).fit(train_catalogue or catalogue, ratings)
         model_dir = model.save(data_dir / "trained-model")
     with sessions() as session:
         model_registry.register_model(session, model_dir)
