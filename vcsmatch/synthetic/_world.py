@@ -14,6 +14,10 @@ The world is built so that what a ranker should learn is known:
 - **The logging policy** is the old tool's: it showed the nearest ~10 eligible services, the
   practitioner added a few found by searching on a need, and ratings exist only for what was
   shown. So ratings are plentiful for nearby, generic services and absent for most others.
+- **New services**: about 8% of services opened in the log's last six weeks or after it
+  ended (``World.opened_after_log()``). Having no ratings says nothing about their quality:
+  they could not have been shown. A learner that treats unrated services as negatives learns
+  that "new" means "bad" and buries them; ``new_share`` in the evaluation shows it.
 
 Ratings are a noisy function of true relevance (the expected rating, 1 to 5) plus each
 practitioner's leniency. ``online_only=True`` gives a world shaped like public rating data
