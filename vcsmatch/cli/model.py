@@ -230,13 +230,16 @@ def register(app: typer.Typer) -> None:
             from vcsmatch.store.db import open_store
 
             with open_store(get_settings())() as session:
-                version = model_registry.register_model(
-                    session,
-                    model_dir,
-                    metrics=model.metrics_,
-                    n_ratings=model.n_ratings_,
-                    version=model.version_,
-                )
+                try:
+                    version = model_registry.register_model(
+                        session,
+                        model_dir,
+                        metrics=model.metrics_,
+                        n_ratings=model.n_ratings_,
+                        version=model.version_,
+                    )
+                except (VcsmatchError, ValueError) as error:
+                    raise _refuse(error) from None
             out.print(f"registered as model version {version}")
 
     @app.command()
