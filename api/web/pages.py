@@ -181,6 +181,9 @@ async def sign_out(request: Request) -> Response:
             return expired_form(ws)
         response = redirect("/sign-in?signed_out=1")
         end_session(request, response)
+        # Pages with what was typed about people may sit in this browser's cache and
+        # back-forward cache: clear them (a shared computer keeps nothing after sign-out).
+        response.headers["Clear-Site-Data"] = '"cache"'
         return response
 
     return await run_in_threadpool(with_session, request, work)

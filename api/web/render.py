@@ -27,14 +27,20 @@ WEB_CSP = (
 )
 
 #: Set on every page (the API's middleware adds the same frame, sniffing and referrer
-#: headers, but its CSP is for JSON; pages need this one). Pages can hold personal data, so
-#: they are never cached.
+#: headers, but its CSP is for JSON; pages need this one).
+#:
+#: Caching: pages can hold what was typed about a person, so no shared cache may keep them
+#: (``private``) and the browser must revalidate before reusing one (``no-cache``). Not
+#: ``no-store``: that also bars the browser's back-forward cache, and then "Back" from a
+#: service to the search results (a POST) fails with a cache miss, where a front-door worker
+#: on the phone needs it most. Signing out clears the browser's cache for this site
+#: (``Clear-Site-Data``), so a shared computer keeps nothing.
 PAGE_HEADERS: dict[str, str] = {
     "Content-Security-Policy": WEB_CSP,
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
+    "Cache-Control": "private, no-cache",
 }
 
 _env = Environment(

@@ -115,8 +115,13 @@ def test_front_door_search_journey(
     check_accessibility(page, axe_source)
     screenshot(page, "search-results")
 
+    found = page.locator("#results-heading").inner_text()
     page.locator(".app-result h3 a").first.click()
     assert page.locator("h1").inner_text()
+    # Back from a service returns to the results (a POST page) without a resubmission error.
+    page.go_back()
+    assert page.locator("#results-heading").inner_text() == found
+    page.go_forward()
     map_link = page.get_by_role("link", name=re.compile("on a map"))
     assert map_link.first.get_attribute("href").startswith("https://www.openstreetmap.org/?mlat=")
     check_accessibility(page, axe_source)

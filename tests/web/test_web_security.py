@@ -29,7 +29,8 @@ def client(app_client: TestClient) -> TestClient:
 
 
 def test_pages_send_security_headers(client: TestClient) -> None:
-    """Every page has a CSP without inline script or style, frame denial, no-sniff, no-store."""
+    """Every page has a CSP without inline script or style, frame denial, no-sniff, and may
+    not be kept by shared caches."""
     for path in ("/sign-in", "/static/vcsmatch.css"):
         answer = client.get(path)
         csp = answer.headers["content-security-policy"]
@@ -38,7 +39,7 @@ def test_pages_send_security_headers(client: TestClient) -> None:
         assert answer.headers["x-content-type-options"] == "nosniff"
     page = client.get("/sign-in")
     assert page.headers["x-frame-options"] == "DENY"
-    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["cache-control"] == "private, no-cache"
     assert "<script>" not in page.text and " style=" not in page.text
 
 
@@ -194,3 +195,13 @@ def test_static_serves_only_built_files(client: TestClient) -> None:
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
     for path in ("/static/..%2Fpages.py", "/static/missing.css", "/static/%2e%2e"):
         assert client.get(path).status_code == 404
+
+
+def test_sign_out_clears_the_browser_cache(client: TestClient, web_world: WebWorld) -> None:
+    """Signing out ends the cookie and tells the browser to drop cached pages of this site."""
+    csrf = signed_in(client, web_world.front_door_key)
+    answer = client.post("/sign-out", data={"csrf_token": csrf}, follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["clear-site-data"] == '"cache"'
+    assert "max-age=0" in answer.headers["set-cookie"].lower()
+    assert client.get("/search", follow_redirects=False).headers["location"] == "/sign-in"
