@@ -178,10 +178,38 @@ def server_env(data_dir: Path, database_url: str = "", **extra: str) -> dict[str
     return env
 
 
+@dataclass
+class Server:
+    url: str
+    pid: int
+
+    def worker_pids(self) -> list[int]:
+        """uvicorn's worker processes (the server's process group, less the supervisor)."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and int(entry.name) != self.pid:
+                with contextlib.suppress(OSError):
+                    stat = (entry / "stat").read_text()
+                    in_group = int(stat[stat.rindex(")") + 2 :].split()[2]) == self.pid  # pgrp
+                    if in_group and b"resource_tracker" not in (entry / "cmdline").read_bytes():
+                        pids.append(int(entry.name))
+        return pids
+
+    def worker_rss_mb(self) -> list[float]:
+        """Resident memory of each worker now, MB (what one copy of the serving state costs)."""
+        out = []
+        for pid in self.worker_pids():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        out.append(int(line.split()[1]) / 1024.0)
+        return out
+
+
 @contextlib.contextmanager
-def serve(env: dict[str, str], workers: int = 1, ready_timeout: float = 300.0) -> Iterator[str]:
-    """Run ``vcsmatch serve --workers N`` in its own process group; yield its base URL once
-    ``/ready`` answers 200 from every worker, and kill the whole group afterwards."""
+def serve(env: dict[str, str], workers: int = 1, ready_timeout: float = 300.0) -> Iterator[Server]:
+    """Run ``vcsmatch serve --workers N`` in its own process group; yield it once ``/ready``
+    answers 200 repeatedly (from every worker), and kill the whole group afterwards."""
     import httpx
 
     port = free_port()
@@ -210,7 +238,7 @@ def serve(env: dict[str, str], workers: int = 1, ready_timeout: float = 300.0) -
             except httpx.HTTPError:
                 ok_in_a_row = 0
             time.sleep(0.25)
-        yield url
+        yield Server(url, proc.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
@@ -264,3 +292,75 @@ def prepare_store(
             keys[role], _ = api_keys.create_key(session, role, f"benchmark {role}")
     dispose_engines()
     return keys
+
+
+# -- profiles ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def py_spy(pids: list[int], directory: Path | None, seconds: float) -> Iterator[list[Path]]:
+    """Sample ``pids`` with py-spy (when ``directory`` is given and py-spy is installed) for
+    ``seconds``, into collapsed-stack files; yields their paths (filled once the block ends)."""
+    exe = Path(PYTHON).with_name("py-spy")
+    if directory is None or not exe.exists():
+        yield []
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    outs = [directory / f"py-spy-{pid}.txt" for pid in pids]
+    procs = [
+        subprocess.Popen(
+            [
+                str(exe),
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--rate",
+                "200",
+                "--duration",
+                str(int(seconds)),
+                "-o",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for pid, out in zip(pids, outs, strict=True)
+    ]
+    try:
+        yield outs
+    finally:
+        for p in procs:
+            try:
+                p.wait(timeout=seconds + 30)
+            except subprocess.TimeoutExpired:
+                p.terminate()
+                p.wait()
+
+
+def hot_functions(paths: list[Path], top: int = 15, only: tuple[str, ...] = ()) -> list[list]:
+    """From py-spy collapsed stacks: the functions holding most samples (inclusive), as rows
+    ``[function, share of samples]``; ``only`` keeps frames whose text contains one of them."""
+    from collections import Counter
+
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for path in paths:
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            n = int(count)
+            total += n
+            frames = {f.split(" (")[0] + " (" + f.split(" (")[-1].split("/")[-1]
+                      for f in stack.split(";") if " (" in f}  # fmt: skip
+            for f in frames:
+                if not only or any(o in f for o in only):
+                    inclusive[f] += n
+    if not total:
+        return []
+    return [[f, f"{n / total:.0%}"] for f, n in inclusive.most_common(top)]

@@ -29,10 +29,12 @@ from pathlib import Path
 import httpx
 from _common import (
     console,
+    hot_functions,
     machine,
     percentiles,
     postgres_database,
     prepare_store,
+    py_spy,
     serve,
     server_env,
     table,
@@ -111,6 +113,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--database", choices=["auto", "postgres", "sqlite"], default="auto")
     parser.add_argument("--people", type=int, default=1000, help="training people")
+    parser.add_argument(
+        "--profile", type=Path, help="sample the workers with py-spy during recommend, into DIR"
+    )
     args = parser.parse_args()
 
     console.print(f"machine: {machine()}")
@@ -118,6 +123,8 @@ def main() -> None:
     catalogue, ratings, bodies = person_bodies(args.people, seed=0)
 
     results: dict[int, dict[str, dict[str, float]]] = {}
+    profiles: dict[int, list[Path]] = {}
+    rss: dict[int, list[float]] = {}
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vcsmatch-bench-")))
         db_url = ""
@@ -131,19 +138,24 @@ def main() -> None:
         env = server_env(tmp, db_url)
         for n_workers in args.workers:
             console.print(f"[bold]{n_workers} worker(s)[/bold], store: {store}")
-            with serve(env, workers=n_workers) as url:
+            with serve(env, workers=n_workers) as server:
+                url = server.url
                 health = asyncio.run(drive(url, "GET", "/health", args.seconds, args.concurrency))
-                recs = asyncio.run(
-                    drive(
-                        url,
-                        "POST",
-                        "/v1/recommendations",
-                        args.seconds,
-                        args.concurrency,
-                        headers=auth,
-                        bodies=bodies,
+                where = args.profile / f"{n_workers}-workers" if args.profile else None
+                with py_spy(server.worker_pids(), where, args.seconds) as stacks:
+                    recs = asyncio.run(
+                        drive(
+                            url,
+                            "POST",
+                            "/v1/recommendations",
+                            args.seconds,
+                            args.concurrency,
+                            headers=auth,
+                            bodies=bodies,
+                        )
                     )
-                )
+                profiles[n_workers] = stacks
+                rss[n_workers] = server.worker_rss_mb()
             results[n_workers] = {"health": health, "recommend": recs}
 
     rows = []
@@ -178,6 +190,22 @@ def main() -> None:
     if 1 in results and 2 in results:
         gain = results[2]["recommend"]["rps"] / results[1]["recommend"]["rps"]
         console.print(f"2 workers / 1 worker, recommend requests/s: {gain:.2f}x")
+    for n_workers, sizes in rss.items():
+        each = ", ".join(f"{mb:,.0f}" for mb in sizes)
+        console.print(f"resident memory per worker with {n_workers} worker(s): {each} MB")
+    for n_workers, stacks in profiles.items():
+        rows = hot_functions(
+            stacks,
+            top=25,
+            only=("vcsmatch/", "api/", "sqlalchemy", "psycopg", "pydantic", "starlette", "fastapi"),
+        )
+        if rows:
+            table(
+                f"py-spy, recommend phase, {n_workers} worker(s): share of worker samples "
+                "(inclusive)",
+                ["function (file)", "share"],
+                rows,
+            )
     bad = sum(m["errors"] for r in results.values() for m in r.values())
     if bad:
         console.print(f"[bold red]{bad:.0f} requests did not answer 200[/bold red]")

@@ -151,7 +151,10 @@ def through_api(catalogue: Catalogue, n_queries: int, database: str) -> dict[str
             console.print(
                 "starting vcsmatch serve (each worker loads and indexes the catalogue)..."
             )
-            with serve(env, workers=1, ready_timeout=1200) as url:
+            started = time.perf_counter()
+            with serve(env, workers=1, ready_timeout=1200) as server:
+                ready_s = time.perf_counter() - started
+                url = server.url
                 auth = {"Authorization": f"Bearer {keys['practitioner']}"}
                 with httpx.Client(base_url=url, headers=auth, timeout=60) as client:
 
@@ -166,13 +169,15 @@ def through_api(catalogue: Catalogue, n_queries: int, database: str) -> dict[str
                     def health() -> None:
                         client.get("/health").raise_for_status()
 
-                    out = {}
+                    out: dict[str, dict] = {}
                     for name, fn in (
                         ("health", health),
                         ("text only", text_only),
                         ("text + postcode", search),
                     ):
                         out[name] = percentiles(time_calls(fn, n_queries, warmup=10))
+                out["worker resident memory MB"] = {"rss": server.worker_rss_mb()}
+                out["start to ready s"] = {"seconds": ready_s}
     return out
 
 
@@ -195,7 +200,12 @@ def main() -> None:
     table(
         f"through the API, one worker, {args.n_services:,} services, one request at a time",
         ["request", "p50 ms", "p95 ms", "p99 ms"],
-        [[name, m["p50"], m["p95"], m["p99"]] for name, m in api.items()],
+        [[name, m["p50"], m["p95"], m["p99"]] for name, m in api.items() if "p50" in m],
+    )
+    rss = ", ".join(f"{mb:,.0f}" for mb in api["worker resident memory MB"]["rss"])
+    console.print(
+        f"worker resident memory with {args.n_services:,} services: {rss} MB; "
+        f"start to ready: {api['start to ready s']['seconds']:.0f} s"
     )
     p99 = api["text + postcode"]["p99"]
     ratio = p99 / api["health"]["p99"]
