@@ -36,6 +36,12 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+def exit_cleanly_on_sigterm() -> None:
+    """Turn SIGTERM into ``SystemExit``, so a stopped benchmark still kills its server group
+    and drops its scratch database (the ``finally`` blocks run)."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def machine() -> str:
     """One line naming the machine: cores, memory, Python, load (figures depend on all four)."""
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -227,7 +233,8 @@ def serve(env: dict[str, str], workers: int = 1, ready_timeout: float = 300.0) -
         deadline = time.monotonic() + ready_timeout
         ok_in_a_row = 0
         while ok_in_a_row < 4 * workers:
-            if proc.poll() is not None or time.monotonic() > deadline:
+            refused = "refused" in Path(log.name).read_text()  # the model failed to load
+            if proc.poll() is not None or time.monotonic() > deadline or refused:
                 log.flush()
                 tail = (Path(log.name).read_text()[-3000:]) if Path(log.name).exists() else ""
                 raise RuntimeError(f"vcsmatch serve did not become ready:\n{tail}")

@@ -29,6 +29,7 @@ from pathlib import Path
 import httpx
 from _common import (
     console,
+    exit_cleanly_on_sigterm,
     hot_functions,
     machine,
     percentiles,
@@ -118,6 +119,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
+    exit_cleanly_on_sigterm()
     console.print(f"machine: {machine()}")
     console.print("building a synthetic world and training a model...")
     catalogue, ratings, bodies = person_bodies(args.people, seed=0)

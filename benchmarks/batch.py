@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import VCSMATCH, console, machine, table
+from _common import VCSMATCH, console, exit_cleanly_on_sigterm, machine, table
 
 
 def main() -> None:
@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=2000)
     parser.add_argument("--training-people", type=int, default=1500)
     args = parser.parse_args()
+    exit_cleanly_on_sigterm()
     console.print(f"machine: {machine()}")
 
     from vcsmatch.catalogue.hsds3 import write_hsds3

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from _common import (
     console,
+    exit_cleanly_on_sigterm,
     machine,
     percentiles,
     postgres_database,
@@ -188,6 +189,7 @@ def main() -> None:
     parser.add_argument("--no-api", action="store_true", help="in process only")
     parser.add_argument("--database", choices=["auto", "sqlite"], default="auto")
     args = parser.parse_args()
+    exit_cleanly_on_sigterm()
     console.print(f"machine: {machine()}")
     catalogue = build(args.n_services)
     p99 = in_process(catalogue, args.n_services, args.queries)

@@ -29,6 +29,7 @@ import pandas as pd
 from _common import (
     PYTHON,
     console,
+    exit_cleanly_on_sigterm,
     machine,
     measure_in_fresh_parent,
     table,
@@ -152,6 +153,7 @@ def main() -> None:
         child(int(args.child[0]), args.child[1], args.child[2])
         return
 
+    exit_cleanly_on_sigterm()
     console.print(f"machine: {machine()}")
     rows = []
     verdicts = []
