@@ -6,7 +6,10 @@ person, including services with no ratings yet. Being linear on standardised fea
 feature's contribution to a score is exact (``coef * (x - mean) / scale``): explanations quote
 what actually drove a score.
 
-Exposure: ratings exist only for what the old tool showed. The rows we train on are the rated
+Evidence: a part that knows nothing of a service (no ratings: a new service) gives NaN, which
+the blend replaces by the feature's mean, so the part contributes nothing and the service
+ranks on what is known of it, its content. Exposure: ratings exist only for what the old tool
+showed. The rows we train on are the rated
 pairs plus unrated candidates *the old policy could have shown* (see ``Recommender``), so the
 blend does not learn that "never shown" means "not relevant".
 """
@@ -39,7 +42,11 @@ class Blend:
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.int64)
         self.feature_names_ = tuple(feature_names)
-        self.mean_ = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
+        known = ~np.isnan(X)
+        counts = known.sum(axis=0)
+        sums = np.where(known, X, 0.0).sum(axis=0)
+        self.mean_ = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+        X = self.impute(X)
         scale = X.std(axis=0) if len(X) else np.ones(X.shape[1])
         self.scale_ = np.where(scale > 1e-9, scale, 1.0)
         if len(np.unique(y)) < 2:
@@ -60,6 +67,15 @@ class Blend:
         """Fold the standardisation into raw weights for a single matrix-vector product."""
         self.weights_ = self.coef_ / self.scale_
         self.bias_ = self.intercept_ - float(np.dot(self.weights_, self.mean_))
+
+    def impute(self, X: np.ndarray) -> np.ndarray:
+        """``X`` with each missing (NaN) value replaced by its feature's training mean, so a
+        part with no evidence for a row contributes exactly nothing to its score."""
+        X = np.asarray(X, dtype=np.float64)
+        missing = np.isnan(X)
+        if not missing.any():
+            return X
+        return np.where(missing, self.mean_, X)
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         """Log-odds of relevance for each row."""

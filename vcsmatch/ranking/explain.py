@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vcsmatch.catalogue.model import DELIVERY_MODES
-from vcsmatch.ranking.collaborative import GroupStats, describe_group
+from vcsmatch.ranking.collaborative import GroupStats, describe_group, row_sum
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.priors import ServicePriors
 from vcsmatch.ranking.result import Reason, Suggestion
@@ -25,7 +25,6 @@ from vcsmatch.taxonomy import Taxonomy
 #: Which reason each blend feature's contribution counts toward.
 FEATURE_REASON: dict[str, str] = {
     "needs": "need",
-    "needs_new": "need",
     "main_need": "need",
     "any_need": "need",
     "strengths": "activity",
@@ -36,7 +35,6 @@ FEATURE_REASON: dict[str, str] = {
     "taste": "collaborative",
     "als": "collaborative",
     "prior_lift": "prior",
-    "prior_evidence": "prior",
 }
 
 _MODE_WORDS = {
@@ -205,10 +203,10 @@ class Explainer:
         if not person_groups:
             empty = np.zeros((0, len(rows)))
             return empty, empty
-        g_rows = np.asarray(person_groups)
         cols = np.asarray(rows)
-        rated = self.groups.n_rated_[g_rows][:, cols].toarray()
-        liked = self.groups.n_liked_[g_rows][:, cols].toarray()
+        n = self.groups.n_rated_.shape[1]
+        rated = np.vstack([row_sum(self.groups.n_rated_, [g], n)[cols] for g in person_groups])
+        liked = np.vstack([row_sum(self.groups.n_liked_, [g], n)[cols] for g in person_groups])
         return rated, liked
 
     def _group_words(

@@ -54,12 +54,19 @@ from vcsmatch.ranking.validation import (
 from vcsmatch.ratings import RELEVANT_AT
 from vcsmatch.taxonomy import load_taxonomy
 
+#: What the learned parts know of a person (``PersonFeatures`` groups).
+PERSON_GROUPS: tuple[str, ...] = ("age_band", "sex", "needs", "strengths")
+
 #: Blend features of each part, in the order of the blend's columns.
 PART_FEATURES: dict[str, tuple[str, ...]] = {
-    "content": ("needs", "main_need", "any_need", "strengths", "distance", "mode", "needs_new"),
+    "content": ("needs", "main_need", "any_need", "strengths", "distance", "mode"),
     "collaborative": ("group_share", "group_lift", "taste", "als"),
-    "priors": ("prior_lift", "prior_evidence"),
+    "priors": ("prior_lift",),
 }
+
+#: Features that only ratings of the service itself inform: missing (NaN) for a service nobody
+#: rated, so they contribute nothing to its score (see ``Blend.impute``).
+EVIDENCE_FEATURES: frozenset[str] = frozenset({"group_share", "group_lift", "als", "prior_lift"})
 
 #: Weights used when the ratings hold one class only (nothing for the blend to learn from).
 FALLBACK_WEIGHTS: dict[str, float] = {
@@ -233,7 +240,9 @@ class Recommender(BaseEstimator):
         with _progress(self.show_progress, steps, "training") as bar:
             self._bind(catalogue, learned=None)
             people = self._people(ratings, catalogue)
-            self.person_features_ = PersonFeatures().fit(people.frame)
+            # no area cell: where people live drives what the old tool showed them (exposure),
+            # and people at the front door elsewhere should not inherit it
+            self.person_features_ = PersonFeatures(groups=PERSON_GROUPS).fit(people.frame)
             X = self.person_features_.transform(people.frame)
             self.group_keys_ = group_vocabulary(self.taxonomy_)
             member = self._membership(people.frame)
@@ -456,7 +465,6 @@ class Recommender(BaseEstimator):
             )
             cols.update(zip(content_mod.PARTS, parts.T, strict=True))
             cols["any_need"] = (parts[:, 0] > 0).astype(np.float64)
-            cols["needs_new"] = parts[:, 0] * (1.0 - learned.priors.evidence[s_rows])
         if self.use_collaborative:
             share, lift = _pair_group_scores(learned.groups, member, p_rows, s_rows)
             cols["group_share"], cols["group_lift"] = share, lift
@@ -466,8 +474,7 @@ class Recommender(BaseEstimator):
                 cols["als"] = np.einsum("ij,ij->i", U[p_rows], learned.als.item_factors_[s_rows])
         if self.use_priors:
             cols["prior_lift"] = learned.priors.lift[s_rows]
-            cols["prior_evidence"] = learned.priors.evidence[s_rows]
-        return np.column_stack([cols[f] for f in self._feature_names()])
+        return _mark_missing(cols, self._feature_names(), learned.priors.n_ratings[s_rows] == 0)
 
     def _training_vectors(self, frame: pd.DataFrame) -> PersonVector:
         """Need, strength and mode-fit arrays of every training person (rows = people)."""
@@ -521,6 +528,8 @@ class Recommender(BaseEstimator):
             service_ids=self.service_ids_,
         )
         self._group_col = {k: j for j, k in enumerate(self.group_keys_)}
+        names = self.person_features_.get_feature_names_out()
+        self._pf_col = {str(n): j for j, n in enumerate(names)}
 
     def rebind(self, catalogue: Catalogue) -> Recommender:
         """The same learned parts over a new catalogue version (a copy; ``self`` unchanged).
@@ -598,12 +607,17 @@ class Recommender(BaseEstimator):
             for r, i in enumerate(picked)
         ]
 
-    def _person_x(self, person: Person, location: tuple[float, float] | None) -> sp.csr_matrix:
-        """The person's feature row (located where ``locate`` found them, so a postcode is
-        looked up once)."""
-        if location is not None and person.latitude is None:
-            person = person.model_copy(update={"latitude": location[0], "longitude": location[1]})
-        return self.person_features_.transform([person])
+    def _person_x(self, person: Person) -> np.ndarray:
+        """The person's ``PersonFeatures`` row, encoded from the fitted vocabulary's names
+        (the transformer's generic path costs more than the rest of a recommendation; a test
+        checks both agree)."""
+        col = self._pf_col
+        keys = [f"age_band={person.band or 'unknown'}", f"sex={person.sex}"]
+        keys += [f"needs={c}" for c in person.needs]
+        keys += [f"strengths={c}" for c in person.strengths]
+        x = np.zeros((1, len(col)), dtype=np.float64)
+        x[0, [col[k] for k in keys if k in col]] = 1.0
+        return x
 
     def _person_group_rows(self, person: Person) -> list[int]:
         keys = person_group_keys(person.band, person.sex, person.needs, person.strengths)
@@ -623,20 +637,19 @@ class Recommender(BaseEstimator):
             parts = self.content_.parts(pv, rows, distance_km)
             cols.update(zip(content_mod.PARTS, parts.T, strict=True))
             cols["any_need"] = (parts[:, 0] > 0).astype(np.float64)
-            cols["needs_new"] = parts[:, 0] * (1.0 - self.bound_evidence_[rows])
         if self.use_collaborative:
             groups = self._person_group_rows(person)
             share, rate = self.bound_groups_.scores(groups, rows)
             cols["group_share"], cols["group_lift"] = share, rate - self.bound_priors_.rate[rows]
-            x = self._person_x(person, location)
+            x = self._person_x(person)
             cols["taste"] = (self.service_matrix_ @ self.bound_taste_.person_vector(x))[rows]
             if self.use_als and self.bound_als_ is not None:
                 u = self.bound_als_.person_factors(x)[0]
                 cols["als"] = (self.bound_als_.item_factors_ @ u)[rows]
         if self.use_priors:
             cols["prior_lift"] = self.bound_lift_[rows]
-            cols["prior_evidence"] = self.bound_evidence_[rows]
-        return np.column_stack([cols[f] for f in self.blend_.feature_names_])
+        unrated = self.bound_priors_.n_ratings[rows] == 0
+        return self.blend_.impute(_mark_missing(cols, self.blend_.feature_names_, unrated))
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -654,6 +667,18 @@ class Recommender(BaseEstimator):
         from vcsmatch.ranking.persistence import load_recommender
 
         return load_recommender(Path(directory))
+
+
+def _mark_missing(
+    cols: dict[str, np.ndarray], names: Sequence[str], unrated: np.ndarray
+) -> np.ndarray:
+    """The feature matrix, with evidence features set to NaN for services nobody rated."""
+    out = np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in names])
+    if unrated.any():
+        for j, f in enumerate(names):
+            if f in EVIDENCE_FEATURES:
+                out[unrated, j] = np.nan
+    return out
 
 
 def _pair_group_scores(
