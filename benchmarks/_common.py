@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import resource
 import signal
 import socket
 import subprocess
@@ -103,23 +102,15 @@ class ChildRun:
     seconds: float
     peak_rss_mb: float
     returncode: int
-
-
-def run_child(args: list[str], env: dict[str, str] | None = None) -> ChildRun:
-    """Run ``args`` to completion (output passes through) and measure its wall time and peak
-    resident memory. ``ru_maxrss`` of RUSAGE_CHILDREN is the largest child so far, so each
-    measurement needs a fresh parent: call this from a process that runs one child at a time,
-    in increasing size order (the result is the max of all children run so far)."""
-    start = time.perf_counter()
-    proc = subprocess.run(args, env=env, check=False)
-    seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux
-    return ChildRun(seconds, peak_kb / 1024.0, proc.returncode)
+    #: User + system CPU seconds: on a shared machine, the work done, whatever the wait.
+    cpu_seconds: float = float("nan")
 
 
 def measure_in_fresh_parent(args: list[str], env: dict[str, str] | None = None) -> ChildRun:
-    """``run_child`` through a throwaway parent, so the peak RSS is this child's alone. The
-    child keeps this process's terminal, so its progress bars show live."""
+    """Run ``args`` to completion through a throwaway parent and measure its wall time, CPU
+    time and peak resident memory (``ru_maxrss`` of RUSAGE_CHILDREN is the largest child a
+    process ever waited for, so a fresh parent makes it this child's alone). The child keeps
+    this process's terminal, so its progress bars show live."""
     import json
     import tempfile
 
@@ -128,16 +119,17 @@ def measure_in_fresh_parent(args: list[str], env: dict[str, str] | None = None) 
         "t = time.perf_counter()\n"
         "rc = subprocess.run(sys.argv[2:], check=False).returncode\n"
         "s = time.perf_counter() - t\n"
-        "kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "open(sys.argv[1], 'w').write(json.dumps([s, kb / 1024.0, rc]))\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "out = [s, ru.ru_maxrss / 1024.0, rc, ru.ru_utime + ru.ru_stime]\n"
+        "open(sys.argv[1], 'w').write(json.dumps(out))\n"
     )
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         proc = subprocess.run([PYTHON, "-c", code, out.name, *args], env=env, check=False)
         try:
-            seconds, peak_mb, rc = json.loads(Path(out.name).read_text())
+            seconds, peak_mb, rc, cpu = json.loads(Path(out.name).read_text())
         except ValueError:
             return ChildRun(float("nan"), float("nan"), proc.returncode or 1)
-    return ChildRun(float(seconds), float(peak_mb), int(rc))
+    return ChildRun(float(seconds), float(peak_mb), int(rc), float(cpu))
 
 
 # -- a real server -----------------------------------------------------------------------------
@@ -200,6 +192,17 @@ class Server:
                     if in_group and b"resource_tracker" not in (entry / "cmdline").read_bytes():
                         pids.append(int(entry.name))
         return pids
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds used so far by the server's processes (all workers)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in [self.pid, *self.worker_pids()]:
+            with contextlib.suppress(OSError):
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                fields = stat[stat.rindex(")") + 2 :].split()
+                total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        return total
 
     def worker_rss_mb(self) -> list[float]:
         """Resident memory of each worker now, MB (what one copy of the serving state costs)."""

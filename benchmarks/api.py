@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import tempfile
 import time
@@ -90,6 +91,7 @@ async def drive(
     out["rps"] = len(latencies) / elapsed
     out["n"] = len(latencies)
     out["errors"] = errors
+    out["sent"] = len(latencies) + concurrency * 4  # with the warm-up
     return out
 
 
@@ -142,7 +144,10 @@ def main() -> None:
             console.print(f"[bold]{n_workers} worker(s)[/bold], store: {store}")
             with serve(env, workers=n_workers) as server:
                 url = server.url
+                cpu0 = server.cpu_seconds()
                 health = asyncio.run(drive(url, "GET", "/health", args.seconds, args.concurrency))
+                cpu1 = server.cpu_seconds()
+                health["cpu_ms"] = (cpu1 - cpu0) / health["sent"] * 1000
                 where = args.profile / f"{n_workers}-workers" if args.profile else None
                 with py_spy(server.worker_pids(), where, args.seconds) as stacks:
                     recs = asyncio.run(
@@ -156,6 +161,7 @@ def main() -> None:
                             bodies=bodies,
                         )
                     )
+                recs["cpu_ms"] = (server.cpu_seconds() - cpu1) / recs["sent"] * 1000
                 profiles[n_workers] = stacks
                 rss[n_workers] = server.worker_rss_mb()
             results[n_workers] = {"health": health, "recommend": recs}
@@ -164,11 +170,19 @@ def main() -> None:
     for n_workers, r in results.items():
         for name, m in r.items():
             rows.append(
-                [f"{name}, {n_workers} worker(s)", m["rps"], m["p50"], m["p99"], m["errors"]]
+                [
+                    f"{name}, {n_workers} worker(s)",
+                    m["rps"],
+                    m["p50"],
+                    m["p99"],
+                    m["cpu_ms"],
+                    m["errors"],
+                ]
             )
     table(
-        f"concurrency {args.concurrency}, {args.seconds:.0f} s per phase, store {store}",
-        ["phase", "requests/s", "p50 ms", "p99 ms", "errors"],
+        f"concurrency {args.concurrency}, {args.seconds:.0f} s per phase, store {store} "
+        "(server CPU ms per request: the work, whatever the machine's load)",
+        ["phase", "requests/s", "p50 ms", "p99 ms", "server CPU ms/req", "errors"],
         rows,
     )
     rows = []
@@ -192,6 +206,13 @@ def main() -> None:
     if 1 in results and 2 in results:
         gain = results[2]["recommend"]["rps"] / results[1]["recommend"]["rps"]
         console.print(f"2 workers / 1 worker, recommend requests/s: {gain:.2f}x")
+    for n_workers, r in results.items():
+        ratio = r["recommend"]["cpu_ms"] / r["health"]["cpu_ms"]
+        console.print(
+            f"{n_workers} worker(s): a recommendation costs the server {ratio:.1f}x the CPU of "
+            "a health check (the throughput ratio it allows when the server has the cores)"
+        )
+    console.print(f"load average at end: {os.getloadavg()[0]:.1f}")
     for n_workers, sizes in rss.items():
         each = ", ".join(f"{mb:,.0f}" for mb in sizes)
         console.print(f"resident memory per worker with {n_workers} worker(s): {each} MB")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -106,9 +107,9 @@ def child(n_ratings: int, what: str, result_path: str) -> None:
     t0 = time.perf_counter()
     catalogue, frame = scaled_frame(n_ratings)
     made = time.perf_counter() - t0
-    n_people = frame["person_id"].nunique()
+    n_people = int(frame["person_id"].nunique())
     console.print(f"frame: {len(frame):,} ratings, {n_people:,} people, made in {made:.1f} s")
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     if what == "full":
         from vcsmatch.ranking.recommender import Recommender
 
@@ -122,19 +123,20 @@ def child(n_ratings: int, what: str, result_path: str) -> None:
             AlternatingLeastSquares(**ALS_SETTINGS, random_state=0, num_threads=1).fit(
                 C, show_progress=True
             )
-    fit = time.perf_counter() - t1
+    fit, fit_cpu = time.perf_counter() - t1, time.process_time() - c1
     with open(result_path, "w") as fh:
-        json.dump({"make_s": made, "fit_s": fit, "people": int(n_people)}, fh)
+        json.dump({"make_s": made, "fit_s": fit, "fit_cpu_s": fit_cpu, "people": n_people}, fh)
 
 
 def measure(n_ratings: int, what: str) -> dict[str, float]:
     """One child run: its phase times and its own peak RSS."""
+    nan = float("nan")
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         run = measure_in_fresh_parent([PYTHON, __file__, "--child", str(n_ratings), what, out.name])
         try:
             phases = json.loads(Path(out.name).read_text())
         except ValueError:
-            phases = {"make_s": float("nan"), "fit_s": float("nan"), "people": 0}
+            phases = {"make_s": nan, "fit_s": nan, "fit_cpu_s": nan, "people": 0}
     return {
         **phases,
         "total_s": run.seconds,
@@ -174,18 +176,18 @@ def main() -> None:
                     f"{r['people']:,}",
                     r["make_s"],
                     r["fit_s"],
-                    f"{r['fit_s'] / als['fit_s']:.1f}x" if what == "full" else "1.0x",
+                    r["fit_cpu_s"],
+                    f"{r['fit_s'] / als['fit_s']:.1f}x / {r['fit_cpu_s'] / als['fit_cpu_s']:.1f}x",
                     f"{size / r['fit_s']:,.0f}",
                     f"{r['peak_gb']:.2f}",
-                    "" if r["rc"] == 0 else f"exit {r['rc']}",
                 ]
             )
         if "full" in res:
             full = res["full"]
             if size == 1_000_000:
                 verdicts.append(
-                    f"1M ratings fit in {full['fit_s']:.0f} s (target < 120 s on 2 cores): "
-                    f"{verdict(full['fit_s'] < 120)}"
+                    f"1M ratings: fit {full['fit_s']:.0f} s wall, {full['fit_cpu_s']:.0f} s CPU "
+                    f"(target < 120 s on 2 cores): {verdict(full['fit_s'] < 120)}"
                 )
             if size == 10_000_000:
                 verdicts.append(
@@ -193,10 +195,20 @@ def main() -> None:
                     f"{verdict(full['peak_gb'] < 8)}"
                 )
     table(
-        "training time and peak memory (peak = whole child: frame + fit)",
-        ["run", "people", "make frame s", "fit s", "fit / ALS", "ratings/s", "peak GB", ""],
+        "training time and peak memory (peak = the whole child: frame + fit)",
+        [
+            "run",
+            "people",
+            "make frame s",
+            "fit s",
+            "fit CPU s",
+            "vs ALS (wall / CPU)",
+            "ratings/s",
+            "peak GB",
+        ],
         rows,
     )
+    console.print(f"load average at end: {os.getloadavg()[0]:.1f} (2 cores)")
     for line in verdicts:
         console.print(line)
     sys.stdout.flush()
