@@ -80,8 +80,8 @@ def build(n_services: int, seed: int = 0) -> Catalogue:
     return Catalogue(services=services)
 
 
-def in_process(catalogue: Catalogue, n_services: int, n_queries: int) -> float:
-    """Time ``CatalogueSearch`` queries of each kind; the text + place p99 in ms."""
+def in_process(catalogue: Catalogue, n_services: int, n_queries: int) -> tuple[float, float]:
+    """Time ``CatalogueSearch`` queries of each kind; the text + place p99 (wall, CPU) in ms."""
     t0 = time.perf_counter()
     index = CatalogueSearch().fit(catalogue)
     fit_s = time.perf_counter() - t0
@@ -104,22 +104,29 @@ def in_process(catalogue: Catalogue, n_services: int, n_queries: int) -> float:
         "filters only": lambda: SearchQuery(free_only=True, open_on="TU", age=70),
     }
     out = Table(title=f"in process: CatalogueSearch on {n_services:,} services (fit {fit_s:.1f} s)")
-    for col in ("query", "p50 ms", "p95 ms", "p99 ms", "mean hits"):
+    for col in ("query", "p50 ms", "p95 ms", "p99 ms", "p50 CPU ms", "p99 CPU ms", "mean hits"):
         out.add_column(col, justify="right" if col != "query" else "left")
     results = {}
     for name, make in kinds.items():
         for _ in range(10):  # warm up
             index.search(make())
-        times, hits = [], []
+        times, cpu, hits = [], [], []
         for _ in range(n_queries):
             q = make()
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             page = index.search(q)
+            # CPU time of this thread: the query's own work, without the machine's queueing
+            cpu.append((time.thread_time() - c) * 1000)
             times.append((time.perf_counter() - t) * 1000)
             hits.append(page.total_items)
         p50, p95, p99 = np.percentile(times, [50, 95, 99])
-        results[name] = p99
-        out.add_row(name, f"{p50:.1f}", f"{p95:.1f}", f"{p99:.1f}", f"{np.mean(hits):,.0f}")
+        c50, c99 = np.percentile(cpu, [50, 99])
+        results[name] = (p99, c99)
+        out.add_row(
+            name,
+            *(f"{v:.1f}" for v in (p50, p95, p99, c50, c99)),
+            f"{np.mean(hits):,.0f}",
+        )
     console.print(out)
     return results["text + postcode"]
 
@@ -192,9 +199,10 @@ def main() -> None:
     exit_cleanly_on_sigterm()
     console.print(f"machine: {machine()}")
     catalogue = build(args.n_services)
-    p99 = in_process(catalogue, args.n_services, args.queries)
+    p99, c99 = in_process(catalogue, args.n_services, args.queries)
     console.print(
-        f"in process: text + place p99 = {p99:.1f} ms (target < 50 ms): {verdict(p99 < 50)}"
+        f"in process: text + place p99 = {p99:.1f} ms wall (target < 50 ms): {verdict(p99 < 50)}"
+        f"; p99 CPU {c99:.1f} ms"
     )
     if args.no_api:
         return
