@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, gt=0)
     max_top_k: int = Field(default=100, gt=0)
     max_page_size: int = Field(default=100, gt=0)
+    #: Largest catalogue import body (``POST /v1/catalogue``), in bytes.
+    max_catalogue_bytes: int = Field(default=50_000_000, gt=0)
+    #: Deepest JSON nesting the API parses (deeper bodies are refused before parsing).
+    max_json_depth: int = Field(default=32, gt=0)
+    #: Most ratings one ``POST /v1/ratings`` batch may carry.
+    max_ratings_per_request: int = Field(default=1000, gt=0)
+    #: Seconds a client may take to send its whole request body (slow clients are cut off).
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
     #: Radius for in-person candidates when the person gives no travel preference.
     default_radius_km: float = Field(default=15.0, gt=0)
     #: Online geocoding of addresses that are not postcodes (geopy); off by default.

@@ -1,0 +1,120 @@
+"""Dependencies shared by the routes, as ``Annotated`` aliases (FastAPI's "Bigger Applications").
+
+- ``SettingsDep``: ``vcsmatch.settings.get_settings`` (tests override it).
+- ``StateDep``: the worker's ``AppState``; ``ServingDep``: its snapshot for this request.
+- ``SessionDep``: a database session, closed after the response.
+- ``CurrentKey``: the verified API key (401 otherwise), rate-limited per key (429).
+- ``require_role(*roles)``: the one role check (403 otherwise); routes list it in
+  ``dependencies=``; ``api.main`` reads the roles back into the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from api.problems import ProblemException
+from api.state import AppState, Serving
+from vcsmatch.settings import Settings, get_settings
+from vcsmatch.store import api_keys
+from vcsmatch.store.api_keys import ApiKeyRecord
+
+#: Which roles may do what is decided per route; see docs/api.md for the table and why admin
+#: does not imply the other roles.
+ROLES: tuple[str, ...] = api_keys.ROLES
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_state(request: Request) -> AppState:
+    """The ``AppState`` that ``lifespan`` put on the app."""
+    return request.app.state.vcsmatch
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_serving(state: StateDep) -> Serving:
+    """One snapshot per request, so a swap mid-request never mixes model and catalogue."""
+    return state.serving
+
+
+ServingDep = Annotated[Serving, Depends(get_serving)]
+
+
+def get_session(state: StateDep) -> Iterator[Session]:
+    """A session for this request, closed (and any open transaction rolled back) afterwards."""
+    with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key: `Authorization: Bearer vcs_...` (create one with `vcsmatch keys`).",
+)
+
+
+def _unauthorized(detail: str) -> ProblemException:
+    return ProblemException(
+        401, "Unauthorized", detail, type_="unauthorized", headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def get_current_key(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> ApiKeyRecord:
+    """The caller's live API key, checked against the store on every request (so revoking a
+    key takes effect at once in every worker), then charged one token of its rate limit."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise _unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+    record = api_keys.verify_key(session, credentials.credentials)
+    session.rollback()  # end the read transaction; routes start their own
+    if record is None:
+        raise _unauthorized("The API key is unknown or has been revoked.")
+    request.state.key_id = record.id
+    wait = state.rate_limiter.acquire(record.id)
+    if wait > 0:
+        raise ProblemException(
+            429,
+            "Too Many Requests",
+            f"This API key may send {state.settings.rate_limit_per_minute} requests a minute.",
+            type_="rate-limited",
+            headers={"Retry-After": state.rate_limiter.retry_after(wait)},
+        )
+    return record
+
+
+CurrentKey = Annotated[ApiKeyRecord, Depends(get_current_key)]
+
+
+def require_role(*roles: str) -> Callable[..., ApiKeyRecord]:
+    """A dependency admitting only keys whose role is one of ``roles`` (403 otherwise).
+
+    The returned callable carries ``roles`` so ``api.main`` can document each operation's
+    roles (``x-roles``) and its 401/403 answers from the dependency itself.
+    """
+    unknown = set(roles) - set(ROLES)
+    if not roles or unknown:
+        raise ValueError(f"require_role needs roles from {ROLES}; got {sorted(unknown)}")
+
+    def check_role(key: CurrentKey) -> ApiKeyRecord:
+        if key.role not in roles:
+            raise ProblemException(
+                403,
+                "Forbidden",
+                f"A {key.role} key may not use this operation; it needs: {', '.join(roles)}.",
+                type_="forbidden",
+            )
+        return key
+
+    check_role.roles = roles  # type: ignore[attr-defined]
+    return check_role

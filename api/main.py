@@ -1,0 +1,203 @@
+"""The FastAPI application factory: ``create_app(settings=None)``.
+
+``vcsmatch serve`` runs it with uvicorn (``api.main:create_app``, ``factory=True``), so every
+worker builds its own app. ``lifespan`` opens and migrates the store, loads the active
+catalogue and the newest registered model into an ``AppState`` on ``app.state.vcsmatch``, and
+polls the store for newer ones. Routers live in ``api/routes/``, one per resource.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+from fastapi.middleware import Middleware
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from api import web
+from api.loading import refresh
+from api.middleware import (
+    AuditMiddleware,
+    BodyLimitMiddleware,
+    CrashGuardMiddleware,
+    SecurityHeadersMiddleware,
+)
+from api.problems import install_problem_handlers, problem_responses, problem_schemas
+from api.routes import (
+    catalogue,
+    health,
+    keys,
+    model,
+    ratings,
+    recommendations,
+    services,
+    taxonomy,
+)
+from api.state import AppState
+from vcsmatch import __version__
+from vcsmatch.settings import Settings, get_settings
+from vcsmatch.store import audit
+from vcsmatch.store.db import get_engine, open_store
+
+logger = logging.getLogger("vcsmatch.api")
+
+DESCRIPTION = """
+Matches people to community and voluntary-sector services, learning from practitioners'
+relevance ratings.
+
+**vcsmatch supports a practitioner's decision and never makes it.** Every suggestion is for a
+practitioner to check with the person; nothing acts on a suggestion automatically.
+
+Authenticate with an API key: `Authorization: Bearer <key>`. Each operation lists the roles
+that may call it under `x-roles`. Every error is an RFC 9457 problem document
+(`application/problem+json`) that names the field at fault without repeating its value.
+Personal features travel only in POST bodies, never in URLs.
+"""
+
+ROUTERS = (
+    health.router,
+    recommendations.router,
+    ratings.router,
+    services.router,
+    taxonomy.router,
+    model.router,
+    catalogue.router,
+    keys.router,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the API for ``settings`` (default: ``get_settings()``, from the environment)."""
+    settings = settings or get_settings()
+    # The raw access log would record query strings (postcodes); the audit log replaces it.
+    logging.getLogger("uvicorn.access").disabled = True
+
+    holder: dict[str, AppState] = {}
+
+    def write_audit(entry: dict[str, Any]) -> None:
+        state = holder.get("state")
+        if state is None:
+            return
+        with state.sessions() as session:
+            audit.record(session, **entry)
+
+    app = FastAPI(
+        title="vcsmatch",
+        version=__version__,
+        summary="Suggest community services for a person; learn from practitioners' ratings.",
+        description=DESCRIPTION,
+        lifespan=_lifespan(settings, holder),
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(AuditMiddleware, writer=write_audit),
+            Middleware(CrashGuardMiddleware),
+            Middleware(
+                BodyLimitMiddleware,
+                max_bytes=settings.max_body_bytes,
+                max_depth=settings.max_json_depth,
+                timeout_seconds=settings.body_timeout_seconds,
+                large_paths={"/v1/catalogue": settings.max_catalogue_bytes},
+            ),
+        ],
+    )
+    # Routes read the same settings the middleware was built with.
+    app.dependency_overrides[get_settings] = lambda: settings
+    install_problem_handlers(app)
+    for router in ROUTERS:
+        _document_errors(router.routes)  # idempotent: routers are module-level
+        app.include_router(router)
+    app.include_router(web.router)
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _lifespan(settings: Settings, holder: dict[str, AppState]) -> Callable[[FastAPI], Any]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sessions = await anyio.to_thread.run_sync(open_store, settings)
+        state = AppState(settings, sessions)
+        app.state.vcsmatch = state
+        holder["state"] = state
+        try:
+            await anyio.to_thread.run_sync(refresh, state)
+        except Exception as exc:  # noqa: BLE001 - start anyway; /ready says what is missing
+            logger.warning("initial load failed: %s", type(exc).__name__)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(_poll, state)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+        holder.pop("state", None)
+        get_engine(settings).dispose()
+
+    return lifespan
+
+
+async def _poll(state: AppState) -> None:
+    """Every ``model_poll_seconds``, pick up a newer catalogue or model from the store."""
+    while True:
+        await anyio.sleep(state.settings.model_poll_seconds)
+        try:
+            await anyio.to_thread.run_sync(refresh, state)
+        except Exception as exc:  # noqa: BLE001 - a failed poll is retried at the next one
+            logger.warning("refresh failed: %s", type(exc).__name__)
+
+
+def route_roles(route: APIRoute) -> tuple[str, ...] | None:
+    """The roles ``require_role`` admits on ``route`` (None when the route needs no key)."""
+    stack = list(route.dependant.dependencies)
+    while stack:
+        dep = stack.pop()
+        roles = getattr(dep.call, "roles", None)
+        if roles is not None:
+            return tuple(roles)
+        stack.extend(dep.dependencies)
+    return None
+
+
+def _document_errors(routes: list[BaseRoute]) -> None:
+    """Declare in OpenAPI every problem status each operation can answer, derived from what
+    the route actually depends on: its roles (401, 403, 429), parameters (422), body (400,
+    408, 413, 422); every operation can meet a database outage (503)."""
+    for route in routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        statuses: set[int] = {503} if route.path != "/health" else set()
+        roles = route_roles(route)
+        if roles is not None:
+            statuses |= {401, 403, 429}
+            route.openapi_extra = {**(route.openapi_extra or {}), "x-roles": list(roles)}
+        has_body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
+        if route.dependant.path_params or route.dependant.query_params or has_body:
+            statuses.add(422)
+        if route.methods & {"POST", "PUT", "PATCH", "DELETE"}:
+            statuses |= {400, 408, 413}  # BodyLimitMiddleware reads every such body
+        for status, spec in problem_responses(*sorted(statuses)).items():
+            route.responses.setdefault(status, spec)
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schemas())
+            # FastAPI's default validation schemas are never sent: problems replace them.
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema["components"]["schemas"].pop(name, None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi

@@ -1,0 +1,339 @@
+"""Pure ASGI middleware: security headers, the audit log, a crash guard and body limits.
+
+Order, outermost first (``api.main`` installs them so): security headers (every response
+gets them, even a 500), audit (sees the final status of every request), crash guard (a bug
+becomes a bare problem 500, never a traceback), body limit (size, nesting depth and a deadline
+for slow clients, checked before FastAPI parses anything).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import numpy as np
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import PROBLEM_MEDIA_TYPE, Problem
+
+logger = logging.getLogger("vcsmatch.api")
+
+#: The API serves JSON only; the web page (api/web) may set its own, stricter-for-it policy.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+#: Swagger UI and ReDoc load their scripts and styles from jsDelivr.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com;"
+    " worker-src blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"geolocation=(), camera=(), microphone=()"),
+)
+
+
+async def send_problem(
+    send: Send,
+    status: int,
+    title: str,
+    detail: str | None,
+    *,
+    path: str | None = None,
+    type_: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Answer with a problem document straight from middleware (no request object needed)."""
+    body = Problem(
+        type=f"/problems/{type_}" if type_ else "about:blank",
+        title=title,
+        status=status,
+        detail=detail,
+        instance=path,
+    ).model_dump_json(exclude_none=True)
+    raw = body.encode()
+    out = [
+        (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+        (b"content-length", str(len(raw)).encode()),
+    ]
+    out += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": raw})
+
+
+class SecurityHeadersMiddleware:
+    """Adds CSP, frame denial, no-sniff, referrer policy (and no-store on API answers)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        csp = DOCS_CSP if path in DOCS_PATHS else API_CSP
+        is_api = path.startswith("/v1/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                for key, value in SECURITY_HEADERS:
+                    if key not in present:
+                        headers.append((key, value))
+                if b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", csp.encode()))
+                if is_api and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+AuditWriter = Callable[[dict[str, Any]], None]
+
+
+class AuditMiddleware:
+    """Records every request under ``/v1``: key id, method, route template, status, latency,
+    number of results. Never the URL (query strings can hold postcodes), never a body.
+
+    Routes put ``key_id`` and ``n_results`` into the request state; ``writer`` stores the entry
+    (in a worker thread, after the response is sent, so the audit never slows or fails a call).
+    """
+
+    def __init__(self, app: ASGIApp, writer: AuditWriter) -> None:
+        self.app = app
+        self.writer = writer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope.get("path", "").startswith("/v1"):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        state = scope.setdefault("state", {})
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            entry = {
+                "key_id": state.get("key_id"),
+                "method": scope.get("method", "?"),
+                "route_template": getattr(route, "path", None) or "<unmatched>",
+                "status": status,
+                "latency_ms": (time.perf_counter() - started) * 1000.0,
+                "n_results": state.get("n_results"),
+            }
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._write, entry)
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        try:
+            self.writer(entry)
+        except Exception as exc:  # noqa: BLE001 - the audit must never fail the call it records
+            logger.warning("audit entry not stored: %s", type(exc).__name__)
+
+
+class CrashGuardMiddleware:
+    """Turns an unhandled exception (a bug) into a bare problem 500.
+
+    Logs only the exception's type and where it was raised: exception messages and reprs can
+    carry the values a caller sent, which may be a person's features.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - last line of defence, by design
+            frames = traceback.extract_tb(exc.__traceback__)
+            where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+            route = getattr(scope.get("route"), "path", "<unmatched>")
+            logger.error("unhandled %s at %s on %s", type(exc).__name__, where, route)
+            if not started:
+                await send_problem(
+                    send,
+                    500,
+                    "Internal Server Error",
+                    "An unexpected error occurred; it has been logged without request data.",
+                    path=scope.get("path"),
+                )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Reads the request body before the app does and refuses it early when it is too big
+    (``Content-Length`` or counted bytes: 413), too deeply nested JSON (400), or too slow to
+    arrive (408). The accepted body is replayed to the app unchanged.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        max_depth: int,
+        timeout_seconds: float,
+        large_paths: dict[str, int] | None = None,
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+        self.timeout_seconds = timeout_seconds
+        self.large_paths = large_paths or {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        limit = self.large_paths.get(path, self.max_bytes)
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _too_large(send, path, limit)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            with anyio.fail_after(self.timeout_seconds):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return
+                    chunk = message.get("body", b"")
+                    size += len(chunk)
+                    if size > limit:
+                        raise _BodyTooLarge
+                    chunks.append(chunk)
+                    if not message.get("more_body", False):
+                        break
+        except _BodyTooLarge:
+            await _too_large(send, path, limit)
+            return
+        except TimeoutError:
+            await send_problem(
+                send,
+                408,
+                "Request Timeout",
+                f"The request body did not arrive within {self.timeout_seconds:g} seconds.",
+                path=path,
+                headers={"Connection": "close"},
+            )
+            return
+        body = b"".join(chunks)
+        if _looks_like_json(scope) and json_depth(body) > self.max_depth:
+            await send_problem(
+                send,
+                400,
+                "Bad Request",
+                f"JSON is nested more than {self.max_depth} levels deep.",
+                path=path,
+                type_="too-deep",
+            )
+            return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(send: Send, path: str, limit: int) -> None:
+    await send_problem(
+        send,
+        413,
+        "Content Too Large",
+        f"The request body is larger than {limit} bytes.",
+        path=path,
+        type_="too-large",
+        headers={"Connection": "close"},
+    )
+
+
+def _content_length(scope: Scope) -> int | None:
+    for key, value in scope.get("headers", []):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _looks_like_json(scope: Scope) -> bool:
+    for key, value in scope.get("headers", []):
+        if key == b"content-type":
+            return b"json" in value.lower()
+    return True  # FastAPI parses a body without a content type as JSON
+
+
+_OPEN = np.zeros(256, dtype=np.int8)
+_OPEN[[ord("["), ord("{")]] = 1
+_OPEN[[ord("]"), ord("}")]] = -1
+
+
+def json_depth(body: bytes) -> int:
+    """The deepest nesting of ``[``/``{`` in a JSON text, ignoring brackets inside strings.
+
+    Vectorised so a body at the size limit costs milliseconds: a quote is real unless an odd
+    run of backslashes precedes it, bytes after an odd number of real quotes are inside a
+    string, and the nesting depth is the running sum of the remaining bracket deltas.
+    """
+    if not body or (b"[" not in body and b"{" not in body):
+        return 0
+    raw = np.frombuffer(body, dtype=np.uint8)
+    delta = _OPEN[raw]
+    quotes = np.flatnonzero(raw == ord('"'))
+    if len(quotes):
+        backslash = raw == ord("\\")
+        if backslash.any():
+            positions = np.arange(len(raw))
+            last_plain = np.maximum.accumulate(np.where(backslash, -1, positions))
+            run = np.where(backslash, positions - last_plain, 0)  # backslashes ending here
+            before = np.where(quotes > 0, run[np.maximum(quotes - 1, 0)], 0)
+            quotes = quotes[before % 2 == 0]
+        toggles = np.zeros(len(raw), dtype=np.int64)
+        toggles[quotes] = 1
+        in_string = np.cumsum(toggles) % 2 == 1
+        delta = np.where(in_string, 0, delta)
+    return int(np.cumsum(delta, dtype=np.int64).max(initial=0))

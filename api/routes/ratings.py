@@ -1,0 +1,295 @@
+"""``POST /v1/ratings`` (store practitioners' relevance ratings) and
+``GET /v1/ratings/export`` (the training frame, for data scientists).
+
+A rating cites the recommendation's ``request_id`` or carries the person's features. With an
+idempotency key (in the body, or the ``Idempotency-Key`` header) a retry never stores twice:
+the same key and content answer with the stored rating (``created: false``), the same key with
+different content is a 409. 201 is sent only after the whole batch is committed.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+from api.deps import ServingDep, SessionDep, SettingsDep, require_role
+from api.problems import UNION_TAG_PREFIX, ProblemException, field_problem, problem_responses
+from vcsmatch.errors import DataError, NotFoundError
+from vcsmatch.features.location import locate
+from vcsmatch.features.person import Person, Sex
+from vcsmatch.ratings import COMMENT_CODES, TRAINING_COLUMNS
+from vcsmatch.store import ratings_log
+from vcsmatch.store.api_keys import ApiKeyRecord
+from vcsmatch.store.minimised import MinimisedPerson
+from vcsmatch.store.ratings_log import IdempotencyConflict, NewRating
+from vcsmatch.store.secrets import get_secret
+from vcsmatch.taxonomy import load_taxonomy
+
+router = APIRouter(prefix="/v1/ratings", tags=["ratings"])
+
+#: ``Literal`` over the tuple itself, so the codes have one home (``vcsmatch.ratings``).
+CommentCode = Literal[COMMENT_CODES]  # type: ignore[valid-type]
+
+Practitioner = Annotated[ApiKeyRecord, Depends(require_role("practitioner"))]
+Analyst = Annotated[ApiKeyRecord, Depends(require_role("analyst"))]
+
+
+class RatingCreate(BaseModel):
+    """One relevance rating of one suggested service for one person."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    request_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="The recommendation's request_id; then `person` may be left out.",
+    )
+    person: Person | None = Field(
+        default=None, description="The person's features, when there is no request_id."
+    )
+    service_id: str = Field(min_length=1, max_length=200)
+    rating: int = Field(ge=1, le=5, description="1 = not relevant at all ... 5 = just right.")
+    comment_codes: list[CommentCode] = Field(default_factory=list, max_length=5)
+    practitioner_id: str | None = Field(default=None, max_length=200)
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Any unique string; a retry with the same key never stores twice.",
+    )
+
+    @model_validator(mode="after")
+    def _person_or_request(self) -> RatingCreate:
+        if self.request_id is None and self.person is None:
+            raise ValueError("give request_id or person")
+        return self
+
+
+class RatingBatch(BaseModel):
+    """Several ratings stored all together or not at all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ratings: list[RatingCreate] = Field(min_length=1, max_length=10_000)
+
+
+_ONE, _BATCH = UNION_TAG_PREFIX + "one", UNION_TAG_PREFIX + "batch"
+
+
+def _body_kind(value: Any) -> str:
+    return _BATCH if isinstance(value, dict) and "ratings" in value else _ONE
+
+
+RatingsBody = Annotated[
+    Annotated[RatingCreate, Tag(_ONE)] | Annotated[RatingBatch, Tag(_BATCH)],
+    Discriminator(_body_kind),
+]
+
+
+class RatingStored(BaseModel):
+    id: int
+    service_id: str
+    request_id: str | None
+    idempotency_key: str | None
+    created: bool = Field(description="False when this key's rating was already stored.")
+
+
+class RatingsStored(BaseModel):
+    data: list[RatingStored]
+    count: int
+    created: int = Field(description="How many were newly stored (the rest were retries).")
+
+
+@router.post(
+    "",
+    status_code=201,
+    operation_id="create_ratings",
+    summary="Store one rating or a batch (idempotent with a key)",
+    responses=problem_responses(409),
+)
+def create_ratings(
+    body: RatingsBody,
+    key: Practitioner,
+    serving: ServingDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=180,
+            description="For a batch, item i without its own key gets `<key>:<i>`.",
+        ),
+    ] = None,
+) -> RatingsStored:
+    """201 once every rating in the body is durably committed (all or none)."""
+    items = body.ratings if isinstance(body, RatingBatch) else [body]
+    if len(items) > settings.max_ratings_per_request:
+        raise field_problem("ratings", f"at most {settings.max_ratings_per_request} per request")
+    catalogue = serving.catalogue
+    if catalogue is None:
+        raise ProblemException(
+            503,
+            "Not ready",
+            "No catalogue is loaded yet.",
+            type_="not-ready",
+            headers={"Retry-After": "30"},
+        )
+    known = catalogue.index()
+    taxonomy = load_taxonomy()
+    new: list[NewRating] = []
+    for i, item in enumerate(items):
+        where = f"ratings.{i}." if isinstance(body, RatingBatch) else ""
+        if item.service_id not in known:
+            raise field_problem(where + "service_id", "is not a service in the catalogue")
+        item_key = item.idempotency_key
+        if idempotency_key is not None:
+            header_key = (
+                idempotency_key if not isinstance(body, RatingBatch) else (f"{idempotency_key}:{i}")
+            )
+            if (
+                item_key is not None
+                and item_key != header_key
+                and not isinstance(body, RatingBatch)
+            ):
+                raise field_problem("idempotency_key", "differs from the Idempotency-Key header")
+            item_key = item_key or header_key
+        minimised = None
+        reference = None
+        if item.person is not None:
+            taxonomy.validate("need", item.person.needs)
+            taxonomy.validate("strength", item.person.strengths)
+            minimised = MinimisedPerson.from_person(
+                item.person, locate(item.person, settings=settings)
+            )
+            reference = item.person.reference
+        new.append(
+            NewRating(
+                service_id=item.service_id,
+                rating=item.rating,
+                person=minimised,
+                request_id=item.request_id,
+                person_reference=reference,
+                comment_codes=tuple(item.comment_codes),
+                practitioner_id=item.practitioner_id,
+                api_key_id=key.id,
+                idempotency_key=item_key,
+            )
+        )
+    try:
+        stored = ratings_log.add_ratings(session, new, secret=get_secret(session, settings))
+    except IdempotencyConflict as exc:
+        raise ProblemException(
+            409,
+            "Idempotency key reused",
+            "An idempotency key in this request was already used for a different rating; "
+            "nothing in this request was stored.",
+            type_="idempotency-conflict",
+        ) from exc
+    except NotFoundError as exc:
+        raise field_problem("request_id", "is not a known recommendation request") from exc
+    except DataError as exc:
+        raise field_problem(exc.field, exc.reason) from exc
+    request.state.n_results = len(stored)
+    data = [
+        RatingStored(
+            id=r.id,
+            service_id=r.service_id,
+            request_id=r.request_id,
+            idempotency_key=r.idempotency_key,
+            created=created,
+        )
+        for r, created in stored
+    ]
+    return RatingsStored(data=data, count=len(data), created=sum(d.created for d in data))
+
+
+class TrainingRow(BaseModel):
+    """One row of the training frame (``vcsmatch.ratings.TRAINING_COLUMNS``)."""
+
+    person_id: str = Field(description="Keyed hash of the person reference; not reversible.")
+    service_id: str
+    rating: int
+    practitioner_id: str | None
+    rated_at: dt.datetime
+    age: float | None
+    sex: Sex
+    needs: list[str]
+    strengths: list[str]
+    latitude: float | None
+    longitude: float | None
+
+
+class RatingsExport(BaseModel):
+    columns: list[str] = Field(default=list(TRAINING_COLUMNS))
+    count: int
+    data: list[TrainingRow]
+
+
+def _none_if_nan(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+@router.get(
+    "/export",
+    operation_id="export_ratings",
+    response_model=RatingsExport,
+    summary="The training frame: every rating with the minimised person (analysts)",
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+            },
+            "description": "JSON (default) or CSV (`format=csv`); needs/strengths `;`-separated "
+            "in CSV.",
+        }
+    },
+)
+def export_ratings(
+    key: Analyst,
+    session: SessionDep,
+    request: Request,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the API's name
+    since: Annotated[
+        dt.datetime | None, Query(description="Only ratings stored at or after this instant.")
+    ] = None,
+) -> Any:
+    """Person ids are keyed hashes: they link one person's ratings, they do not identify them."""
+    frame = ratings_log.ratings_frame(session, since=since)
+    request.state.n_results = len(frame)
+    records = []
+    for row in frame.itertuples(index=False):
+        rec = {c: _none_if_nan(getattr(row, c)) for c in TRAINING_COLUMNS}
+        rec["rated_at"] = rec["rated_at"].to_pydatetime()
+        rec["needs"] = list(rec["needs"])
+        rec["strengths"] = list(rec["strengths"])
+        records.append(rec)
+    if format == "csv":
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(TRAINING_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        for rec in records:
+            writer.writerow(
+                {
+                    **rec,
+                    "rated_at": rec["rated_at"].isoformat(),
+                    "needs": ";".join(rec["needs"]),
+                    "strengths": ";".join(rec["strengths"]),
+                    "age": "" if rec["age"] is None else int(rec["age"]),
+                }
+            )
+        return Response(
+            buf.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="ratings.csv"'},
+        )
+    return RatingsExport(count=len(records), data=[TrainingRow.model_validate(r) for r in records])

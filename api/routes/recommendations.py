@@ -1,0 +1,150 @@
+"""``POST /v1/recommendations``: ranked services for one person, for a practitioner to check.
+
+The person's features arrive in the body only (never the URL). The request is logged
+minimised (``vcsmatch.store.recommendation_log``) under a ``request_id`` that ratings can cite
+instead of resending the features.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from api.deps import ServingDep, SessionDep, SettingsDep, require_role
+from api.problems import ProblemException, field_problem
+from vcsmatch.features.location import locate
+from vcsmatch.features.person import Person
+from vcsmatch.ranking.result import ReasonKind, Suggestion
+from vcsmatch.store import recommendation_log
+from vcsmatch.store.api_keys import ApiKeyRecord
+from vcsmatch.store.minimised import MinimisedPerson
+from vcsmatch.store.secrets import get_secret
+from vcsmatch.taxonomy import load_taxonomy
+
+router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+
+DECISION_SUPPORT = (
+    "These are suggestions to support a practitioner's decision, not a decision. Check each "
+    "service's eligibility, availability and suitability with the person before referring; "
+    "vcsmatch never acts on a suggestion by itself."
+)
+
+
+class RecommendationRequest(Person):
+    """The person (``vcsmatch.features.person.Person``'s fields) and how many suggestions.
+
+    ``reference`` is your system's opaque case reference; vcsmatch keeps only a keyed hash.
+    """
+
+    top_k: int = Field(default=10, ge=1, le=1000, description="Capped by the server's max_top_k.")
+
+
+class ReasonPublic(BaseModel):
+    kind: ReasonKind
+    text: str
+    weight: float
+
+
+class SuggestionPublic(BaseModel):
+    rank: int = Field(ge=1)
+    service_id: str
+    service_name: str
+    organisation: str | None
+    score: float
+    distance_km: float | None = Field(description="None for services that need no travel.")
+    eligibility: list[str] = Field(description="Eligibility rules that were checked and met.")
+    reasons: list[ReasonPublic] = Field(description="What drove the score, most important first.")
+
+
+class RecommendationResponse(BaseModel):
+    request_id: str = Field(description="Cite it when rating these suggestions.")
+    model_version: str
+    catalogue_version: int
+    generated_at: dt.datetime
+    decision_support: str = Field(default=DECISION_SUPPORT)
+    suggestions: list[SuggestionPublic]
+
+
+def _public(s: Suggestion, name: str, organisation: str | None) -> SuggestionPublic:
+    return SuggestionPublic(
+        rank=s.rank,
+        service_id=s.service_id,
+        service_name=name,
+        organisation=organisation,
+        score=float(s.score),
+        distance_km=None if s.distance_km is None else round(float(s.distance_km), 3),
+        eligibility=list(s.eligibility),
+        reasons=[ReasonPublic(kind=r.kind, text=r.text, weight=float(r.weight)) for r in s.reasons],
+    )
+
+
+Practitioner = Annotated[ApiKeyRecord, Depends(require_role("practitioner"))]
+
+
+@router.post(
+    "",
+    operation_id="recommend",
+    summary="Suggest services for a person (decision support, not a decision)",
+)
+def recommend(
+    body: RecommendationRequest,
+    key: Practitioner,
+    serving: ServingDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+) -> RecommendationResponse:
+    """Ranks the serving catalogue's eligible services for the person in the body.
+
+    Unknown need or strength codes and unknown postcodes are 422 problems that name the field
+    without repeating the value.
+    """
+    if body.top_k > settings.max_top_k:
+        raise field_problem("top_k", f"must be at most {settings.max_top_k}")
+    recommender, catalogue = serving.recommender, serving.catalogue
+    if recommender is None or catalogue is None or serving.catalogue_version is None:
+        raise ProblemException(
+            503,
+            "Not ready",
+            "No catalogue or model is loaded yet.",
+            type_="not-ready",
+            headers={"Retry-After": "30"},
+        )
+    taxonomy = load_taxonomy()
+    taxonomy.validate("need", body.needs)
+    taxonomy.validate("strength", body.strengths)
+    person = Person.model_validate(body.model_dump(exclude={"top_k"}))
+    location = locate(person, settings=settings)
+    if location is not None and person.latitude is None:
+        # Resolve the postcode once, here; the ranker then works from coordinates.
+        person = person.model_copy(update={"latitude": location[0], "longitude": location[1]})
+    suggestions = recommender.recommend(person, top_k=body.top_k)
+
+    request_id = uuid.uuid4().hex
+    recommendation_log.record_request(
+        session,
+        request_id,
+        MinimisedPerson.from_person(person, location),
+        serving.model_version,
+        [s.service_id for s in suggestions],
+        person_reference=person.reference,
+        secret=get_secret(session, settings) if person.reference else None,
+        api_key_id=key.id,
+    )
+    request.state.n_results = len(suggestions)
+    index = catalogue.index()
+    out = []
+    for s in suggestions:
+        service = catalogue.services[index[s.service_id]]
+        out.append(_public(s, service.name, service.organisation))
+    return RecommendationResponse(
+        request_id=request_id,
+        model_version=serving.model_version or "unknown",
+        catalogue_version=serving.catalogue_version,
+        generated_at=dt.datetime.now(dt.UTC),
+        suggestions=out,
+    )

@@ -1,0 +1,174 @@
+"""``GET /v1/services`` (front-door catalogue search) and ``GET /v1/services/{service_id}``
+(one service as HSDS 3.0 JSON).
+
+A postcode in the query string is a place, not a person, so search allows it; the audit log
+records only the route template, and the server's access log (which would record the query
+string) is off. The search itself is ``vcsmatch.search.CatalogueSearch``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BaseModel, Field, ValidationError
+
+from api.deps import ServingDep, SettingsDep, require_role
+from api.problems import ProblemException, field_problem, problem_responses, validation_errors
+from vcsmatch.catalogue.hsds3 import write_hsds3
+from vcsmatch.catalogue.model import Catalogue, DeliveryMode, Service
+from vcsmatch.features.location import locate
+from vcsmatch.features.person import Person, Sex
+from vcsmatch.search import WEEKDAYS, SearchQuery
+from vcsmatch.store.api_keys import ApiKeyRecord
+
+router = APIRouter(prefix="/v1/services", tags=["services"])
+
+Searcher = Annotated[ApiKeyRecord, Depends(require_role("practitioner", "front_door"))]
+
+
+class SearchHitPublic(BaseModel):
+    service: Service
+    score: float
+    distance_km: float | None
+    matched_terms: list[str]
+    matched_needs: list[str]
+    matched_activities: list[str]
+    facts: list[str] = Field(description="Filters checked and passed, in words.")
+    why: list[str] = Field(description="Why it matched, most important first.")
+
+
+class ServicePage(BaseModel):
+    """One page of results, in the envelope HSDS's API uses."""
+
+    total_items: int
+    total_pages: int
+    page_number: int
+    size: int
+    contents: list[SearchHitPublic]
+    corrections: dict[str, str] = Field(description="Query words read as others (typos).")
+    implied_needs: list[str]
+    implied_activities: list[str]
+    catalogue_version: int
+
+
+def _not_ready() -> ProblemException:
+    return ProblemException(
+        503,
+        "Not ready",
+        "No catalogue is loaded yet.",
+        type_="not-ready",
+        headers={"Retry-After": "30"},
+    )
+
+
+def _weekday(open_on: str | None) -> str | None:
+    if open_on is None or open_on in WEEKDAYS:
+        return open_on
+    return WEEKDAYS[dt.date.fromisoformat(open_on).weekday()]
+
+
+@router.get(
+    "",
+    operation_id="search_services",
+    summary="Search the catalogue: free text, needs, place, eligibility, mode, cost, day",
+)
+def search_services(
+    key: Searcher,
+    serving: ServingDep,
+    settings: SettingsDep,
+    request: Request,
+    q: Annotated[
+        str | None, Query(max_length=500, description="Free text; typos and synonyms tolerated.")
+    ] = None,
+    needs: Annotated[list[str], Query(max_length=50, description="Need codes.")] = [],  # noqa: B006
+    activities: Annotated[list[str], Query(max_length=50)] = [],  # noqa: B006
+    postcode: Annotated[
+        str | None, Query(max_length=16, description="Search near this place.")
+    ] = None,
+    latitude: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    longitude: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    radius_km: Annotated[float, Query(gt=0, le=500)] = 10.0,
+    include_remote: Annotated[
+        bool, Query(description="With a place, also list online/phone services.")
+    ] = True,
+    age: Annotated[int | None, Query(ge=0, le=120)] = None,
+    sex: Annotated[Sex | None, Query()] = None,
+    delivery_mode: Annotated[list[DeliveryMode], Query(max_length=4)] = [],  # noqa: B006
+    free_only: bool = False,
+    open_on: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(MO|TU|WE|TH|FR|SA|SU|\d{4}-\d{2}-\d{2})$",
+            description="A weekday code (MO..SU) or a date (YYYY-MM-DD).",
+        ),
+    ] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=1000, description="Capped by max_page_size.")] = 20,
+) -> ServicePage:
+    if size > settings.max_page_size:
+        raise field_problem("query.size", f"must be at most {settings.max_page_size}")
+    search = serving.search
+    if search is None or serving.catalogue_version is None:
+        raise _not_ready()
+    if postcode is not None:
+        if latitude is not None or longitude is not None:
+            raise field_problem("query.postcode", "give a postcode or coordinates, not both")
+        location = locate(Person(postcode=postcode), settings=settings)
+        if location is not None:
+            latitude, longitude = location
+    try:
+        weekday = _weekday(open_on)
+    except ValueError:
+        raise field_problem("query.open_on", "is not a real date") from None
+    try:
+        query = SearchQuery(
+            text=q,
+            needs=tuple(needs),
+            activities=tuple(activities),
+            latitude=latitude,
+            longitude=longitude,
+            radius_km=radius_km,
+            include_remote=include_remote,
+            age=age,
+            sex=sex,
+            delivery_modes=tuple(delivery_mode),
+            free_only=free_only,
+            open_on=weekday,
+            page=page,
+            size=size,
+        )
+    except ValidationError as exc:
+        errors = validation_errors([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()])
+        raise ProblemException(
+            422, "Request is not valid", errors[0].message, type_="validation", errors=errors
+        ) from None
+    result = search.search(query).to_dict()
+    request.state.n_results = len(result["contents"])
+    return ServicePage(**result, catalogue_version=serving.catalogue_version)
+
+
+@router.get(
+    "/{service_id}",
+    operation_id="get_service",
+    summary="One service, as HSDS 3.0 JSON",
+    responses={
+        **problem_responses(404),
+        200: {
+            "description": "An HSDS 3.0 service object (with its organization, locations, "
+            "schedules, attributes)."
+        },
+    },
+)
+def get_service(
+    key: Searcher,
+    serving: ServingDep,
+    request: Request,
+    service_id: Annotated[str, Path(min_length=1, max_length=200)],
+) -> dict[str, Any]:
+    if serving.catalogue is None:
+        raise _not_ready()
+    service = serving.catalogue.get(service_id)  # NotFoundError -> 404
+    request.state.n_results = 1
+    return write_hsds3(Catalogue(services=[service]))[0]

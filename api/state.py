@@ -1,0 +1,69 @@
+"""What a worker serves: one catalogue version, its search index and one model, swapped as one.
+
+Requests read ``AppState.serving`` once and use that snapshot throughout, so a swap in the
+middle of a request never mixes an old model with a new catalogue. Loading (minutes of
+unpacking or fitting a search index) happens outside the lock; only the swap of the reference
+takes it, so requests never wait for a reload and none fails or drops during one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.ratelimit import RateLimiter
+from vcsmatch.catalogue.model import Catalogue
+from vcsmatch.settings import Settings
+
+logger = logging.getLogger("vcsmatch.api")
+
+
+@dataclass(frozen=True)
+class Serving:
+    """An immutable snapshot of what answers requests right now."""
+
+    catalogue: Catalogue | None = None
+    catalogue_version: int | None = None
+    #: ``vcsmatch.search.CatalogueSearch`` fitted on ``catalogue``.
+    search: Any | None = None
+    #: ``vcsmatch.ranking.Recommender`` bound to ``catalogue``.
+    recommender: Any | None = None
+    model_version: str | None = None
+    #: Registry facts about the model (created when, n ratings, metrics).
+    model_info: dict[str, Any] = field(default_factory=dict)
+    swapped_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    @property
+    def ready(self) -> bool:
+        return self.catalogue is not None and self.recommender is not None
+
+
+class AppState:
+    """Held on ``app.state.vcsmatch``: settings, sessions, the rate limiter and the snapshot."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+        self._serving = Serving()
+        self._swap_lock = threading.Lock()
+        #: Held for a whole load-validate-swap, so two reloads never race each other.
+        self.reload_lock = threading.Lock()
+        #: Model versions that failed to load; polling skips them (a reload retries).
+        self.refused_models: set[str] = set()
+
+    @property
+    def serving(self) -> Serving:
+        """The current snapshot (reading a reference is atomic; no lock needed)."""
+        return self._serving
+
+    def swap(self, **changes: Any) -> Serving:
+        """Replace some of the snapshot's parts at once and return the new snapshot."""
+        with self._swap_lock:
+            self._serving = replace(self._serving, swapped_at=dt.datetime.now(dt.UTC), **changes)
+            return self._serving

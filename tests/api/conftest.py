@@ -1,0 +1,91 @@
+"""API fixtures: a store seeded with a small synthetic world, a trained model, a key per role,
+and the real app served over HTTP (starlette's TestClient runs the lifespan).
+
+No ``__init__.py`` here on purpose: a package named ``api`` under ``tests/`` would shadow the
+real ``api`` package. Test modules are named ``test_api_*.py`` to stay unique.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from api_helpers import Seed, make_seed, postgres_database
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from vcsmatch.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def world() -> object:
+    """A small synthetic county: 60 services, 200 people and their ratings."""
+    from vcsmatch.synthetic import make_world
+
+    return make_world(n_services=60, n_people=200, n_new_people=10, seed=1)
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Recommender fitted on the world's ratings and saved (what `vcsmatch train` writes)."""
+    from vcsmatch.ranking.recommender import Recommender
+
+    model = Recommender(show_progress=False, n_factors=8, iterations=5)
+    model.fit(world.catalogue, world.ratings)
+    directory = tmp_path_factory.mktemp("model")
+    model.save(directory)
+    return directory
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def shared_seed(
+    request: pytest.FixtureRequest, world, trained_model_dir, tmp_path_factory
+) -> Iterator[Seed]:
+    """One seeded store per test module and backend, for tests that change nothing shared."""
+    data_dir = tmp_path_factory.mktemp("data")
+    if request.param == "sqlite":
+        yield make_seed(f"sqlite:///{data_dir / 'vcsmatch.db'}", data_dir, world, trained_model_dir)
+        return
+    for url in postgres_database():
+        yield make_seed(url, data_dir, world, trained_model_dir)
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_seed: Seed) -> Iterator[TestClient]:
+    """The app over HTTP, started once per module and backend."""
+    with TestClient(create_app(shared_seed.settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_seed(
+    request: pytest.FixtureRequest, world, trained_model_dir, tmp_path: Path
+) -> Iterator[Seed]:
+    """A seeded store of its own, for tests that import, reload, rate or revoke."""
+    if request.param == "sqlite":
+        yield make_seed(f"sqlite:///{tmp_path / 'vcsmatch.db'}", tmp_path, world, trained_model_dir)
+        return
+    for url in postgres_database():
+        yield make_seed(url, tmp_path, world, trained_model_dir)
+
+
+@pytest.fixture
+def start_app() -> Iterator[Callable[[Settings], TestClient]]:
+    """``start_app(settings)`` -> a started TestClient; all are shut down after the test."""
+    clients: list[TestClient] = []
+
+    def start(settings: Settings) -> TestClient:
+        client = TestClient(create_app(settings), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield start
+    for client in reversed(clients):
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def fresh_client(fresh_seed: Seed, start_app) -> TestClient:
+    return start_app(fresh_seed.settings)

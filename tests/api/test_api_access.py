@@ -1,0 +1,139 @@
+"""Who may call what: every operation in the OpenAPI document, without a key and with each role.
+
+The operations are read from the app's own OpenAPI document, so an endpoint added later is
+checked here without anyone remembering to add it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from api_helpers import ROLES, Seed
+from fastapi.testclient import TestClient
+
+PUBLIC = {("get", "/health"), ("get", "/ready")}
+
+
+def operations(client: TestClient) -> list[tuple[str, str, dict]]:
+    doc = client.get("/openapi.json").json()
+    return [
+        (method, path, op)
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+
+
+def call(client: TestClient, method: str, path: str, headers: dict[str, str] | None = None):
+    """A request that reaches the role check: placeholders in the path, an empty JSON body.
+
+    Path placeholders name nothing that exists, so an admitted call changes nothing shared.
+    """
+    url = path.replace("{service_id}", "no-such-service").replace("{key_id}", "999999")
+    kwargs = {"json": {}} if method in {"post", "put", "patch"} else {}
+    return client.request(method.upper(), url, headers=headers or {}, **kwargs)
+
+
+def test_every_operation_declares_roles_and_auth_errors(shared_client: TestClient) -> None:
+    """Each operation but health/readiness lists its roles and declares 401, 403 and 429."""
+    ops = operations(shared_client)
+    assert len(ops) >= 13
+    for method, path, op in ops:
+        if (method, path) in PUBLIC:
+            assert "x-roles" not in op
+            continue
+        assert set(op["x-roles"]) <= set(ROLES), (method, path)
+        assert {"401", "403", "429", "503"} <= set(op["responses"]), (method, path)
+        assert op["security"] == [{"HTTPBearer": []}], (method, path)
+        assert op["operationId"], (method, path)
+
+
+def test_every_operation_answers_401_without_a_key(shared_client: TestClient) -> None:
+    """No key, a malformed header or an unknown key: 401 problem with WWW-Authenticate."""
+    for method, path, _ in operations(shared_client):
+        if (method, path) in PUBLIC:
+            continue
+        for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer vcs_nope"}):
+            response = call(shared_client, method, path, headers)
+            assert response.status_code == 401, (method, path, headers)
+            assert response.headers["www-authenticate"] == "Bearer"
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["status"] == 401
+
+
+def test_every_operation_answers_403_to_each_wrong_role(
+    shared_client: TestClient, shared_seed: Seed
+) -> None:
+    """A live key of a role the operation does not list is refused with 403; listed roles pass."""
+    checked = 0
+    for method, path, op in operations(shared_client):
+        if (method, path) in PUBLIC:
+            continue
+        for role in ROLES:
+            response = call(shared_client, method, path, shared_seed.auth(role))
+            if role in op["x-roles"]:
+                assert response.status_code not in (401, 403), (method, path, role)
+            else:
+                assert response.status_code == 403, (method, path, role, response.text)
+                assert response.json()["title"] == "Forbidden"
+                checked += 1
+            assert response.status_code < 500, (method, path, role, response.text)
+    assert checked >= 20
+
+
+def test_health_and_ready_need_no_key(shared_client: TestClient) -> None:
+    """Liveness and readiness answer without a key; readiness names the loaded versions."""
+    assert shared_client.get("/health").json() == {"status": "ok"}
+    ready = shared_client.get("/ready")
+    assert ready.status_code == 200
+    assert ready.json()["model_version"] and ready.json()["catalogue_version"] >= 1
+
+
+@pytest.mark.parametrize("role", ["practitioner", "front_door", "analyst", "admin"])
+def test_taxonomy_is_open_to_every_role(
+    shared_client: TestClient, shared_seed: Seed, role: str
+) -> None:
+    """Every role can read the need and strength codes with their labels."""
+    body = shared_client.get("/v1/taxonomy", headers=shared_seed.auth(role)).json()
+    codes = {t["code"] for t in body["needs"]}
+    assert "dementia" in codes and all(t["label"] for t in body["needs"])
+    assert body["strengths"]
+
+
+def test_revoked_key_stops_working_at_once(fresh_client: TestClient, fresh_seed: Seed) -> None:
+    """An admin revokes a practitioner key; its very next request is 401."""
+    admin = fresh_seed.auth("admin")
+    practitioner = fresh_seed.auth("practitioner")
+    assert fresh_client.get("/v1/services", headers=practitioner).status_code == 200
+    keys = fresh_client.get("/v1/keys", headers=admin).json()["data"]
+    target = next(k for k in keys if k["role"] == "practitioner")
+    revoked = fresh_client.delete(f"/v1/keys/{target['id']}", headers=admin)
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    assert fresh_client.get("/v1/services", headers=practitioner).status_code == 401
+
+
+def test_admin_creates_a_key_shown_once(fresh_client: TestClient, fresh_seed: Seed) -> None:
+    """A created key works at once; listings show its prefix, never the key or its hash."""
+    admin = fresh_seed.auth("admin")
+    body = {"role": "front_door", "name": "desk"}
+    created = fresh_client.post("/v1/keys", json=body, headers=admin)
+    assert created.status_code == 201
+    key = created.json()["key"]
+    listing = fresh_client.get("/v1/keys", headers=admin)
+    assert key not in listing.text
+    assert any(k["prefix"] == key[: len(k["prefix"])] for k in listing.json()["data"])
+    search = fresh_client.get("/v1/services", headers={"Authorization": f"Bearer {key}"})
+    assert search.status_code == 200
+
+
+def test_rate_limit_answers_429_with_retry_after(fresh_seed: Seed, start_app) -> None:
+    """With 3 requests a minute, the 4th is 429 with Retry-After; another key is unaffected."""
+    settings = fresh_seed.settings.model_copy(update={"rate_limit_per_minute": 3})
+    client = start_app(settings)
+    headers = fresh_seed.auth("front_door")
+    statuses = [client.get("/v1/taxonomy", headers=headers).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    limited = client.get("/v1/taxonomy", headers=headers)
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert client.get("/v1/taxonomy", headers=fresh_seed.auth("analyst")).status_code == 200
