@@ -191,13 +191,13 @@ class Server:
                     in_group = int(stat[stat.rindex(")") + 2 :].split()[2]) == self.pid  # pgrp
                     if in_group and b"resource_tracker" not in (entry / "cmdline").read_bytes():
                         pids.append(int(entry.name))
-        return pids
+        return pids or [self.pid]  # one worker: uvicorn serves in the supervisor's process
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds used so far by the server's processes (all workers)."""
         tick = os.sysconf("SC_CLK_TCK")
         total = 0.0
-        for pid in [self.pid, *self.worker_pids()]:
+        for pid in {self.pid, *self.worker_pids()}:
             with contextlib.suppress(OSError):
                 stat = Path(f"/proc/{pid}/stat").read_text()
                 fields = stat[stat.rindex(")") + 2 :].split()
@@ -310,7 +310,9 @@ def prepare_store(
 @contextlib.contextmanager
 def py_spy(pids: list[int], directory: Path | None, seconds: float) -> Iterator[list[Path]]:
     """Sample ``pids`` with py-spy (when ``directory`` is given and py-spy is installed) for
-    ``seconds``, into collapsed-stack files; yields their paths (filled once the block ends)."""
+    ``seconds``, into collapsed-stack files; yields their paths (filled once the block ends).
+    Only threads holding the GIL are sampled: Python's CPU time, not threads waiting on the
+    database or the network."""
     exe = Path(PYTHON).with_name("py-spy")
     if directory is None or not exe.exists():
         yield []
@@ -366,8 +368,8 @@ def hot_functions(paths: list[Path], top: int = 15, only: tuple[str, ...] = ()) 
                 continue
             n = int(count)
             total += n
-            frames = {f.split(" (")[0] + " (" + f.split(" (")[-1].split("/")[-1]
-                      for f in stack.split(";") if " (" in f}  # fmt: skip
+            # "function (path/file.py:line)" -> "function (path/file.py)", once per stack
+            frames = {f.rsplit(":", 1)[0] + ")" for f in stack.split(";") if " (" in f}
             for f in frames:
                 if not only or any(o in f for o in only):
                     inclusive[f] += n
