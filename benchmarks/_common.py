@@ -331,6 +331,7 @@ def py_spy(pids: list[int], directory: Path | None, seconds: float) -> Iterator[
                 "--nonblocking",
                 "--rate",
                 "200",
+                "--gil",
                 "--duration",
                 str(int(seconds)),
                 "-o",
