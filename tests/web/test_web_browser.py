@@ -122,6 +122,9 @@ def test_front_door_search_journey(
     page.go_back()
     assert page.locator("#results-heading").inner_text() == found
     page.go_forward()
+    page.get_by_role("link", name="Back", exact=True).click()  # JavaScript: history.back()
+    assert page.locator("#results-heading").inner_text() == found
+    page.go_forward()
     map_link = page.get_by_role("link", name=re.compile("on a map"))
     assert map_link.first.get_attribute("href").startswith("https://www.openstreetmap.org/?mlat=")
     check_accessibility(page, axe_source)

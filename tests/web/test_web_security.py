@@ -205,3 +205,17 @@ def test_sign_out_clears_the_browser_cache(client: TestClient, web_world: WebWor
     assert answer.headers["clear-site-data"] == '"cache"'
     assert "max-age=0" in answer.headers["set-cookie"].lower()
     assert client.get("/search", follow_redirects=False).headers["location"] == "/sign-in"
+
+
+def test_committed_assets_match_their_sources() -> None:
+    """The shipped static files are the build of frontend/ (rebuild with frontend/build.sh)."""
+    import json
+
+    from vcsmatch.paths import REPO_ROOT
+
+    static = REPO_ROOT / "api" / "web" / "static"
+    src = REPO_ROOT / "frontend"
+    assert (static / "app.js").read_text() == (src / "src" / "app.js").read_text()
+    wanted = json.loads((src / "package.json").read_text())["devDependencies"]["govuk-frontend"]
+    assert (static / "VERSION.txt").read_text().strip() == f"govuk-frontend {wanted}"
+    assert "govuk-" in (static / "vcsmatch.css").read_text()[:100_000]

@@ -33,3 +33,14 @@ for (const form of document.querySelectorAll("form[data-rate-form]")) {
     }
   });
 }
+
+// "Back" returns to the page the worker came from: search results (a POST, so the link alone
+// could only open an empty search form) or their suggestions.
+for (const link of document.querySelectorAll("a[data-history-back]")) {
+  link.addEventListener("click", (event) => {
+    if (window.history.length > 1) {
+      event.preventDefault();
+      window.history.back();
+    }
+  });
+}
