@@ -275,3 +275,45 @@ def test_front_door_key_cannot_reach_suggestions(page_factory: Any, web_world: W
     assert page.get_by_role("link", name="Suggest for a person").count() == 0
     response = page.goto("/suggest")
     assert response.status == 403
+
+
+def _tab_to(page: Any, selector: str, limit: int = 40) -> None:
+    """Press Tab until the element matching ``selector`` has focus (a keyboard-only user)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} never took focus with Tab")
+
+
+def _focus_is_visible(page: Any) -> bool:
+    return page.evaluate(
+        """() => { const s = getComputedStyle(document.activeElement);
+                   return s.outlineStyle !== 'none' || s.boxShadow !== 'none'; }"""
+    )
+
+
+def test_keyboard_only_sign_in_and_search(page_factory: Any, web_world: WebWorld) -> None:
+    """Skip link, sign-in and a search work from the keyboard alone, with visible focus."""
+    page = page_factory()
+    page.goto("/sign-in")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.classList.contains('govuk-skip-link')")
+    assert _focus_is_visible(page)
+    _tab_to(page, "#api_key")
+    assert _focus_is_visible(page)
+    page.keyboard.type(web_world.front_door_key)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/search")
+    _tab_to(page, "#text")
+    page.keyboard.type("lunch club")
+    _tab_to(page, "#free_only")
+    page.keyboard.press("Space")
+    assert page.get_by_label("Free services only").is_checked()
+    _tab_to(page, "button.govuk-button:not(.app-sign-out__button)")
+    assert _focus_is_visible(page)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results-heading")
+    _tab_to(page, ".app-result h3 a")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/services/**")
