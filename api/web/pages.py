@@ -79,6 +79,25 @@ def forbidden_or_sign_in(ws: WebSession | None, roles: tuple[str, ...]) -> Respo
     return None
 
 
+def over_rate_limit(request: Request, ws: WebSession) -> Response | None:
+    """Charge the key one request of its API rate limit (web actions count like API calls);
+    a 429 page when it is spent."""
+    state = request.app.state.vcsmatch
+    wait = state.rate_limiter.acquire(ws.key.id)
+    if wait <= 0:
+        return None
+    page = render(
+        "message.html",
+        429,
+        session=ws,
+        title="Too many requests",
+        message=f"This key may make {state.settings.rate_limit_per_minute} requests a minute. "
+        f"Wait {state.rate_limiter.retry_after(wait)} seconds, then try again.",
+    )
+    page.headers["Retry-After"] = state.rate_limiter.retry_after(wait)
+    return page
+
+
 def expired_form(ws: WebSession | None) -> Response:
     """A POST whose CSRF token does not match: never act on it."""
     return render(
@@ -229,6 +248,8 @@ async def search(request: Request) -> Response:
             return refused
         if not csrf_ok(ws, form.get(CSRF_FIELD)):
             return expired_form(ws)
+        if (limited := over_rate_limit(request, ws)) is not None:
+            return limited
         index = _serving(request).search
         if index is None:
             return not_ready(ws)

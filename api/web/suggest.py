@@ -37,7 +37,13 @@ from api.web.forms import (
     sex_options,
     strength_options,
 )
-from api.web.pages import expired_form, forbidden_or_sign_in, not_ready, with_session
+from api.web.pages import (
+    expired_form,
+    forbidden_or_sign_in,
+    not_ready,
+    over_rate_limit,
+    with_session,
+)
 from api.web.render import PAGE_HEADERS, redirect, render
 from api.web.session import CSRF_FIELD, WebSession, csrf_ok
 from vcsmatch.errors import NotFoundError
@@ -108,6 +114,8 @@ async def suggest(request: Request) -> Response:
             return refused
         if not csrf_ok(ws, form.get(CSRF_FIELD)):
             return expired_form(ws)
+        if (limited := over_rate_limit(request, ws)) is not None:
+            return limited
         settings = request.app.state.vcsmatch.settings
         tax = load_taxonomy()
         directory = get_postcode_directory(settings)
@@ -269,6 +277,10 @@ async def rate(request: Request, request_id: str) -> Response:
                 if wants_json
                 else expired_form(ws)
             )
+        if (limited := over_rate_limit(request, ws)) is not None:
+            if wants_json:
+                return answer(429, "Too many requests: wait a minute, then rate again.")
+            return limited
         record = _logged(db, ws, request_id)
         service_id = form.get("service_id")
         rating_raw = form.get("rating")

@@ -219,3 +219,15 @@ def test_committed_assets_match_their_sources() -> None:
     wanted = json.loads((src / "package.json").read_text())["devDependencies"]["govuk-frontend"]
     assert (static / "VERSION.txt").read_text().strip() == f"govuk-frontend {wanted}"
     assert "govuk-" in (static / "vcsmatch.css").read_text()[:100_000]
+
+
+def test_web_actions_share_the_keys_rate_limit(web_world: WebWorld) -> None:
+    """Searches from the page count against the key's per-minute limit: 429 past it."""
+    settings = web_world.settings.model_copy(update={"rate_limit_per_minute": 3})
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
+        csrf = signed_in(client, web_world.front_door_key)
+        statuses = [
+            client.post("/search", data={"csrf_token": csrf, "text": "lunch"}).status_code
+            for _ in range(5)
+        ]
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
