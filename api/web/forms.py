@@ -71,7 +71,7 @@ def _list(form: Any, name: str) -> list[str]:
 def _age(form: Form, raw: str) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit():
+    if not raw.isdecimal():
         form.error("age", "Age must be a whole number of years, like 72")
         return None
     age = int(raw)
@@ -117,7 +117,7 @@ def parse_search(
     # A fresh form includes online and phone services; a submitted one says.
     v["include_remote"] = _text(raw, "include_remote") == "yes" or not raw.get("submitted")
     page_raw = _text(raw, "page", 6)
-    page = int(page_raw) if page_raw.isdigit() and 1 <= int(page_raw) <= 10_000 else 1
+    page = int(page_raw) if page_raw.isdecimal() and 1 <= int(page_raw) <= 10_000 else 1
 
     if len(v["text"]) > MAX_TEXT:
         form.error("text", f"Search words must be {MAX_TEXT} characters or fewer")

@@ -286,15 +286,16 @@ async def rate(request: Request, request_id: str) -> Response:
         rating_raw = form.get("rating")
         if record is None or service_id not in record.service_ids:
             return answer(404, "These suggestions were not found.")
-        if not (isinstance(rating_raw, str) and rating_raw.isdigit()):
+        if not (isinstance(rating_raw, str) and rating_raw in ("1", "2", "3", "4", "5")):
             return answer(400, "Choose a rating from 1 to 5.")
+        rating = int(rating_raw)
         try:
             body = RatingCreate(
                 request_id=request_id,
                 service_id=service_id,
-                rating=int(rating_raw),
+                rating=rating,
                 # A double click stores one rating; a changed mind stores the new one.
-                idempotency_key=f"web:{request_id}:{service_id}:{rating_raw}",
+                idempotency_key=f"web:{request_id}:{service_id}:{rating}",
             )
         except ValidationError:
             return answer(400, "Choose a rating from 1 to 5.")
@@ -312,11 +313,11 @@ async def rate(request: Request, request_id: str) -> Response:
             audit_web(db, ws, "POST", "/suggestions/{request_id}/ratings", problem.status, started)
             return answer(problem.status, problem.detail or problem.title)
         audit_web(db, ws, "POST", "/suggestions/{request_id}/ratings", 201, started, 1)
-        label = dict(RATING_LABELS)[int(rating_raw)].lower()
+        label = dict(RATING_LABELS)[rating].lower()
         return answer(
             201,
-            f"Rating saved: {label} ({rating_raw} out of 5)",
-            f"/suggestions/{request_id}?{urlencode({'rated': service_id, 'stars': rating_raw})}"
+            f"Rating saved: {label} ({rating} out of 5)",
+            f"/suggestions/{request_id}?{urlencode({'rated': service_id, 'stars': rating})}"
             f"#{anchor_for(service_id)}",
         )
 
