@@ -404,3 +404,33 @@ def test_synthetic_county_radius_is_exact(county) -> None:
     for h in page.contents:
         if h.distance_km is not None and not h.service.reaches_remotely:
             assert h.distance_km <= 8 + 1e-6 or h.service.service_areas
+
+
+def test_open_on_ignores_schedules_not_in_force() -> None:
+    """A schedule that ended, or has not started, does not make a service open that day."""
+    import datetime as dt
+
+    today = dt.date.today()
+    services = [
+        Service(
+            id="ended",
+            name="Old Tuesday Club",
+            schedules=[Schedule(weekdays=["TU"], valid_to=today - dt.timedelta(days=1))],
+        ),
+        Service(
+            id="future",
+            name="New Tuesday Club",
+            schedules=[Schedule(weekdays=["TU"], valid_from=today + dt.timedelta(days=30))],
+        ),
+        Service(
+            id="now",
+            name="Tuesday Club",
+            schedules=[Schedule(weekdays=["TU"], valid_from=today - dt.timedelta(days=30))],
+        ),
+        Service(id="daily", name="Daily Call", schedules=[Schedule(freq="DAILY")]),
+    ]
+    index = CatalogueSearch().fit(Catalogue(services=services))
+    assert {h.service.id for h in index.search(SearchQuery(open_on="TU")).contents} == {
+        "now",
+        "daily",
+    }

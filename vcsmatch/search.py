@@ -21,6 +21,7 @@ The caller resolves postcodes (``vcsmatch.features.location``); this module take
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import unicodedata
@@ -317,7 +318,9 @@ class CatalogueSearch:
         ).reshape(n, len(DELIVERY_MODES))
         self.remote_ = np.array([s.reaches_remotely for s in services], dtype=bool)
         self.free_ = np.array([s.cost.free is True for s in services], dtype=bool)
-        self.open_days_ = np.array([_open_days(s) for s in services], dtype=bool).reshape(n, 7)
+        today = dt.date.today()
+        self.open_days_ = np.array([_open_days(s, today) for s in services], dtype=bool)
+        self.open_days_ = self.open_days_.reshape(n, 7)
 
         # Locations: every located place, mapped back to its service row.
         loc_rows, lats, lons = [], [], []
@@ -680,9 +683,12 @@ class CatalogueSearch:
 # --- small helpers the web page shares -----------------------------------------------------
 
 
-def _open_days(s: Service) -> list[bool]:
+def _open_days(s: Service, today: dt.date) -> list[bool]:
+    """The weekdays a service runs on, from its schedules that are in force ``today``."""
     days = [False] * 7
     for sch in s.schedules:
+        if (sch.valid_to and sch.valid_to < today) or (sch.valid_from and sch.valid_from > today):
+            continue
         if sch.weekdays:
             for d in sch.weekdays:
                 days[WEEKDAYS.index(d)] = True
