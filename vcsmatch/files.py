@@ -328,17 +328,25 @@ def write_people(path: str | Path, people: Iterable[Person]) -> Path:
 # --------------------------------------------------------------------------- ratings
 
 
-def _parse_time(text: str) -> pd.Timestamp:
-    """ISO 8601 (no offset = UTC); also whole Unix seconds, as public rating data sets use."""
+def _parse_time(text: str) -> dt.datetime:
+    """ISO 8601 (no offset = UTC); also whole Unix seconds, as public rating data sets use.
+
+    Returns an aware UTC datetime within pandas' range (converted to a column in one go).
+    """
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         if not (text.isascii() and text.isdigit() and 9 <= len(text) <= 11):
             raise
         value = dt.datetime.fromtimestamp(int(text), tz=dt.UTC)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return pd.Timestamp(value).tz_convert("UTC")
+    value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    if not _EARLIEST <= value <= _LATEST:
+        raise ValueError("outside the supported range")
+    return value
+
+
+_EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 
 
 def read_ratings(path: str | Path, people: Sequence[Person], catalogue: Catalogue) -> pd.DataFrame:
@@ -405,7 +413,7 @@ def read_ratings(path: str | Path, people: Sequence[Person], catalogue: Catalogu
 def _frame(columns: Mapping[str, list]) -> pd.DataFrame:
     frame = pd.DataFrame({c: pd.Series(columns[c], dtype=object) for c in TRAINING_COLUMNS})
     frame["rating"] = frame["rating"].astype("int64")
-    frame["rated_at"] = pd.to_datetime(frame["rated_at"], utc=True)
+    frame["rated_at"] = pd.to_datetime(frame["rated_at"], utc=True).astype("datetime64[ns, UTC]")
     for c in ("age", "latitude", "longitude"):
         frame[c] = frame[c].astype(float)
     return frame
