@@ -210,3 +210,31 @@ def test_knowable_relevance_leaves_out_only_individual_taste(world):
     assert not np.allclose(true, knowable)
     assert np.array_equal(true == 1.0, knowable == 1.0)  # same eligibility
     assert np.corrcoef(true, knowable)[0, 1] > 0.8
+
+
+def test_ratings_exist_only_for_what_the_old_tool_showed(world):
+    """Every rating is of a shown service; each located person was shown their nearest ones."""
+    shown = world.impressions
+    rated = world.ratings.merge(shown, on=["person_id", "service_id"], how="left")
+    assert rated["rated"].eq(True).all()
+    assert shown["rated"].sum() == len(world.ratings)
+    assert 0.75 < shown["rated"].mean() < 0.95  # most, not all, of what was shown got rated
+    # For a person with coordinates, the nearest eligible service with a place was shown.
+    flt = EligibilityFilter().fit(world.catalogue)
+    cat = world.catalogue
+    lat = np.array([s.locations[0].latitude if s.locations else np.nan for s in cat])
+    lon = np.array([s.locations[0].longitude if s.locations else np.nan for s in cat])
+    by_person = shown.groupby("person_id")["service_id"].apply(set)
+    ids = np.array(cat.ids())
+    opened = world.opened_at().to_numpy()
+    when = shown.groupby("person_id")["shown_at"].first()
+    checked = 0
+    for person in world.people[:80]:
+        if person.latitude is None or person.reference not in by_person:
+            continue
+        ok = flt.check(person, (person.latitude, person.longitude)).eligible
+        ok &= ~np.isnan(lat) & ~(opened > when[person.reference])
+        d = np.where(ok, haversine_km(person.latitude, person.longitude, lat, lon), np.inf)
+        assert ids[int(np.argmin(d))] in by_person[person.reference]
+        checked += 1
+    assert checked > 30

@@ -168,6 +168,9 @@ class World:
     catalogue: Catalogue
     people: list[Person]
     ratings: pd.DataFrame
+    #: What the old tool showed: ``person_id, service_id, shown_at, rated`` (ratings are a
+    #: subset: practitioners rated most, not all, of what they were shown).
+    impressions: pd.DataFrame
     new_people: list[Person]
     #: ``(len(new_people), len(catalogue))`` true expected ratings of the new people.
     new_relevance: np.ndarray
@@ -193,6 +196,13 @@ class World:
         """Ids of services that opened after the ratings log ends: nobody could rate them."""
         ids = self.catalogue.ids()
         return [ids[i] for i in np.flatnonzero(self._services.opened_at >= LOG_DAYS)]
+
+    def opened_at(self) -> pd.Series:
+        """When each service opened (service id -> UTC time; NaT: before the log began)."""
+        days = self._services.opened_at
+        when = LOG_END - pd.to_timedelta(LOG_DAYS - days, unit="D")
+        when = when.where(days > 0, pd.NaT)
+        return pd.Series(when, index=pd.Index(self.catalogue.ids(), name="service_id"))
 
     def service_types(self) -> list[str]:
         """Each service's kind (template key), catalogue order."""
@@ -306,7 +316,7 @@ def make_world(
     rated = np.arange(n_people)
     new = np.arange(n_people, n_people + n_new_people)
 
-    ratings = _log_ratings(
+    ratings, impressions = _log_ratings(
         rng,
         people,
         services,
@@ -327,6 +337,7 @@ def make_world(
         catalogue=catalogue,
         people=[people.recorded[i] for i in rated],
         ratings=ratings,
+        impressions=impressions,
         new_people=[people.recorded[i] for i in new],
         new_relevance=new_rel,
         seed=seed,
@@ -836,13 +847,15 @@ def _log_ratings(
     n_practitioners: int,
     shown: int,
     noise: float,
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     day = rng.uniform(0, LOG_DAYS, size=len(rated))
     leniency = rng.normal(0.0, 0.25, size=n_practitioners)
     practitioner = rng.integers(0, n_practitioners, size=len(rated))
     rows_p: list[np.ndarray] = []
     rows_s: list[np.ndarray] = []
     rows_u: list[np.ndarray] = []
+    imp_p: list[np.ndarray] = []
+    imp_s: list[np.ndarray] = []
     batch = 500
     for start in range(0, len(rated), batch):
         idx = rated[start : start + batch]
@@ -864,6 +877,8 @@ def _log_ratings(
                 n_rate = min(len(pool), 12 + int(rng.geometric(1 / 25)))
                 w = np.exp(0.9 * s.popularity[pool] + 0.5 * util[r, pool])
                 chosen = rng.choice(pool, size=n_rate, replace=False, p=w / w.sum())
+                imp_p.append(np.full(len(chosen), i))
+                imp_s.append(chosen)
             else:
                 with_place = pool[np.isfinite(dist[r, pool])]
                 k = int(np.clip(shown + rng.integers(-2, 3), 1, None))
@@ -884,12 +899,15 @@ def _log_ratings(
                     else np.array([], dtype=np.intp)
                 )
                 chosen = np.unique(np.concatenate([nearest, extra]).astype(np.intp))
+                imp_p.append(np.full(len(chosen), i))
+                imp_s.append(chosen)
                 chosen = chosen[rng.random(len(chosen)) < 0.85]  # not everything gets rated
             rows_p.append(np.full(len(chosen), i))
             rows_s.append(chosen)
             rows_u.append(util[r, chosen])
+    impressions = _impressions(p, catalogue, rated, day, imp_p, imp_s, rows_p, rows_s)
     if not rows_p:
-        return _empty_frame()
+        return _empty_frame(), impressions
     pi = np.concatenate(rows_p)
     si = np.concatenate(rows_s)
     order = np.searchsorted(rated, pi)
@@ -921,7 +939,44 @@ def _log_ratings(
     frame.loc[has_pc, "latitude"] = p.lat[pi][has_pc]
     frame.loc[has_pc, "longitude"] = p.lon[pi][has_pc]
     frame = frame.sort_values(["rated_at", "person_id", "service_id"], kind="stable")
-    return frame.reset_index(drop=True)[list(TRAINING_COLUMNS)]
+    return frame.reset_index(drop=True)[list(TRAINING_COLUMNS)], impressions
+
+
+def _impressions(
+    p: _People,
+    catalogue: Catalogue,
+    rated: np.ndarray,
+    day: np.ndarray,
+    imp_p: list[np.ndarray],
+    imp_s: list[np.ndarray],
+    rows_p: list[np.ndarray],
+    rows_s: list[np.ndarray],
+) -> pd.DataFrame:
+    """What the old tool showed (one row per person and service shown) and whether rated."""
+    ids = np.asarray(catalogue.ids(), dtype=object)
+    if not imp_p:
+        return pd.DataFrame(
+            {
+                "person_id": pd.Series(dtype=object),
+                "service_id": pd.Series(dtype=object),
+                "shown_at": pd.Series(dtype="datetime64[ns, UTC]"),
+                "rated": pd.Series(dtype=bool),
+            }
+        )
+    pi, si = np.concatenate(imp_p), np.concatenate(imp_s)
+    n_s = len(ids)
+    rated_pairs = set(
+        (np.concatenate(rows_p) * n_s + np.concatenate(rows_s)).tolist() if rows_p else []
+    )
+    when = LOG_END - pd.to_timedelta(LOG_DAYS - day[np.searchsorted(rated, pi)], unit="D")
+    return pd.DataFrame(
+        {
+            "person_id": p.reference[pi].astype(str),
+            "service_id": ids[si],
+            "shown_at": pd.DatetimeIndex(when).floor("s"),
+            "rated": np.isin(pi * n_s + si, list(rated_pairs)),
+        }
+    )
 
 
 def _recorded_lat(x: Person) -> float:
