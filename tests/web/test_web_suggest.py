@@ -117,3 +117,30 @@ def test_describing_nothing_asks_for_a_description(practitioner: tuple[TestClien
     )
     assert answer.status_code == 400
     assert 'href="#situation"' in answer.text and 'id="situation-error"' in answer.text
+
+
+@pytest.mark.postgres
+def test_suggest_and_rate_on_postgresql(postgres_url: str, web_world: WebWorld, tmp_path) -> None:
+    """The same page journey on PostgreSQL: sign in, suggest, rate, and the rating is stored."""
+    from vcsmatch.store import api_keys, catalogue_versions, model_registry
+    from vcsmatch.synthetic import make_world
+
+    settings = web_world.settings.model_copy(
+        update={"database_url": postgres_url, "data_dir": tmp_path}
+    )
+    sessions = open_store(settings)
+    with sessions() as s:
+        catalogue_versions.save_catalogue(s, make_world(150, 400, 0, seed=11).catalogue)
+        model_registry.register_model(s, web_world.settings.data_dir / "trained")
+        key, _ = api_keys.create_key(s, "practitioner", "pg web test")
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
+        csrf = signed_in(client, key)
+        location = _suggest(client, csrf, web_world.postcode)
+        page = client.get(location)
+        service_id = re.search(r'name="service_id" value="([^"]+)"', page.text).group(1)
+        form = {"csrf_token": csrf, "service_id": service_id, "rating": "3"}
+        answer = client.post(f"{location}/ratings", data=form)
+        assert answer.status_code == 200 and "Rating saved" in answer.text
+    with sessions() as s:
+        stored = ratings_log.list_ratings(s)
+    assert [(r.service_id, r.rating) for r in stored] == [(service_id, 3)]
