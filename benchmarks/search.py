@@ -76,7 +76,8 @@ def build(n_services: int, seed: int = 0) -> Catalogue:
                 else loc
                 for loc in s.locations
             ]
-            services.append(s.model_copy(update={"id": f"{s.id}-{c}", "locations": locs}))
+            new_id = s.id if c == 0 else f"{s.id}-{c}"  # copy 0 keeps the rated ids
+            services.append(s.model_copy(update={"id": new_id, "locations": locs}))
     return Catalogue(services=services)
 
 
