@@ -146,17 +146,17 @@ class GroupStats:
         return out
 
     def scores(self, groups: Sequence[int], cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean shrunk popularity and mean shrunk relevance rate over ``groups``, for the
-        services in ``cols``."""
+        """Mean shrunk popularity over ``groups``, and the mean lift of the groups' shrunk
+        relevance rates over the service's own rate, for the services in ``cols``."""
         if not groups:
-            return self.global_share_[cols], self.service_rate_[cols]
+            return self.global_share_[cols], np.zeros(len(cols))
         g = np.asarray(groups)
         k = len(g)
         n = len(self.service_rate_)
         share = row_sum(self.share_dev_, g, n)[cols] / k
         share += self.global_share_[cols] * (self.share_base_[g].sum() / k)
-        rate = row_sum(self.rate_dev_, g, n)[cols] / k + self.service_rate_[cols]
-        return share, rate
+        lift = row_sum(self.rate_dev_, g, n)[cols] / k
+        return share, lift
 
     def counts(self, group: int, col: int) -> tuple[int, int]:
         """(raters, relevant raters) of one service within one group, for explanations."""

@@ -79,6 +79,9 @@ class ContentScorer:
         self.activity_matrix_ = np.ascontiguousarray(activity_matrix, dtype=np.float32)
         self.modes_ = np.ascontiguousarray(modes, dtype=np.float32)
         self.no_travel_ = (self.modes_[:, 0] == 0) & (self.modes_.sum(axis=1) > 0)
+        # each service's set of modes as a 4-bit pattern: a person's mode fit is then one
+        # lookup in a 16-entry table instead of a max over a gathered matrix
+        self.mode_pattern_ = (self.modes_ > 0).astype(np.int64) @ (1 << np.arange(4))
         self.need_col_ = {c: j for j, c in enumerate(need_codes)}
         self.strength_col_ = {c: j for j, c in enumerate(strength_codes)}
         return self
@@ -128,7 +131,12 @@ class ContentScorer:
             out[:, 1] = np.einsum("ij,ij->i", need_rows, pv.main_need)
             out[:, 2] = liked / np.maximum(pv.strengths.sum(axis=1), 1.0)
         out[:, 3] = distance_fit(distance_km, pv.radius_km, self.no_travel_[rows])
-        out[:, 4] = (self.modes_[rows] * pv.mode_fit).max(axis=1)
+        if pv.mode_fit.ndim == 1:
+            bits = (np.arange(16)[:, None] >> np.arange(4)) & 1
+            table = (bits * pv.mode_fit).max(axis=1)
+            out[:, 4] = table[self.mode_pattern_[rows]]
+        else:
+            out[:, 4] = (self.modes_[rows] * pv.mode_fit).max(axis=1)
         return out
 
     def needs_met(self, pv: PersonVector, row: int) -> list[tuple[str, float]]:

@@ -528,6 +528,11 @@ class Recommender(BaseEstimator):
             service_ids=self.service_ids_,
         )
         self._group_col = {k: j for j, k in enumerate(self.group_keys_)}
+        self.unrated_ = self.bound_priors_.n_ratings == 0
+        self._blend_col = {f: j for j, f in enumerate(self.blend_.feature_names_)}
+        self._evidence_cols = [
+            j for j, f in enumerate(self.blend_.feature_names_) if f in EVIDENCE_FEATURES
+        ]
         names = self.person_features_.get_feature_names_out()
         self._pf_col = {str(n): j for j, n in enumerate(names)}
 
@@ -631,25 +636,34 @@ class Recommender(BaseEstimator):
         rows: np.ndarray,
         distance_km: np.ndarray,
     ) -> np.ndarray:
-        """Blend features of one person against the candidate ``rows``."""
-        cols: dict[str, np.ndarray] = {}
+        """Blend features of one person against the candidate ``rows``: one column at a time
+        into a preallocated matrix, every service-side product over float32 arrays."""
+        names = self.blend_.feature_names_
+        out = np.empty((len(rows), len(names)))
+        col = self._blend_col
         if self.use_content:
             parts = self.content_.parts(pv, rows, distance_km)
-            cols.update(zip(content_mod.PARTS, parts.T, strict=True))
-            cols["any_need"] = (parts[:, 0] > 0).astype(np.float64)
+            for j, part in enumerate(content_mod.PARTS):
+                out[:, col[part]] = parts[:, j]
+            out[:, col["any_need"]] = parts[:, 0] > 0
         if self.use_collaborative:
             groups = self._person_group_rows(person)
-            share, rate = self.bound_groups_.scores(groups, rows)
-            cols["group_share"], cols["group_lift"] = share, rate - self.bound_priors_.rate[rows]
+            share, lift = self.bound_groups_.scores(groups, rows)
+            out[:, col["group_share"]] = share
+            out[:, col["group_lift"]] = lift
             x = self._person_x(person)
-            cols["taste"] = (self.service_matrix_ @ self.bound_taste_.person_vector(x))[rows]
-            if self.use_als and self.bound_als_ is not None:
-                u = self.bound_als_.person_factors(x)[0]
-                cols["als"] = (self.bound_als_.item_factors_ @ u)[rows]
+            out[:, col["taste"]] = (self.service_matrix_ @ self.bound_taste_.person_vector(x))[rows]
+            if "als" in col:
+                u = self.bound_als_.person_factors(x)[0].astype(np.float32)
+                out[:, col["als"]] = (self.bound_als_.item_factors_ @ u)[rows]
         if self.use_priors:
-            cols["prior_lift"] = self.bound_lift_[rows]
-        unrated = self.bound_priors_.n_ratings[rows] == 0
-        return self.blend_.impute(_mark_missing(cols, self.blend_.feature_names_, unrated))
+            out[:, col["prior_lift"]] = self.bound_lift_[rows]
+        unrated = self.unrated_[rows]
+        if unrated.any():
+            out[np.ix_(np.flatnonzero(unrated), self._evidence_cols)] = self.blend_.mean_[
+                self._evidence_cols
+            ]
+        return out
 
     # -- persistence -------------------------------------------------------------------------
 
