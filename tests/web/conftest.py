@@ -68,21 +68,23 @@ def live_server(web_world: WebWorld) -> Iterator[str]:
         "VCSMATCH_DATA_DIR": str(web_world.settings.data_dir),
         "VCSMATCH_DATABASE_URL": web_world.settings.database_url,
     }
+    log_path = web_world.settings.data_dir / "uvicorn.log"
+    log = log_path.open("wb")  # a file, not a pipe: a full pipe would stall the server
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory"]
         + ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
         cwd=REPO_ROOT,
         env=env,
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited: {proc.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"uvicorn exited: {log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
                     break
@@ -99,7 +101,7 @@ def live_server(web_world: WebWorld) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        proc.stderr.close()
+        log.close()
 
 
 @pytest.fixture(scope="session")
