@@ -73,8 +73,11 @@ def _show(title: str, result: EvaluationResult, targets: dict[str, float]) -> li
         f"{result.n_train_ratings} training ratings, {result.n_test_people} people scored, "
         f"{result.n_services} services; judged by {metric}@{k}"
     )
+    rated = not all(m.rated_ndcg != m.rated_ndcg for m in result.models.values())
     header = (
-        f"{'ranker':<19}{metric + '@' + str(k):>14}{'recall@' + str(k):>11}{'coverage':>10}"
+        f"{'ranker':<19}{metric + '@' + str(k):>14}{'recall@' + str(k):>11}"
+        + (f"{'rated_ndcg@' + str(k):>15}" if rated else "")
+        + f"{'coverage':>10}"
         f"{'new share':>11}{'ineligible':>11}{'fit s':>8}{'rank s':>8}{'model/x':>9}"
     )
     print(header)
@@ -83,7 +86,9 @@ def _show(title: str, result: EvaluationResult, targets: dict[str, float]) -> li
     for name, m in result.models.items():
         ratio = "" if name == "model" else f"{result.ratio('model', name):.2f}x"
         print(
-            f"{name:<19}{getattr(m, metric):>14.3f}{getattr(m, recall):>11.3f}{m.coverage:>10d}"
+            f"{name:<19}{getattr(m, metric):>14.3f}{getattr(m, recall):>11.3f}"
+            + (f"{m.rated_ndcg:>15.3f}" if rated else "")
+            + f"{m.coverage:>10d}"
             f"{m.new_share:>11.3f}{m.ineligible:>11d}{m.fit_seconds:>8.1f}"
             f"{m.recommend_seconds:>8.1f}{ratio:>9}"
         )
@@ -158,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             {"model": Recommender()}, online.catalogue, train, test, split="person (ratings)"
         )
         failures += _show("online-only world, held-out people's ratings", held_out, targets)
+        print("(rated_ndcg: the model's order of only the services each person rated)")
         if args.report:
             write_html_report(result, args.report / "online.html")
             write_html_report(held_out, args.report / "online_held_out.html")

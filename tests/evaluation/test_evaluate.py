@@ -126,3 +126,46 @@ def test_html_report_embeds_the_plots(world, tmp_path: Path):
     assert text.startswith("<!doctype html>")
     assert text.count("data:image/png;base64,") >= 4
     assert "group-popularity" in text and "new people" in text
+
+
+class _ByRating:
+    """Ranks every service by the person's own held-out rating (best or worst first)."""
+
+    def __init__(self, test=None, worst_first: bool = False) -> None:  # noqa: ANN001
+        self.test = test
+        self.worst_first = worst_first
+
+    def get_params(self, deep: bool = False) -> dict:
+        return {"test": self.test, "worst_first": self.worst_first}
+
+    def fit(self, catalogue, ratings):  # noqa: ANN001, ANN201
+        self.ids_ = catalogue.ids()
+        return self
+
+    def recommend_batch(self, people, top_k=10):  # noqa: ANN001, ANN201
+        from vcsmatch.ranking.result import Suggestion
+
+        out = []
+        for p in people:
+            mine = self.test[self.test["person_id"] == p.reference]
+            score = dict(zip(mine["service_id"], mine["rating"], strict=True))
+            sign = 1 if self.worst_first else -1
+            order = sorted(self.ids_, key=lambda s: (sign * score.get(s, 0), s))[:top_k]
+            out.append([Suggestion(s, 0.0, r + 1) for r, s in enumerate(order)])
+        return out
+
+
+def test_rated_protocol_scores_the_order_of_rated_services(world):
+    """Ordering each person's rated services by their ratings scores 1; the reverse less."""
+    train, test = split_by_person(world.ratings, test_size=0.2, seed=1)
+    result = evaluate(
+        {"best": _ByRating(test), "worst": _ByRating(test, worst_first=True)},
+        world.catalogue,
+        train,
+        test,
+        baselines=False,
+        progress=False,
+    )
+    assert result.models["best"].rated_ndcg == pytest.approx(1.0)
+    assert result.models["best"].ndcg == pytest.approx(1.0)
+    assert result.models["worst"].rated_ndcg < 0.8

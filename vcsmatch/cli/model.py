@@ -205,6 +205,7 @@ def register(app: typer.Typer) -> None:
             metrics = {
                 f"ndcg@{top_k}": model_scores.ndcg,
                 f"recall@{top_k}": model_scores.recall,
+                f"rated_ndcg@{top_k}": model_scores.rated_ndcg,
                 "coverage": float(model_scores.coverage),
                 "held_out_people": float(result.n_test_people),
             }

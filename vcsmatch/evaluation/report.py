@@ -93,6 +93,7 @@ def write_html_report(result: EvaluationResult, path: str | Path) -> Path:
         ("true_ndcg", f"NDCG@{result.k} against true relevance"),
         ("ndcg", f"NDCG@{result.k} against held-out ratings"),
         ("recall", f"Recall@{result.k} against held-out ratings"),
+        ("rated_ndcg", f"NDCG@{result.k} ordering only the services each person rated"),
         ("coverage", "Catalogue coverage (distinct services suggested)"),
         ("new_share", "Share of suggestions that nobody had rated"),
     ):
