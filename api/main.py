@@ -43,7 +43,7 @@ from api.state import AppState
 from vcsmatch import __version__
 from vcsmatch.settings import Settings, get_settings
 from vcsmatch.store import audit
-from vcsmatch.store.db import get_engine, open_store
+from vcsmatch.store.db import open_store
 
 logger = logging.getLogger("vcsmatch.api")
 
@@ -135,7 +135,7 @@ def _lifespan(settings: Settings, holder: dict[str, AppState]) -> Callable[[Fast
             finally:
                 tasks.cancel_scope.cancel()
         holder.pop("state", None)
-        get_engine(settings).dispose()
+        sessions.kw["bind"].dispose()  # close this app's pooled connections
 
     return lifespan
 

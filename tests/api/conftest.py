@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from api_helpers import Seed, make_seed, postgres_database
+from api_helpers import Seed, Template, clone, seed_template
 from fastapi.testclient import TestClient
 
 from api.main import create_app
@@ -38,17 +38,23 @@ def trained_model_dir(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(world, trained_model_dir, tmp_path_factory) -> Iterator[Template]:
+    """The seeded SQLite store that each SQLite test copies."""
+    yield from seed_template("sqlite", tmp_path_factory.mktemp("tmpl"), world, trained_model_dir)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(world, trained_model_dir, tmp_path_factory) -> Iterator[Template]:
+    """The seeded PostgreSQL database that each PostgreSQL test clones (skips without one)."""
+    yield from seed_template("postgres", tmp_path_factory.mktemp("tmpl"), world, trained_model_dir)
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def shared_seed(
-    request: pytest.FixtureRequest, world, trained_model_dir, tmp_path_factory
-) -> Iterator[Seed]:
+def shared_seed(request: pytest.FixtureRequest, world, tmp_path_factory) -> Iterator[Seed]:
     """One seeded store per test module and backend, for tests that change nothing shared."""
-    data_dir = tmp_path_factory.mktemp("data")
-    if request.param == "sqlite":
-        yield make_seed(f"sqlite:///{data_dir / 'vcsmatch.db'}", data_dir, world, trained_model_dir)
-        return
-    for url in postgres_database():
-        yield make_seed(url, data_dir, world, trained_model_dir)
+    template = request.getfixturevalue(f"{request.param}_template")
+    yield from clone(template, tmp_path_factory.mktemp("data"), world)
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +65,9 @@ def shared_client(shared_seed: Seed) -> Iterator[TestClient]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def fresh_seed(
-    request: pytest.FixtureRequest, world, trained_model_dir, tmp_path: Path
-) -> Iterator[Seed]:
+def fresh_seed(request: pytest.FixtureRequest, world, tmp_path: Path) -> Iterator[Seed]:
     """A seeded store of its own, for tests that import, reload, rate or revoke."""
-    if request.param == "sqlite":
-        yield make_seed(f"sqlite:///{tmp_path / 'vcsmatch.db'}", tmp_path, world, trained_model_dir)
-        return
-    for url in postgres_database():
-        yield make_seed(url, tmp_path, world, trained_model_dir)
+    yield from clone(request.getfixturevalue(f"{request.param}_template"), tmp_path, world)
 
 
 @pytest.fixture
