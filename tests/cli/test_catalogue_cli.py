@@ -171,3 +171,33 @@ def test_shipped_sample_imports_and_exports_whole(cli_env: CliRunner, tmp_path: 
     out = tmp_path / "export.json"
     assert cli_env.invoke(app, ["catalogue", "export", "-o", str(out)]).exit_code == 0
     assert len(json.loads(out.read_text())) == n
+
+
+def test_crosswalk_maps_a_council_term_to_our_code(cli_env: CliRunner, tmp_path: Path) -> None:
+    """--crosswalk CSV turns a council's own taxonomy term into one of our need codes."""
+    record = write_hsds3(_catalogue(1, "club"))[0]
+    record["attributes"] = [
+        {
+            "id": "attr-1",
+            "link_id": record["id"],
+            "link_type": "service",
+            "taxonomy_term": {
+                "id": "term-1",
+                "code": "SUF-042",
+                "name": "Memory cafes",
+                "taxonomy": "suffolk-directory",
+            },
+        }
+    ]
+    feed = tmp_path / "feed.json"
+    feed.write_text(json.dumps([record]), encoding="utf-8")
+    crosswalk = tmp_path / "crosswalk.csv"
+    crosswalk.write_text(
+        "taxonomy,code,label,kind,target\nsuffolk-directory,SUF-042,,need,dementia\n",
+        encoding="utf-8",
+    )
+    result = cli_env.invoke(app, ["catalogue", "import", str(feed), "--crosswalk", str(crosswalk)])
+    assert result.exit_code == 0, result.output
+    with open_store(get_settings())() as session:
+        _, catalogue = catalogue_versions.active_catalogue(session)
+    assert "dementia" in catalogue.services[0].needs
