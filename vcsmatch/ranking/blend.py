@@ -23,7 +23,12 @@ from sklearn.linear_model import LogisticRegression
 
 
 class Blend:
-    """Logistic regression over named features, kept as plain arrays (nothing to unpickle)."""
+    """Logistic regressions over named features, kept as plain arrays (nothing to unpickle).
+
+    ``y`` is a graded gain (0, 1, 2, ...: how far a rating is above "not relevant"). One
+    logistic regression per level ``k`` learns P(gain >= k); their sum is the expected gain,
+    which is what graded NDCG rewards. With binary ``y`` this is one logistic regression.
+    """
 
     def __init__(self, C: float = 1.0, random_state: int | None = 0) -> None:
         self.C = C
@@ -49,24 +54,30 @@ class Blend:
         X = self.impute(X)
         scale = X.std(axis=0) if len(X) else np.ones(X.shape[1])
         self.scale_ = np.where(scale > 1e-9, scale, 1.0)
-        if len(np.unique(y)) < 2:
-            fb = fallback or {}
-            self.coef_ = np.array([fb.get(f, 0.0) for f in self.feature_names_]) * self.scale_
-            self.intercept_ = 0.0
-            self.learned_ = False
-        else:
+        Z = (X - self.mean_) / self.scale_
+        coefs, intercepts = [], []
+        for level in range(1, int(y.max(initial=0)) + 1):
+            target = (y >= level).astype(np.int64)
+            if len(np.unique(target)) < 2:
+                break
             model = LogisticRegression(C=self.C, max_iter=1000, random_state=self.random_state)
-            model.fit((X - self.mean_) / self.scale_, y, sample_weight=sample_weight)
-            self.coef_ = model.coef_.ravel().astype(np.float64)
-            self.intercept_ = float(model.intercept_[0])
-            self.learned_ = True
+            model.fit(Z, target, sample_weight=sample_weight)
+            coefs.append(model.coef_.ravel().astype(np.float64))
+            intercepts.append(float(model.intercept_[0]))
+        self.learned_ = bool(coefs)
+        if not coefs:
+            fb = fallback or {}
+            coefs = [np.array([fb.get(f, 0.0) for f in self.feature_names_]) * self.scale_]
+            intercepts = [0.0]
+        self.coef_ = np.vstack(coefs)
+        self.intercept_ = np.asarray(intercepts, dtype=np.float64)
         self._fold()
         return self
 
     def _fold(self) -> None:
-        """Fold the standardisation into raw weights for a single matrix-vector product."""
-        self.weights_ = self.coef_ / self.scale_
-        self.bias_ = self.intercept_ - float(np.dot(self.weights_, self.mean_))
+        """Fold the standardisation into raw weights for matrix products."""
+        self.weights_ = self.coef_ / self.scale_  # levels x features
+        self.bias_ = self.intercept_ - self.weights_ @ self.mean_
 
     def impute(self, X: np.ndarray) -> np.ndarray:
         """``X`` with each missing (NaN) value replaced by its feature's training mean, so a
@@ -77,17 +88,15 @@ class Blend:
             return X
         return np.where(missing, self.mean_, X)
 
-    def decision(self, X: np.ndarray) -> np.ndarray:
-        """Log-odds of relevance for each row."""
-        return X @ self.weights_ + self.bias_
-
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Probability of relevance for each row."""
-        return 1.0 / (1.0 + np.exp(-self.decision(X)))
+        """Expected gain of each row: the sum over levels of P(gain >= level)."""
+        z = X @ self.weights_.T + self.bias_
+        return (1.0 / (1.0 + np.exp(-z))).sum(axis=1)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
-        """Each feature's share of one row's log-odds, relative to an average training row."""
-        return self.weights_ * (np.asarray(x, dtype=np.float64) - self.mean_)
+        """Each feature's share of one row's log-odds (summed over levels), relative to an
+        average training row."""
+        return self.weights_.sum(axis=0) * (np.asarray(x, dtype=np.float64) - self.mean_)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The state as arrays (for ``.npz``)."""
@@ -95,7 +104,7 @@ class Blend:
             "mean": self.mean_,
             "scale": self.scale_,
             "coef": self.coef_,
-            "intercept": np.array([self.intercept_]),
+            "intercept": self.intercept_,
             "learned": np.array([self.learned_]),
         }
 
@@ -106,8 +115,8 @@ class Blend:
         out.feature_names_ = tuple(feature_names)
         out.mean_ = np.asarray(arrays["mean"], dtype=np.float64)
         out.scale_ = np.asarray(arrays["scale"], dtype=np.float64)
-        out.coef_ = np.asarray(arrays["coef"], dtype=np.float64)
-        out.intercept_ = float(arrays["intercept"][0])
+        out.coef_ = np.atleast_2d(np.asarray(arrays["coef"], dtype=np.float64))
+        out.intercept_ = np.atleast_1d(np.asarray(arrays["intercept"], dtype=np.float64))
         out.learned_ = bool(arrays["learned"][0])
         out._fold()
         return out

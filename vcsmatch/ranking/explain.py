@@ -35,6 +35,7 @@ FEATURE_REASON: dict[str, str] = {
     "taste": "collaborative",
     "als": "collaborative",
     "prior_lift": "prior",
+    "quality": "prior",
 }
 
 _MODE_WORDS = {

@@ -64,6 +64,11 @@ def save_recommender(model: Recommender, directory: Path) -> Path:
         "train_service_ids": np.asarray(model.train_service_ids_, dtype=str),
         "priors.n_ratings": model.priors_.n_ratings,
         "priors.n_relevant": model.priors_.n_relevant,
+        "priors.residual": (
+            model.priors_.residual
+            if model.priors_.residual is not None
+            else np.zeros(len(model.priors_.n_ratings))
+        ),
         "groups.group_people": model.groups_.group_people_,
         "groups.service_liked": model.groups_.service_liked_,
         "groups.service_rate": model.groups_.service_rate_,
@@ -179,6 +184,7 @@ def load_recommender(directory: Path) -> Recommender:
             arrays["priors.n_relevant"],
             float(header["priors"]["global_rate"]),
             float(header["priors"]["strength"]),
+            arrays["priors.residual"],
         )
         groups = GroupStats(model.shrinkage)
         groups.group_people_ = arrays["groups.group_people"]

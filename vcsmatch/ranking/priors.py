@@ -25,6 +25,8 @@ class ServicePriors:
     n_relevant: np.ndarray  # int, ratings >= RELEVANT_AT
     global_rate: float  # relevant share over all ratings
     strength: float  # the beta prior's pseudo-count (how many ratings the mean is worth)
+    #: Per service: sum over its ratings of (relevant - relevance expected from content alone)
+    residual: np.ndarray | None = None
 
     @property
     def rate(self) -> np.ndarray:
@@ -43,6 +45,24 @@ class ServicePriors:
         """Log-odds of ``rate`` minus log-odds of the global rate: 0 for an unrated service."""
         return _logit(self.rate) - _logit(np.asarray(self.global_rate))
 
+    @property
+    def quality(self) -> np.ndarray:
+        """Relevance beyond what content predicts, shrunk like ``rate``: a service shown to
+        people whose needs it does not meet is not thereby a poor service."""
+        if self.residual is None:
+            return np.zeros(len(self.n_ratings))
+        return self.residual / (self.n_ratings + self.strength)
+
+    def with_residual(self, residual: np.ndarray) -> ServicePriors:
+        """The same priors with per-service content residuals attached."""
+        return ServicePriors(
+            self.n_ratings,
+            self.n_relevant,
+            self.global_rate,
+            self.strength,
+            np.asarray(residual, dtype=np.float64),
+        )
+
     def take(self, rows: np.ndarray) -> ServicePriors:
         """The priors re-ordered to ``rows``; ``-1`` gives an unrated (new) service."""
         rows = np.asarray(rows, dtype=np.int64)
@@ -51,7 +71,11 @@ class ServicePriors:
         r = np.zeros(len(rows), dtype=np.int64)
         n[known] = self.n_ratings[rows[known]]
         r[known] = self.n_relevant[rows[known]]
-        return ServicePriors(n, r, self.global_rate, self.strength)
+        res = None
+        if self.residual is not None:
+            res = np.zeros(len(rows))
+            res[known] = self.residual[rows[known]]
+        return ServicePriors(n, r, self.global_rate, self.strength, res)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

@@ -61,12 +61,14 @@ PERSON_GROUPS: tuple[str, ...] = ("age_band", "sex", "needs", "strengths")
 PART_FEATURES: dict[str, tuple[str, ...]] = {
     "content": ("needs", "main_need", "any_need", "strengths", "distance", "mode"),
     "collaborative": ("group_share", "group_lift", "taste", "als"),
-    "priors": ("prior_lift",),
+    "priors": ("prior_lift", "quality"),
 }
 
 #: Features that only ratings of the service itself inform: missing (NaN) for a service nobody
 #: rated, so they contribute nothing to its score (see ``Blend.impute``).
-EVIDENCE_FEATURES: frozenset[str] = frozenset({"group_share", "group_lift", "als", "prior_lift"})
+EVIDENCE_FEATURES: frozenset[str] = frozenset(
+    {"group_share", "group_lift", "als", "prior_lift", "quality"}
+)
 
 #: Weights used when the ratings hold one class only (nothing for the blend to learn from).
 FALLBACK_WEIGHTS: dict[str, float] = {
@@ -248,6 +250,11 @@ class Recommender(BaseEstimator):
             member = self._membership(people.frame)
             bar.step("people and groups")
 
+            self._rated_content = (
+                self._content_pairs(people, people.person_rows, people.service_rows)
+                if self.use_priors
+                else None
+            )
             # out-of-fold part scores for the blend
             n_people = len(people.frame)
             fold_of = rng.permutation(n_people) % self.n_folds
@@ -280,6 +287,7 @@ class Recommender(BaseEstimator):
             self._bind(catalogue, learned=learned)
             bar.step("final parts")
 
+        self._rated_content = None  # training-only; not part of the model
         self.n_ratings_ = int(len(ratings))
         self.n_people_ = int(n_people)
         self.n_blend_rows_ = int(len(blend_y))
@@ -343,6 +351,18 @@ class Recommender(BaseEstimator):
             people.rating[keep],
         )
         priors = fit_priors(s, rel, n_services)
+        if self._rated_content is not None:
+            # what content alone predicts of each kept rating; the rest is the service's own
+            from sklearn.linear_model import LogisticRegression
+
+            Xc = self._rated_content[keep]
+            if len(np.unique(rel)) == 2:
+                lr = LogisticRegression(max_iter=500).fit(Xc, rel)
+                expected = lr.predict_proba(Xc)[:, 1]
+            else:
+                expected = np.full(len(rel), float(rel.mean()) if len(rel) else 0.0)
+            residual = np.bincount(s, weights=rel - expected, minlength=n_services)
+            priors = priors.with_residual(residual)
         # people with no kept rating do not count toward group sizes
         active = np.zeros(member.shape[0], dtype=bool)
         active[p] = True
@@ -422,7 +442,8 @@ class Recommender(BaseEstimator):
         in_held = np.isin(people.person_rows, held)
         p = [people.person_rows[in_held]]
         s = [people.service_rows[in_held]]
-        y = [people.relevant[in_held].astype(np.int64)]
+        # graded: a 5 is worth more than a 4 (what graded NDCG rewards), below 4 nothing
+        y = [np.clip(people.rating[in_held] - (RELEVANT_AT - 1), 0, None).astype(np.int64)]
         counts = np.bincount(people.person_rows, minlength=len(people.frame))
         for i in held:
             pool = exposable[i]
@@ -474,7 +495,27 @@ class Recommender(BaseEstimator):
                 cols["als"] = np.einsum("ij,ij->i", U[p_rows], learned.als.item_factors_[s_rows])
         if self.use_priors:
             cols["prior_lift"] = learned.priors.lift[s_rows]
+            cols["quality"] = learned.priors.quality[s_rows]
         return _mark_missing(cols, self._feature_names(), learned.priors.n_ratings[s_rows] == 0)
+
+    def _content_pairs(self, people: _People, p_rows: np.ndarray, s_rows: np.ndarray) -> np.ndarray:
+        """Content parts (``content.PARTS``) of (training person, service) pairs."""
+        pv = self._training_vectors(people.frame)
+        frame = people.frame
+        lat = frame["latitude"].to_numpy(dtype=float)[p_rows]
+        lon = frame["longitude"].to_numpy(dtype=float)[p_rows]
+        dist = np.asarray(haversine_km(lat, lon, self.lat_[s_rows], self.lon_[s_rows]))
+        return self.content_.parts(
+            PersonVector(
+                pv.needs[p_rows],
+                pv.main_need[p_rows],
+                pv.strengths[p_rows],
+                pv.mode_fit[p_rows],
+                self.default_radius_km,
+            ),
+            s_rows,
+            dist,
+        )
 
     def _training_vectors(self, frame: pd.DataFrame) -> PersonVector:
         """Need, strength and mode-fit arrays of every training person (rows = people)."""
@@ -518,6 +559,7 @@ class Recommender(BaseEstimator):
         self.bound_als_ = learned.als.take(rows) if learned.als is not None else None
         self.bound_taste_ = learned.taste
         self.bound_lift_ = self.bound_priors_.lift
+        self.bound_quality_ = self.bound_priors_.quality
         self.bound_evidence_ = self.bound_priors_.evidence
         self.explainer_ = Explainer(
             taxonomy=self.taxonomy_,
@@ -658,6 +700,7 @@ class Recommender(BaseEstimator):
                 out[:, col["als"]] = (self.bound_als_.item_factors_ @ u)[rows]
         if self.use_priors:
             out[:, col["prior_lift"]] = self.bound_lift_[rows]
+            out[:, col["quality"]] = self.bound_quality_[rows]
         unrated = self.unrated_[rows]
         if unrated.any():
             out[np.ix_(np.flatnonzero(unrated), self._evidence_cols)] = self.blend_.mean_[
