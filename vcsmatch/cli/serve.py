@@ -36,6 +36,7 @@ def serve(
     """Serve the ranking API and web page (see /docs for the API)."""
     import uvicorn
 
+    from vcsmatch.cli.http_limits import PROTOCOL as HTTP_PROTOCOL
     from vcsmatch.errors import VcsmatchError
     from vcsmatch.settings import get_settings
     from vcsmatch.store import api_keys
@@ -71,6 +72,9 @@ def serve(
         workers=workers,
         access_log=False,
         proxy_headers=False,
+        # Request headers get the same deadline as bodies (slow or idle clients are cut off
+        # with a 408 problem); see vcsmatch/cli/http_limits.py.
+        http=HTTP_PROTOCOL,
         **options,  # type: ignore[arg-type]
     )
 
