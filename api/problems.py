@@ -9,6 +9,7 @@ outages (503) and, as a last resort for true bugs, a bare 500 that says nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
@@ -101,12 +102,27 @@ def problem_response(
         instance=request.url.path if request is not None else None,
         errors=list(errors) if errors else None,
     )
-    return JSONResponse(
+    return ProblemJSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,
-        media_type=PROBLEM_MEDIA_TYPE,
         headers=dict(headers or {}),
     )
+
+
+class ProblemJSONResponse(JSONResponse):
+    """A problem document, rendered as ASCII JSON (non-ASCII characters as ``\\u`` escapes).
+
+    A problem may quote a record id from an imported feed; JSON lets a feed carry a lone
+    surrogate (``"\\ud800"``), which cannot be encoded as UTF-8, so rendering it the default
+    way raised a UnicodeEncodeError and turned a 422 into a 500.
+    """
+
+    media_type = PROBLEM_MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=True, allow_nan=False, separators=(",", ":")
+        ).encode("ascii")
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
