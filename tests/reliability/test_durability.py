@@ -448,3 +448,41 @@ def test_damaged_model_is_refused_and_the_previous_one_keeps_serving(
     assert [s["service_id"] for s in after["suggestions"]] == [
         s["service_id"] for s in before["suggestions"]
     ]
+
+
+def test_workers_unpacking_one_model_at_once_never_delete_a_copy_in_use(
+    sqlite_seed: Seeded, rel_model_dir: Path, tmp_path: Path
+) -> None:
+    """Regression: two workers materialising a newly registered model at the same moment; the
+    later one deleted the copy the earlier one was loading from, so that worker refused the
+    model ("arrays.npz: No such file") and never retried it. Every caller must get a whole copy."""
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy.orm import Session
+
+    expected = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in rel_model_dir.iterdir()
+        if p.is_file()
+    }
+    engine = make_engine(sqlite_seed.database_url)
+    with Session(engine) as session:
+        record = model_registry.get_model(session, sqlite_seed.model_version)
+    engine.dispose()
+    barrier = threading.Barrier(8)
+
+    def unpack_then_read(cache: Path) -> dict[str, str]:
+        barrier.wait()
+        directory = model_registry.materialise(record, cache)
+        return {
+            name: hashlib.sha256((directory / name).read_bytes()).hexdigest() for name in expected
+        }
+
+    with ThreadPoolExecutor(8) as pool:
+        for round_ in range(6):
+            cache = tmp_path / f"cache-{round_}"
+            copies = list(pool.map(unpack_then_read, [cache] * 8))
+            assert all(copy == expected for copy in copies)
+            leftovers = [p.name for p in cache.iterdir() if p.name != sqlite_seed.model_version]
+            assert leftovers == [], "temporary copies were left behind"

@@ -179,8 +179,15 @@ def materialise(record: ModelRecord, cache_dir: Path | str) -> Path:
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise ModelLoadError(f"model {record.version}: archive unreadable: {exc}") from exc
         (tmp / _MARKER).write_text(record.sha256)
-        if target.exists():
-            shutil.rmtree(target, ignore_errors=True)
+        if marker.is_file() and marker.read_text().strip() == record.sha256:
+            return target  # another worker put a complete copy in place meanwhile: it may be
+            # loading from it right now, so it must never be deleted (ours is discarded)
+        if target.exists():  # an incomplete or stale copy nobody can be using: set it aside
+            stale = Path(
+                tempfile.mkdtemp(prefix=f".{_safe_name(record.version)}-old-", dir=cache_dir)
+            )
+            os.replace(target, stale / "copy")
+            shutil.rmtree(stale, ignore_errors=True)
         try:
             os.replace(tmp, target)
         except OSError:
