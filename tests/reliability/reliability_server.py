@@ -342,3 +342,42 @@ class PrivateCluster:
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def answering_pid(server: LiveServer, client_port: int) -> int | None:
+    """The pid in ``server``'s group holding the server end of the loopback connection whose
+    client end is ``client_port`` (Linux /proc), so a test can tell which worker answered."""
+    want_local = f"0100007F:{server.port:04X}"
+    want_remote = f"0100007F:{client_port:04X}"
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        parts = line.split()
+        if parts[1] == want_local and parts[2] == want_remote:
+            inode = parts[9]
+            break
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in server.pids():
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd) == target:
+                        return pid
+    return None
+
+
+def request_on_fresh_connection(
+    server: LiveServer, method: str, path: str, headers: dict[str, str]
+) -> tuple[int | None, int]:
+    """One request on a new keep-alive connection: ``(answering worker's pid, status)``."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        conn.request(method, path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return answering_pid(server, conn.sock.getsockname()[1]), response.status
+    finally:
+        conn.close()

@@ -9,11 +9,14 @@ deferred transaction that reads first and then writes can fail at once with "dat
 locked" when another writer committed in between, whatever the busy timeout.
 
 PostgreSQL is reached through psycopg 3 with ``pool_pre_ping`` so a restarted server costs a
-reconnect, not an error.
+reconnect, not an error. Every engine hides statement parameters (``hide_parameters``) and
+the values of fetched rows from SQLAlchemy's log: they are people's features, and would
+otherwise appear in its log (at INFO and DEBUG) and in its exception messages.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """A configured engine for ``url`` (SQLite file or PostgreSQL)."""
     url = normalise_url(url)
     parsed = make_url(url)
+    # Statement parameters are people's (minimised) features and keyed hashes: keep them out of
+    # SQLAlchemy's statement log and out of the text of its exceptions.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +150,20 @@ def integrity_problems(engine: Engine) -> list[str]:
         conn.exec_driver_sql("SELECT 1")
         return []
 
+
+class _HideRowValues(logging.Filter):
+    """SQLAlchemy's DEBUG log prints every row it fetches (``Row %r``): people's features and
+    keyed hashes. The record stays (a row was fetched); its values go."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == "Row %r":
+            record.args = ("<values hidden>",)
+        return True
+
+
+# Engines log through this logger (``echo`` unset); with ``hide_parameters`` no level of
+# SQLAlchemy's logging shows a stored value.
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_HideRowValues())
 
 _engines: dict[str, Engine] = {}
 _migrated: set[str] = set()
