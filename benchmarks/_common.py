@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 #: The ``vcsmatch`` console script of the interpreter running the benchmark.
 VCSMATCH = str(Path(sys.executable).with_name("vcsmatch"))
-console = Console(highlight=False, width=max(Console().width, 110))
+console = Console(highlight=False, width=max(Console().width, 130))
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "VCSMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -353,12 +353,15 @@ def py_spy(pids: list[int], directory: Path | None, seconds: float) -> Iterator[
                 p.wait()
 
 
-def hot_functions(paths: list[Path], top: int = 15, only: tuple[str, ...] = ()) -> list[list]:
-    """From py-spy collapsed stacks: the functions holding most samples (inclusive), as rows
-    ``[function, share of samples]``; ``only`` keeps frames whose text contains one of them."""
+def hot_functions(paths: list[Path], top: int = 15, project: tuple[str, ...] = ()) -> list[list]:
+    """From py-spy collapsed stacks: where the samples go, as rows ``[place, share]``. Each
+    sample is charged to its innermost frame in ``project`` (path prefixes such as
+    ``"vcsmatch/"``), followed by the package of the frame that was running, when that is a
+    library (so ``BodyLimitMiddleware.__call__ (api/middleware.py) -> fastapi`` is the
+    framework's own work under that middleware)."""
     from collections import Counter
 
-    inclusive: Counter[str] = Counter()
+    places: Counter[str] = Counter()
     total = 0
     for path in paths:
         if not path.exists():
@@ -369,11 +372,17 @@ def hot_functions(paths: list[Path], top: int = 15, only: tuple[str, ...] = ()) 
                 continue
             n = int(count)
             total += n
-            # "function (path/file.py:line)" -> "function (path/file.py)", once per stack
-            frames = {f.rsplit(":", 1)[0] + ")" for f in stack.split(";") if " (" in f}
-            for f in frames:
-                if not only or any(o in f for o in only):
-                    inclusive[f] += n
+            # "function (path/file.py:line)" -> "function (path/file.py)"
+            frames = [f.rsplit(":", 1)[0] + ")" for f in stack.split(";") if " (" in f]
+            ours = [i for i, f in enumerate(frames) if any(f"({p}" in f for p in project)]
+            if not ours:
+                places["(outside the project: event loop, threads, imports)"] += n
+                continue
+            place = frames[ours[-1]]
+            if ours[-1] != len(frames) - 1:
+                leaf = frames[-1].rsplit("(", 1)[-1]
+                place += f" -> {leaf.split('/')[0].split('.')[0]}"
+            places[place] += n
     if not total:
         return []
-    return [[f, f"{n / total:.0%}"] for f, n in inclusive.most_common(top)]
+    return [[f, f"{n / total:.0%}"] for f, n in places.most_common(top)]

@@ -217,16 +217,12 @@ def main() -> None:
         each = ", ".join(f"{mb:,.0f}" for mb in sizes)
         console.print(f"resident memory per worker with {n_workers} worker(s): {each} MB")
     for n_workers, stacks in profiles.items():
-        rows = hot_functions(
-            stacks,
-            top=25,
-            only=("vcsmatch/", "api/", "sqlalchemy", "psycopg", "pydantic", "starlette", "fastapi"),
-        )
+        rows = hot_functions(stacks, top=20, project=("api/", "vcsmatch/"))
         if rows:
             table(
-                f"py-spy, recommend phase, {n_workers} worker(s): share of worker samples "
-                "(inclusive)",
-                ["function (file)", "share"],
+                f"py-spy --gil, recommend phase, {n_workers} worker(s): share of the workers' "
+                "CPU samples, by innermost project function (-> the library running under it)",
+                ["where", "share"],
                 rows,
             )
     bad = sum(m["errors"] for r in results.values() for m in r.values())
