@@ -318,3 +318,22 @@ def test_revoked_key_is_refused_at_once_by_every_worker(live) -> None:
     # Other keys are unaffected.
     others = _answered_by_every_worker(server, seeded.auth("practitioner"), workers=2)
     assert all(statuses == {200} for statuses in others.values()), others
+
+
+def test_only_search_takes_person_like_fields_in_its_url(tmp_path) -> None:
+    """No operation takes a person's reference or free text in its URL, and only catalogue
+    search (a place and filters, never logged: the access log is off) takes any other feature
+    there; recommendations and ratings carry features in their bodies."""
+    from vcsmatch.features.person import Person
+    from vcsmatch.settings import Settings
+
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'v.db'}", data_dir=tmp_path))
+    personal = set(Person.model_fields)
+    in_url: dict[str, set[str]] = {}
+    for path, item in app.openapi()["paths"].items():
+        for method, op in item.items():
+            names = {p["name"] for p in op.get("parameters", []) if p["in"] in ("query", "path")}
+            if names & personal:
+                in_url[f"{method.upper()} {path}"] = names & personal
+    assert set(in_url) == {"GET /v1/services"}, in_url
+    assert not in_url["GET /v1/services"] & {"reference", "needs_text", "strengths_text"}
