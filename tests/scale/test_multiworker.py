@@ -218,7 +218,8 @@ def test_new_model_reaches_every_worker_without_restart(server: Server, seeded: 
             server, "POST", "/v1/recommendations", seeded.people[i % len(seeded.people)], seeded.key
         )
         assert status == 200, data
-        versions[pid] = data["model_version"]
+        if pid is not None:  # None: the connection closed before it could be traced
+            versions[pid] = data["model_version"]
         if set(versions) >= workers:
             break
     assert versions == dict.fromkeys(workers, "scale-v1")
