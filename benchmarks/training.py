@@ -159,14 +159,30 @@ def main() -> None:
     console.print(f"machine: {machine()}")
     rows = []
     verdicts = []
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    gb_per_rating: dict[str, float] = {}  # from the largest run so far, to skip hopeless sizes
     for size in sorted(int(s) for s in args.sizes):
         kinds = ["als"] if args.als_only else ["als", "full"]
         res = {}
         for what in kinds:
+            expected = gb_per_rating.get(what, 0.0) * size
+            if expected > 0.9 * memory_gb:
+                note = (
+                    f"{size:,} ratings, {what}: not run: the last size's peak extrapolates to "
+                    f"~{expected:.0f} GB, more than this machine's {memory_gb:.0f} GB"
+                )
+                console.print(note)
+                verdicts.append(note)
+                continue
             console.print(f"[bold]{size:,} ratings: {what}[/bold]")
             res[what] = measure(size, what)
             if res[what]["rc"] != 0:
-                raise SystemExit(f"the {what} child failed (exit {res[what]['rc']})")
+                console.print(f"the {what} child failed (exit {res[what]['rc']})")
+                res.pop(what)
+                break
+            gb_per_rating[what] = res[what]["peak_gb"] / size
+        if "als" not in res:
+            continue
         als = res["als"]
         for what, r in res.items():
             label = "Recommender.fit" if what == "full" else "ALS alone"
