@@ -58,9 +58,7 @@ def percentiles(samples_ms: list[float] | np.ndarray) -> dict[str, float]:
     return {"p50": float(p50), "p95": float(p95), "p99": float(p99), "mean": float(a.mean())}
 
 
-def time_calls(
-    fn: Callable[[], object], n: int, warmup: int = 5, make: Callable[[int], object] | None = None
-) -> np.ndarray:
+def time_calls(fn: Callable[[], object], n: int, warmup: int = 5) -> np.ndarray:
     """Wall time of ``n`` calls of ``fn`` in milliseconds, after ``warmup`` untimed calls."""
     for _ in range(warmup):
         fn()
