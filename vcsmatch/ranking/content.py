@@ -114,7 +114,7 @@ class ContentScorer:
 
         ``pv`` is one person (1-D arrays), or one person per row of ``rows`` (2-D arrays).
         """
-        out = np.empty((len(rows), len(PARTS)), dtype=np.float64)
+        out = np.empty((len(rows), len(PARTS)), dtype=np.float64, order="F")
         if pv.needs.ndim == 1:  # one person against many services: two small mat-vecs
             n_needs = pv.needs.sum()
             n_str = pv.strengths.sum()

@@ -681,7 +681,7 @@ class Recommender(BaseEstimator):
         """Blend features of one person against the candidate ``rows``: one column at a time
         into a preallocated matrix, every service-side product over float32 arrays."""
         names = self.blend_.feature_names_
-        out = np.empty((len(rows), len(names)))
+        out = np.empty((len(rows), len(names)), order="F")  # filled column by column
         col = self._blend_col
         if self.use_content:
             parts = self.content_.parts(pv, rows, distance_km)
