@@ -6,9 +6,13 @@ imported by its unique name.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from reliability_server import LIVE_DEADLINE_S, LiveServer, Seeded, seed_store
+
+from vcsmatch.store.db import dispose_engines
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +33,21 @@ def rel_model_dir(rel_world, tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("rel-model")
     model.save(directory)
     return directory
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    rel_world, rel_model_dir, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, Seeded]]:
+    """One real `vcsmatch serve --workers 2` on a seeded SQLite store, shared by the hostile
+    input and privacy tests (starting one costs tens of seconds); request deadline 2 s."""
+    data_dir = tmp_path_factory.mktemp("live")
+    seeded = seed_store(
+        f"sqlite:///{data_dir / 'vcsmatch.db'}", data_dir, rel_world.catalogue, rel_model_dir
+    )
+    server = LiveServer(
+        seeded, workers=2, extra_env={"VCSMATCH_BODY_TIMEOUT_SECONDS": str(LIVE_DEADLINE_S)}
+    )
+    with server:
+        yield server, seeded
+    dispose_engines()

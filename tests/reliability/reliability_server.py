@@ -29,6 +29,8 @@ from vcsmatch.store import api_keys, catalogue_versions, model_registry
 from vcsmatch.store.db import dispose_engines, open_store
 
 ROLES = ("practitioner", "front_door", "analyst", "admin")
+#: The request deadline (headers and body) of the shared test server, in seconds.
+LIVE_DEADLINE_S = 2.0
 #: How long a cold server may take to import scikit-learn, migrate and load its model.
 STARTUP_SECONDS = 180.0
 

@@ -349,7 +349,7 @@ def app_client(sqlite_seed: Seeded) -> Iterator[TestClient]:
 
 
 def _search_version(client: TestClient, seeded: Seeded) -> int:
-    response = client.get("/v1/services", params={"text": "lunch"}, headers=seeded.auth())
+    response = client.get("/v1/services", params={"q": "lunch"}, headers=seeded.auth())
     assert response.status_code == 200, response.text
     return int(response.json()["catalogue_version"])
 

@@ -20,27 +20,18 @@ from typing import Any
 
 import httpx
 import pytest
-from reliability_server import LiveServer, Seeded, seed_store
+from reliability_server import LIVE_DEADLINE_S, LiveServer, Seeded
 
-from vcsmatch.store.db import dispose_engines
+pytestmark = pytest.mark.slow  # a real server
 
 #: The server's body (and, through vcsmatch.cli.http_limits, header) deadline in these tests.
-DEADLINE_S = 2.0
+DEADLINE_S = LIVE_DEADLINE_S
 
 
 @pytest.fixture(scope="module")
-def hostile(rel_world, rel_model_dir, tmp_path_factory) -> Iterator[tuple[LiveServer, Seeded]]:
-    """One real server (1 worker, 2 s request deadlines) on a seeded SQLite store."""
-    data_dir = tmp_path_factory.mktemp("hostile")
-    seeded = seed_store(
-        f"sqlite:///{data_dir / 'vcsmatch.db'}", data_dir, rel_world.catalogue, rel_model_dir
-    )
-    server = LiveServer(
-        seeded, workers=1, extra_env={"VCSMATCH_BODY_TIMEOUT_SECONDS": str(DEADLINE_S)}
-    )
-    with server:
-        yield server, seeded
-    dispose_engines()
+def hostile(live_server) -> tuple[LiveServer, Seeded]:
+    """The shared real server (2 workers, 2 s request deadlines) on a seeded SQLite store."""
+    return live_server
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import subprocess
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -171,15 +170,9 @@ def database_texts(database_url: str) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def live(rel_world, rel_model_dir, tmp_path_factory) -> Iterator[tuple[LiveServer, Seeded]]:
-    """The real server with 2 workers on a seeded SQLite store."""
-    data_dir = tmp_path_factory.mktemp("privacy")
-    seeded = seed_store(
-        f"sqlite:///{data_dir / 'vcsmatch.db'}", data_dir, rel_world.catalogue, rel_model_dir
-    )
-    with LiveServer(seeded, workers=2) as server:
-        yield server, seeded
-    dispose_engines()
+def live(live_server) -> tuple[LiveServer, Seeded]:
+    """The shared real server (2 workers) on a seeded SQLite store."""
+    return live_server
 
 
 @pytest.mark.slow
