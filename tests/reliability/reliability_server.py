@@ -118,8 +118,14 @@ class LiveServer:
     port: int = field(default_factory=free_port)
     extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
-    log_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="vcsmatch-srv-")))
+    #: Where each start's stdout and stderr go (default: beside the store, in the test's tmp).
+    log_dir: Path | None = None
     starts: int = 0
+
+    def __post_init__(self) -> None:
+        if self.log_dir is None:
+            self.log_dir = self.seeded.data_dir / "server-logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
 
     @property
     def url(self) -> str:
@@ -232,7 +238,6 @@ class LiveServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-        shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
 def postgres_bin_dir() -> Path | None:
