@@ -49,6 +49,11 @@ def postgres_url() -> Iterator[str]:
     try:
         yield f"{base}/{name}"
     finally:
+        # Close pooled connections before the database goes, so none is left open for the
+        # garbage collector to find (and warn about) in some later test.
+        from vcsmatch.store.db import dispose_engines
+
+        dispose_engines()
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
