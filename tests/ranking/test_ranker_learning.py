@@ -4,6 +4,7 @@ need, and explains itself from what drove each score."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,6 +88,31 @@ def test_new_service_ranks_on_content(small_world: World) -> None:
     assert any(r.text == "meets need: carer support" for r in new.reasons)
     # the original model is untouched by the rebind
     assert "new-carers-hub" not in [s.service_id for s in model.recommend(p, top_k=10)]
+
+
+def test_rebind_to_catalogue_sharing_no_service_id(tmp_path: Path) -> None:
+    """A model rebound to a catalogue with none of its training services ranks every one on
+    content, and survives a save and load with the same suggestions."""
+    cat = catalogue(
+        service("club", needs=("social-isolation",)), service("advice", needs=("money-advice",))
+    )
+    rows = [
+        (f"p{i}", "club" if i % 2 else "advice", 5 if i % 3 else 2, p)
+        for i, p in enumerate(_raters(40))
+    ]
+    model = _hybrid().fit(cat, ratings_frame(rows))
+    fresh = catalogue(
+        service("new-club", needs=("social-isolation",), km_north=0.8),
+        service("new-advice", needs=("money-advice",), km_north=0.2),
+    )
+    rebound = model.rebind(fresh)
+    recs = rebound.recommend(person(), top_k=2)
+    # nearer but meeting no need of the person: content puts it second
+    assert [s.service_id for s in recs] == ["new-club", "new-advice"]
+    assert all(any(r.kind == "new_service" for r in s.reasons) for s in recs)
+    loaded = Recommender.load(rebound.save(tmp_path / "model"))
+    again = loaded.recommend(person(), top_k=2)
+    assert [(s.service_id, s.score) for s in again] == [(s.service_id, s.score) for s in recs]
 
 
 def test_diversity_covers_each_need() -> None:

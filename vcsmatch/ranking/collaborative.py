@@ -122,7 +122,7 @@ class GroupStats:
         self.share_base_ = m * inv
         # rates: (liked_kj + m q_j) / (rated_kj + m) - q_j, only where the group rated j
         coo = self.n_rated_.tocoo()
-        liked = np.asarray(self.n_liked_[coo.row, coo.col]).ravel()
+        liked = values_at(self.n_liked_, coo.row, coo.col)
         dev = (liked - coo.data * service_rate[coo.col]) / (coo.data + m)
         self.rate_dev_ = sp.csr_matrix((dev, (coo.row, coo.col)), shape=self.n_rated_.shape)
 
@@ -161,6 +161,15 @@ class GroupStats:
     def counts(self, group: int, col: int) -> tuple[int, int]:
         """(raters, relevant raters) of one service within one group, for explanations."""
         return int(self.n_rated_[group, col]), int(self.n_liked_[group, col])
+
+
+def values_at(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``m[rows[i], cols[i]]`` as a float array. scipy returns a sparse matrix rather than
+    values when the index arrays are empty (no rated pair at all, e.g. after a rebind to a
+    catalogue sharing no service with training), so that case is answered here."""
+    if len(rows) == 0:
+        return np.zeros(0, dtype=np.float64)
+    return np.asarray(m[rows, cols], dtype=np.float64).ravel()
 
 
 def row_sum(m: sp.csr_matrix, rows: Sequence[int] | np.ndarray, n_cols: int) -> np.ndarray:
