@@ -6,6 +6,8 @@
 - ``CurrentKey``: the verified API key (401 otherwise), rate-limited per key (429).
 - ``require_role(*roles)``: the one role check (403 otherwise); routes list it in
   ``dependencies=``; ``api.main`` reads the roles back into the OpenAPI document.
+- ``reject_unknown_query``: a query parameter the operation does not take is a 422, so a
+  typo (``need=`` for ``needs=``) never silently returns unfiltered results.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from api.problems import ProblemException
+from api.problems import ProblemException, field_problem
 from api.state import AppState, Serving
 from vcsmatch.settings import Settings, get_settings
 from vcsmatch.store import api_keys
@@ -118,3 +121,40 @@ def require_role(*roles: str) -> Callable[..., ApiKeyRecord]:
 
     check_role.roles = roles  # type: ignore[attr-defined]
     return check_role
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters ``route`` declares, its dependencies' included (cached per route;
+    routes live as long as the process)."""
+    cached = _QUERY_NAMES.get(id(route))
+    if cached is not None:
+        return cached
+    names: set[str] = set()
+    stack = [route.dependant]
+    while stack:
+        dependant = stack.pop()
+        names.update(field.alias for field in dependant.query_params)
+        stack.extend(dependant.dependencies)
+    _QUERY_NAMES[id(route)] = frozenset(names)
+    return _QUERY_NAMES[id(route)]
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """422 when the query string holds a parameter the operation does not declare.
+
+    The problem lists the parameters the operation takes, not the ones sent: names typed into
+    a query string are not safe to repeat.
+    """
+    route = request.scope.get("route")
+    if not request.query_params or not isinstance(route, APIRoute):
+        return
+    allowed = _query_names(route)
+    unknown = sum(1 for name in request.query_params if name not in allowed)
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "no query parameters"
+        raise field_problem(
+            "query", f"{unknown} unknown parameter(s); this operation takes: {takes}"
+        )

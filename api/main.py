@@ -14,13 +14,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware import Middleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from api import web
+from api.deps import reject_unknown_query
 from api.loading import refresh
 from api.middleware import (
     AuditMiddleware,
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in ROUTERS:
         _document_errors(router.routes)  # idempotent: routers are module-level
-        app.include_router(router)
+        app.include_router(router, dependencies=[Depends(reject_unknown_query)])
     app.include_router(web.router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
@@ -197,7 +198,30 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             # FastAPI's default validation schemas are never sent: problems replace them.
             for name in ("HTTPValidationError", "ValidationError"):
                 schema["components"]["schemas"].pop(name, None)
+            _local_times(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     return openapi
+
+
+#: Opening hours are local wall-clock times ("14:00:00"); JSON Schema's ``time`` format is
+#: RFC 3339's full-time, which demands a UTC offset, so a client validating against it would
+#: reject every schedule. The document says what is actually sent.
+_LOCAL_TIME = {
+    "type": "string",
+    "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$",
+    "description": "Local time of day, HH:MM[:SS].",
+}
+
+
+def _local_times(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "time":
+            node.pop("format")
+            node.update(_LOCAL_TIME)
+        for value in node.values():
+            _local_times(value)
+    elif isinstance(node, list):
+        for value in node:
+            _local_times(value)

@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, require_role
 from api.problems import problem_responses
+from api.schemas import STRICT
 from vcsmatch.store import api_keys
 from vcsmatch.store.api_keys import ApiKeyRecord
 
@@ -23,7 +24,7 @@ Role = Literal["practitioner", "front_door", "analyst", "admin"]
 
 
 class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
     role: Role
     name: str = Field(min_length=1, max_length=200, pattern=r"\S")

@@ -16,13 +16,14 @@ import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 from api.deps import ServingDep, SessionDep, SettingsDep, require_role
 from api.problems import UNION_TAG_PREFIX, ProblemException, field_problem, problem_responses
+from api.schemas import STRICT, PersonIn
 from vcsmatch.errors import DataError, NotFoundError
 from vcsmatch.features.location import locate
-from vcsmatch.features.person import Person, Sex
+from vcsmatch.features.person import Sex
 from vcsmatch.ratings import COMMENT_CODES, TRAINING_COLUMNS
 from vcsmatch.store import ratings_log
 from vcsmatch.store.api_keys import ApiKeyRecord
@@ -43,7 +44,7 @@ Analyst = Annotated[ApiKeyRecord, Depends(require_role("analyst"))]
 class RatingCreate(BaseModel):
     """One relevance rating of one suggested service for one person."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = STRICT
 
     request_id: str | None = Field(
         default=None,
@@ -51,7 +52,7 @@ class RatingCreate(BaseModel):
         max_length=64,
         description="The recommendation's request_id; then `person` may be left out.",
     )
-    person: Person | None = Field(
+    person: PersonIn | None = Field(
         default=None, description="The person's features, when there is no request_id."
     )
     service_id: str = Field(min_length=1, max_length=200)
@@ -75,9 +76,9 @@ class RatingCreate(BaseModel):
 class RatingBatch(BaseModel):
     """Several ratings stored all together or not at all."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT
 
-    ratings: list[RatingCreate] = Field(min_length=1, max_length=10_000)
+    ratings: list[RatingCreate] = Field(min_length=1, max_length=1000)
 
 
 _ONE, _BATCH = UNION_TAG_PREFIX + "one", UNION_TAG_PREFIX + "batch"
@@ -235,6 +236,20 @@ class RatingsExport(BaseModel):
     data: list[TrainingRow]
 
 
+def _instant(text: str | None) -> dt.datetime | None:
+    """An ISO 8601 date-time (a bare number is not one, whatever pydantic's lax mode says);
+    without an offset it is read as UTC."""
+    if text is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise field_problem("query.since", "is not an ISO 8601 date-time") from None
+    if "T" not in text.upper() and " " not in text:
+        raise field_problem("query.since", "is not an ISO 8601 date-time (no time part)")
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
 def _none_if_nan(value: Any) -> Any:
     return None if isinstance(value, float) and math.isnan(value) else value
 
@@ -260,11 +275,16 @@ def export_ratings(
     request: Request,
     format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the API's name
     since: Annotated[
-        dt.datetime | None, Query(description="Only ratings stored at or after this instant.")
+        str | None,
+        Query(
+            max_length=40,
+            description="Only ratings stored at or after this ISO 8601 instant.",
+            json_schema_extra={"format": "date-time"},
+        ),
     ] = None,
 ) -> Any:
     """Person ids are keyed hashes: they link one person's ratings, they do not identify them."""
-    frame = ratings_log.ratings_frame(session, since=since)
+    frame = ratings_log.ratings_frame(session, since=_instant(since))
     request.state.n_results = len(frame)
     records = []
     for row in frame.itertuples(index=False):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ServingDep, SessionDep, SettingsDep, require_role
 from api.problems import ProblemException, field_problem
+from api.schemas import PersonIn
 from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
 from vcsmatch.ranking.result import ReasonKind, Suggestion
@@ -34,7 +35,7 @@ DECISION_SUPPORT = (
 )
 
 
-class RecommendationRequest(Person):
+class RecommendationRequest(PersonIn):
     """The person (``vcsmatch.features.person.Person``'s fields) and how many suggestions.
 
     ``reference`` is your system's opaque case reference; vcsmatch keeps only a keyed hash.
