@@ -14,6 +14,7 @@ from vcsmatch.errors import DataError
 from vcsmatch.evaluation.metrics import gain, ndcg_at_k
 from vcsmatch.ranking.baselines import ContentOnly, NearestServices
 from vcsmatch.ranking.recommender import Recommender
+from vcsmatch.ranking.validation import fingerprint
 from vcsmatch.synthetic import World
 
 
@@ -269,6 +270,16 @@ def test_fit_records_provenance(small_world: World) -> None:
     assert model.version_.endswith(model.fingerprint_[:8])
     assert model.trained_at_.utcoffset() == dt.timedelta(0)
     assert model.metrics_ == {}
+
+
+def test_fingerprint_changes_with_any_value(small_world: World) -> None:
+    """The training fingerprint ignores row order but changes when one rating changes."""
+    frame = small_world.ratings.reset_index(drop=True)
+    changed = frame.copy()
+    changed.loc[0, "rating"] = 1 if frame.loc[0, "rating"] != 1 else 2
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    assert fingerprint(shuffled) == fingerprint(frame)
+    assert fingerprint(changed) != fingerprint(frame)
 
 
 def test_fast_person_encoding_matches_person_features(small_world: World) -> None:

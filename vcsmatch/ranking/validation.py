@@ -92,11 +92,19 @@ def check_fitted(model: Any, attribute: str = "fingerprint_") -> None:
 
 
 def fingerprint(ratings: pd.DataFrame) -> str:
-    """SHA-256 of the training frame's content, independent of row order."""
+    """SHA-256 of the training frame's content, independent of row order.
+
+    Each row is hashed from its column arrays (``pandas.util.hash_pandas_object``), the row
+    hashes are sorted (row order does not count) and the sorted array is hashed: linear in the
+    rows, where writing the frame out as text cost seconds per million ratings.
+    """
     cols = list(TRAINING_COLUMNS)
     frame = ratings[cols].copy()
     for col in ("needs", "strengths"):
         frame[col] = frame[col].map(lambda v: ";".join(v) if v is not None else "")
     frame["rated_at"] = pd.to_datetime(frame["rated_at"], utc=True).astype("int64")
-    text = frame.astype(str).sort_values(cols).to_csv(index=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    rows = np.sort(rows)
+    digest = hashlib.sha256(",".join(cols).encode("utf-8"))
+    digest.update(rows.tobytes())
+    return digest.hexdigest()
