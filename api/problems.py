@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -306,8 +306,10 @@ async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
 
     Any other database error is a bug (a constraint we should have checked first): bare 500.
     """
-    down = isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or getattr(
-        exc, "connection_invalidated", False
+    down = (
+        isinstance(exc, OperationalError | InterfaceError | PoolTimeout)
+        or type(exc) is DatabaseError  # the driver's generic error: unreadable file, server gone
+        or getattr(exc, "connection_invalidated", False)
     )
     logger.warning("database error on %s: %s", _route_of(request), type(exc).__name__)
     if not down:
