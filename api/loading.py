@@ -84,9 +84,9 @@ def install_catalogue(
     if isinstance(prepared, Catalogue):
         prepared = prepare_catalogue(state, prepared)
     with state.reload_lock:
+        # No "newer wins" check: the store's active version is the truth, and activating an
+        # older version is how an operator rolls a catalogue back.
         current = state.serving
-        if current.catalogue_version is not None and version_id < current.catalogue_version:
-            return current  # a newer version was installed meanwhile
         recommender = prepared.recommender
         if current.model_version != prepared.model_version:  # a reload happened meanwhile
             recommender = current.recommender

@@ -249,3 +249,24 @@ def test_new_services_rank_after_rebind(fresh_client: TestClient, fresh_seed: Se
         "/v1/recommendations", json=body, headers=fresh_seed.auth("practitioner")
     ).json()
     assert "newcomer-online" in {s["service_id"] for s in rec["suggestions"]}
+
+
+def test_catalogue_rollback_reaches_the_app_by_polling(
+    fresh_client: TestClient, fresh_seed: Seed
+) -> None:
+    """Activating an older catalogue version in the store (a rollback) is served within a poll."""
+    admin = fresh_seed.auth("admin")
+    original = fresh_client.get("/ready").json()["catalogue_version"]
+    feed = write_hsds3(Catalogue(services=fresh_seed.world.catalogue.services[:10]))
+    imported = fresh_client.post("/v1/catalogue", json=feed, headers=admin).json()["version_id"]
+    assert fresh_client.get("/ready").json()["catalogue_version"] == imported
+    with open_store(fresh_seed.settings)() as session:
+        catalogue_versions.activate_version(session, original)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if fresh_client.get("/ready").json()["catalogue_version"] == original:
+            break
+        time.sleep(0.1)
+    assert fresh_client.get("/ready").json()["catalogue_version"] == original
+    search = fresh_client.get("/v1/services", headers=fresh_seed.auth("front_door")).json()
+    assert search["catalogue_version"] == original
