@@ -228,6 +228,20 @@ def test_bad_parameters_are_refused() -> None:
         Recommender(
             use_content=False, use_collaborative=False, use_priors=False, show_progress=False
         ).fit(cat, frame)
+    with pytest.raises(ValueError, match="'max_training_rows' parameter of Recommender"):
+        Recommender(max_training_rows=10, show_progress=False).fit(cat, frame)
+
+
+def test_training_rows_cap_bounds_the_blend(small_world: World) -> None:
+    """With ``max_training_rows`` below the data, the blend fits on at most that many rows
+    and the model still ranks its people's services."""
+    w = small_world
+    full = _hybrid(max_training_rows=None).fit(w.catalogue, w.ratings)
+    capped = _hybrid(max_training_rows=1000).fit(w.catalogue, w.ratings)
+    assert full.n_blend_rows_ > 1000 >= capped.n_blend_rows_ > 0
+    assert capped.n_ratings_ == full.n_ratings_ == len(w.ratings)
+    someone = w.new_people[0]
+    assert len(capped.recommend(someone, top_k=5)) == len(full.recommend(someone, top_k=5))
 
 
 def test_one_class_ratings_fall_back_to_content() -> None:

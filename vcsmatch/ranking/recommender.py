@@ -130,7 +130,12 @@ class Recommender(BaseEstimator):
     ``n_factors``/``regularization``/``iterations`` configure ALS, ``use_als`` drops it from the
     collaborative part; ``shrinkage`` is the pseudo-count of group scores; ``diversity_weight``
     the weight of need coverage; ``n_folds`` the out-of-fold splits that train the blend;
-    ``negatives_per_rating`` how many unrated-but-exposable services per rating the blend sees.
+    ``negatives_per_rating`` how many unrated-but-exposable services per rating the blend sees;
+    ``max_training_rows`` caps the rows each learned model fits on (the taste model, the
+    content model behind the priors' residuals, the blend), so training cost stops growing with
+    the data past it: rows are a random subsample (stratified by relevance; for the blend, whole
+    people) drawn with ``random_state``. Counts (priors, group statistics) and ALS still use
+    every rating. ``None``: no cap.
     """
 
     def __init__(
@@ -151,6 +156,7 @@ class Recommender(BaseEstimator):
         negatives_per_rating: float = 1.0,
         blend_C: float = 1.0,
         taste_C: float = 0.1,
+        max_training_rows: int | None = 200_000,
         random_state: int | None = 0,
         show_progress: bool = True,
     ) -> None:
@@ -169,6 +175,7 @@ class Recommender(BaseEstimator):
         self.negatives_per_rating = negatives_per_rating
         self.blend_C = blend_C
         self.taste_C = taste_C
+        self.max_training_rows = max_training_rows
         self.random_state = random_state
         self.show_progress = show_progress
 
@@ -202,6 +209,12 @@ class Recommender(BaseEstimator):
                     f"The '{name}' parameter of Recommender must be an int >= {low}. "
                     f"Got {value!r} instead."
                 )
+        cap = self.max_training_rows
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1000):
+            raise ValueError(
+                "The 'max_training_rows' parameter of Recommender must be None or an int "
+                f">= 1000. Got {cap!r} instead."
+            )
         for name, value in (
             ("regularization", self.regularization),
             ("diversity_weight", self.diversity_weight),
@@ -250,6 +263,8 @@ class Recommender(BaseEstimator):
             member = self._membership(people.frame)
             bar.step("people and groups")
 
+            content_needed = self.use_content or self.use_priors
+            self._train_pv = self._training_vectors(people.frame) if content_needed else None
             self._rated_content = (
                 self._content_pairs(people, people.person_rows, people.service_rows)
                 if self.use_priors
@@ -258,13 +273,14 @@ class Recommender(BaseEstimator):
             # out-of-fold part scores for the blend
             n_people = len(people.frame)
             fold_of = rng.permutation(n_people) % self.n_folds
-            exposable = self._exposable(people, rng)
+            in_blend = self._blend_people(people, rng)
+            exposable = self._exposable(people, in_blend)
             feats: list[np.ndarray] = []
             labels: list[np.ndarray] = []
             for fold in range(self.n_folds):
                 train = fold_of[people.person_rows] != fold
                 learned = self._learn(people, X, member, train, len(catalogue))
-                held = np.flatnonzero(fold_of == fold)
+                held = np.flatnonzero((fold_of == fold) & in_blend)
                 p_rows, s_rows, y = self._blend_rows(people, exposable, held)
                 feats.append(self._pair_features(learned, people, X, member, p_rows, s_rows))
                 labels.append(y)
@@ -288,6 +304,7 @@ class Recommender(BaseEstimator):
             bar.step("final parts")
 
         self._rated_content = None  # training-only; not part of the model
+        self._train_pv = None
         self.n_ratings_ = int(len(ratings))
         self.n_people_ = int(n_people)
         self.n_blend_rows_ = int(len(blend_y))
@@ -357,7 +374,8 @@ class Recommender(BaseEstimator):
 
             Xc = self._rated_content[keep]
             if len(np.unique(rel)) == 2:
-                lr = LogisticRegression(max_iter=500).fit(Xc, rel)
+                fit_on = self._sample_rows(rel, 2)
+                lr = LogisticRegression(max_iter=500).fit(Xc[fit_on], rel[fit_on])
                 expected = lr.predict_proba(Xc)[:, 1]
             else:
                 expected = np.full(len(rel), float(rel.mean()) if len(rel) else 0.0)
@@ -382,21 +400,58 @@ class Recommender(BaseEstimator):
             ).fit(Xa[active], C[active])
         taste = None
         if self.use_collaborative:
+            fit_on = self._sample_rows(rel, 3)
             taste = InteractionModel(C=self.taste_C, random_state=self.random_state).fit(
-                X[p], self.service_matrix_[s], rel
+                X[p[fit_on]], self.service_matrix_[s[fit_on]], rel[fit_on]
             )
         return _Learned(priors, groups, als, taste)
 
-    def _exposable(self, people: _People, rng: np.random.Generator) -> list[np.ndarray]:
-        """Per training person: candidate services the old policy could have shown them but
-        were not rated: no farther than the farthest service they were shown, remote ones only
-        if they were shown a remote one, and only services someone was shown at all."""
+    def _sample_rows(self, labels: np.ndarray, salt: int) -> np.ndarray:
+        """Indices (ascending) of at most ``max_training_rows`` of the rows, drawn at random
+        within each label so the labels keep their shares; all rows when under the cap."""
+        n = len(labels)
+        cap = self.max_training_rows
+        if cap is None or n <= cap:
+            return np.arange(n)
+        rng = np.random.default_rng(None if self.random_state is None else self.random_state + salt)
+        picked = []
+        for value in np.unique(labels):
+            idx = np.flatnonzero(labels == value)
+            take = max(1, round(cap * len(idx) / n))
+            picked.append(rng.choice(idx, size=min(take, len(idx)), replace=False))
+        return np.sort(np.concatenate(picked))
+
+    def _blend_people(self, people: _People, rng: np.random.Generator) -> np.ndarray:
+        """Which training people give the blend its rows: everyone, or a random subset whose
+        rows (ratings plus sampled negatives) fit within ``max_training_rows``."""
+        n_people = len(people.frame)
+        cap = self.max_training_rows
+        per_person = np.bincount(people.person_rows, minlength=n_people)
+        rows = per_person * (1.0 + float(self.negatives_per_rating))
+        chosen = np.ones(n_people, dtype=bool)
+        if cap is None or rows.sum() <= cap:
+            return chosen
+        order = rng.permutation(n_people)
+        fits = np.cumsum(rows[order]) <= cap
+        chosen[:] = False
+        chosen[order[fits]] = True
+        return chosen
+
+    def _exposable(self, people: _People, wanted: np.ndarray) -> list[np.ndarray]:
+        """Per training person (the ``wanted`` ones; empty for the rest): candidate services
+        the old policy could have shown them but were not rated: no farther than the farthest
+        service they were shown, remote ones only if they were shown a remote one, and only
+        services someone was shown at all."""
         shown_any = np.zeros(self.n_services_, dtype=bool)
         shown_any[people.service_rows] = True
-        by_person = pd.Series(people.service_rows).groupby(people.person_rows).agg(list)
-        out: list[np.ndarray] = []
-        for i, rec in enumerate(people.frame.itertuples(index=False)):
-            rated = np.asarray(by_person.get(i, []), dtype=np.int64)
+        order = np.argsort(people.person_rows, kind="stable")
+        bounds = np.searchsorted(people.person_rows[order], np.arange(len(people.frame) + 1))
+        empty = np.zeros(0, dtype=np.int64)
+        out: list[np.ndarray] = [empty] * len(people.frame)
+        chosen = np.flatnonzero(wanted)
+        records = people.frame.iloc[chosen].itertuples(index=False)
+        for i, rec in zip(chosen, records, strict=True):
+            rated = people.service_rows[order[bounds[i] : bounds[i + 1]]]
             person = self._training_person(rec)
             loc = None if person.latitude is None else (person.latitude, person.longitude)
             cands = self.candidates_.find(person, loc, self.default_radius_km)
@@ -412,7 +467,7 @@ class Recommender(BaseEstimator):
             ok = np.where(np.isnan(d), remote_shown & self.no_distance_[rows], d <= far)
             ok &= shown_any[rows]
             ok[np.isin(rows, rated)] = False
-            out.append(rows[ok])
+            out[i] = rows[ok]
         return out
 
     @staticmethod
@@ -469,7 +524,7 @@ class Recommender(BaseEstimator):
         cols: dict[str, np.ndarray] = {}
         frame = people.frame
         if self.use_content:
-            pv = self._training_vectors(frame)
+            pv = self._train_pv
             lat = frame["latitude"].to_numpy(dtype=float)[p_rows]
             lon = frame["longitude"].to_numpy(dtype=float)[p_rows]
             dist = np.asarray(haversine_km(lat, lon, self.lat_[s_rows], self.lon_[s_rows]))
@@ -500,7 +555,7 @@ class Recommender(BaseEstimator):
 
     def _content_pairs(self, people: _People, p_rows: np.ndarray, s_rows: np.ndarray) -> np.ndarray:
         """Content parts (``content.PARTS``) of (training person, service) pairs."""
-        pv = self._training_vectors(people.frame)
+        pv = self._train_pv
         frame = people.frame
         lat = frame["latitude"].to_numpy(dtype=float)[p_rows]
         lon = frame["longitude"].to_numpy(dtype=float)[p_rows]
