@@ -449,12 +449,13 @@ class Recommender(BaseEstimator):
         empty = np.zeros(0, dtype=np.int64)
         out: list[np.ndarray] = [empty] * len(people.frame)
         chosen = np.flatnonzero(wanted)
-        records = people.frame.iloc[chosen].itertuples(index=False)
-        for i, rec in zip(chosen, records, strict=True):
+        persons = [
+            self._training_person(rec) for rec in people.frame.iloc[chosen].itertuples(index=False)
+        ]
+        locs = [None if p.latitude is None else (p.latitude, p.longitude) for p in persons]
+        found = self.candidates_.find_many(persons, locs, self.default_radius_km)
+        for i, loc, cands in zip(chosen, locs, found, strict=True):
             rated = people.service_rows[order[bounds[i] : bounds[i + 1]]]
-            person = self._training_person(rec)
-            loc = None if person.latitude is None else (person.latitude, person.longitude)
-            cands = self.candidates_.find(person, loc, self.default_radius_km)
             rows = cands.rows
             d = cands.distance_km
             if loc is not None:

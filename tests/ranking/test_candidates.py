@@ -1,0 +1,29 @@
+"""Finding many people's candidates at once gives what finding each one gives."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vcsmatch.features.person import Person
+from vcsmatch.features.service import ServiceFeatures
+from vcsmatch.ranking.candidates import CandidateFinder
+from vcsmatch.synthetic import World
+
+
+def test_find_many_equals_find_for_each(small_world: World) -> None:
+    """One spatial query for many people (some with no location) returns, person by person,
+    the same rows and distances as one ``find`` each."""
+    cat = small_world.catalogue
+    finder = CandidateFinder().fit(cat, ServiceFeatures().fit(cat).modes_)
+    people = list(small_world.new_people[:15])
+    people.append(Person(age=80, sex="male", needs=["dementia"]))  # no location
+    locs = [None if p.latitude is None else (p.latitude, p.longitude) for p in people]
+    assert sum(loc is not None for loc in locs) >= 5
+    many = finder.find_many(people, locs, 8.0)
+    assert len(many) == len(people)
+    assert any(len(c.rows) for c in many)
+    for person, loc, got in zip(people, locs, many, strict=True):
+        one = finder.find(person, loc, 8.0)
+        np.testing.assert_array_equal(got.rows, one.rows)
+        np.testing.assert_allclose(got.distance_km, one.distance_km)
+        np.testing.assert_array_equal(got.eligibility.eligible, one.eligibility.eligible)
