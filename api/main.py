@@ -107,8 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
         ],
     )
-    # Routes read the same settings the middleware was built with.
-    app.dependency_overrides[get_settings] = lambda: settings
+    # Routes read the same settings the middleware was built with (api.deps.app_settings).
+    app.state.settings = settings
     install_problem_handlers(app)
     for router in ROUTERS:
         _document_errors(router.routes)  # idempotent: routers are module-level

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import threading
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,6 +42,11 @@ class Serving:
     @property
     def ready(self) -> bool:
         return self.catalogue is not None and self.recommender is not None
+
+    @cached_property
+    def service_rows(self) -> dict[str, int]:
+        """Service id -> row in ``catalogue``: built once per snapshot, not once per request."""
+        return self.catalogue.index() if self.catalogue is not None else {}
 
 
 class AppState:

@@ -145,7 +145,7 @@ def create_ratings(
             type_="not-ready",
             headers={"Retry-After": "30"},
         )
-    known = catalogue.index()
+    known = serving.service_rows
     taxonomy = load_taxonomy()
     new: list[NewRating] = []
     for i, item in enumerate(items):

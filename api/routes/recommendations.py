@@ -137,7 +137,7 @@ def recommend(
         api_key_id=key.id,
     )
     request.state.n_results = len(suggestions)
-    index = catalogue.index()
+    index = serving.service_rows
     out = []
     for s in suggestions:
         service = catalogue.services[index[s.service_id]]
