@@ -266,9 +266,9 @@ class InteractionModel:
     def cross(Xp: sp.spmatrix, S: np.ndarray) -> sp.csr_matrix:
         """Row-wise outer product: column ``j * n_person + i`` is ``Xp[:, i] * S[:, j]``.
 
-        Built in one COO construction from the nonzeros of each row (a row with ``a`` person
-        and ``b`` service nonzeros gives ``a * b`` entries), not as a stack of per-column
-        blocks, whose copies set the training peak memory.
+        Built in one CSR construction from the nonzeros of each row (a row with ``a`` person
+        and ``b`` service nonzeros gives ``a * b`` entries, already in row order), not as a
+        stack of per-column blocks, whose copies set the training peak memory.
         """
         A = sp.csr_matrix(Xp)
         B = sp.csr_matrix(np.asarray(S))
@@ -276,14 +276,14 @@ class InteractionModel:
         na, nb = np.diff(A.indptr), np.diff(B.indptr)
         k = na * nb
         total = int(k.sum())
-        rows = np.repeat(np.arange(n, dtype=np.int64), k)
         offs = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(k) - k, k)
         nbr = np.repeat(nb, k)
         ia = np.repeat(A.indptr[:-1].astype(np.int64), k) + offs // np.maximum(nbr, 1)
         jb = np.repeat(B.indptr[:-1].astype(np.int64), k) + offs % np.maximum(nbr, 1)
         cols = B.indices[jb].astype(np.int64) * n_p + A.indices[ia]
         vals = A.data[ia] * B.data[jb]
-        out = sp.csr_matrix((vals, (rows, cols)), shape=(n, B.shape[1] * n_p))
+        indptr = np.concatenate([[0], np.cumsum(k)])
+        out = sp.csr_matrix((vals, cols, indptr), shape=(n, B.shape[1] * n_p))
         out.sort_indices()
         return out
 
