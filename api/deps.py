@@ -25,6 +25,7 @@ from api.state import AppState, Serving
 from vcsmatch.settings import Settings
 from vcsmatch.store import api_keys
 from vcsmatch.store.api_keys import ApiKeyRecord
+from vcsmatch.store.db import is_sqlite
 
 #: Which roles may do what is decided per route; see docs/api.md for the table and why admin
 #: does not imply the other roles.
@@ -91,7 +92,11 @@ def get_current_key(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("Send an API key as `Authorization: Bearer <key>`.")
     record = api_keys.verify_key(session, credentials.credentials)
-    session.rollback()  # end the read transaction; routes start their own
+    if is_sqlite(session):
+        session.rollback()  # end the read snapshot; SQLite writers begin IMMEDIATE themselves
+    # On PostgreSQL the transaction stays open so a route's write (the recommendation log)
+    # commits in it: one connection checkout, one pre-ping and one commit per request instead
+    # of two. The key was still read from the store in this request.
     if record is None:
         raise _unauthorized("The API key is unknown or has been revoked.")
     request.state.key_id = record.id

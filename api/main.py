@@ -86,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if state is None:
             return
         with state.sessions() as session:
-            audit.record(session, **entry)
+            audit.append(session, entry)
 
     app = FastAPI(
         title="vcsmatch",

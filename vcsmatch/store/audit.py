@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from vcsmatch.store.db import begin_write
@@ -66,6 +66,28 @@ def record(
     session.add(row)
     session.commit()
     return _record(row)
+
+
+def append(session: Session, entry: Mapping[str, Any]) -> None:
+    """Append one entry (``record``'s keyword arguments) and commit, returning nothing.
+
+    The API's per-request writer: a Core insert skips the ORM's unit of work and the
+    ``RETURNING id`` that ``record`` needs for its result.
+    """
+    begin_write(session)
+    session.execute(insert(AuditRow), [_columns(entry)])
+    session.commit()
+
+
+def _columns(e: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "key_id": e.get("key_id"),
+        "method": str(e["method"])[:10],
+        "route_template": str(e["route_template"])[:200],
+        "status": int(e["status"]),
+        "latency_ms": float(e["latency_ms"]),
+        "n_results": e.get("n_results"),
+    }
 
 
 def record_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> int:
