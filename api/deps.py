@@ -6,6 +6,8 @@
 - ``CurrentKey``: the verified API key (401 otherwise), rate-limited per key (429).
 - ``require_role(*roles)``: the one role check (403 otherwise); routes list it in
   ``dependencies=``; ``api.main`` reads the roles back into the OpenAPI document.
+- Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in the
+  thread pool, and each hop there costs more CPU than the dependency itself.
 - ``reject_unknown_query``: a query parameter the operation does not take is a 422, so a
   typo (``need=`` for ``needs=``) never silently returns unfiltered results.
 """
@@ -32,7 +34,7 @@ from vcsmatch.store.db import is_sqlite
 ROLES: tuple[str, ...] = api_keys.ROLES
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     """The settings this app was built with (``create_app(settings)``).
 
     Read from the app rather than through ``dependency_overrides``: FastAPI re-inspects every
@@ -45,7 +47,7 @@ def app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     """The ``AppState`` that ``lifespan`` put on the app."""
     return request.app.state.vcsmatch
 
@@ -53,7 +55,7 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_serving(state: StateDep) -> Serving:
+async def get_serving(state: StateDep) -> Serving:
     """One snapshot per request, so a swap mid-request never mixes model and catalogue."""
     return state.serving
 
@@ -125,7 +127,7 @@ def require_role(*roles: str) -> Callable[..., ApiKeyRecord]:
     if not roles or unknown:
         raise ValueError(f"require_role needs roles from {ROLES}; got {sorted(unknown)}")
 
-    def check_role(key: CurrentKey) -> ApiKeyRecord:
+    async def check_role(key: CurrentKey) -> ApiKeyRecord:
         if key.role not in roles:
             raise ProblemException(
                 403,

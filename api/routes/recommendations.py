@@ -11,15 +11,18 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from api.deps import ServingDep, SessionDep, SettingsDep, require_role
 from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
+from api.state import Serving
 from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
 from vcsmatch.ranking.result import ReasonKind, Suggestion
+from vcsmatch.settings import Settings
 from vcsmatch.store import recommendation_log
 from vcsmatch.store.api_keys import ApiKeyRecord
 from vcsmatch.store.minimised import MinimisedPerson
@@ -89,21 +92,37 @@ Practitioner = Annotated[ApiKeyRecord, Depends(require_role("practitioner"))]
 @router.post(
     "",
     operation_id="recommend",
+    response_model=RecommendationResponse,
     summary="Suggest services for a person (decision support, not a decision)",
 )
-def recommend(
+def post_recommendation(
     body: RecommendationRequest,
     key: Practitioner,
     serving: ServingDep,
     session: SessionDep,
     settings: SettingsDep,
     request: Request,
-) -> RecommendationResponse:
+) -> Response:
     """Ranks the serving catalogue's eligible services for the person in the body.
 
     Unknown need or strength codes and unknown postcodes are 422 problems that name the field
     without repeating the value.
     """
+    answer = recommend(body, key, serving, session, settings, request)
+    # Serialised here, once: returned as a model, FastAPI would validate it again as the
+    # response model (in another thread-pool hop) before dumping it.
+    return Response(answer.model_dump_json(), media_type="application/json")
+
+
+def recommend(
+    body: RecommendationRequest,
+    key: ApiKeyRecord,
+    serving: Serving,
+    session: Session,
+    settings: Settings,
+    request: Request,
+) -> RecommendationResponse:
+    """The recommendation as a model: the route's work, which the web page calls too."""
     if body.top_k > settings.max_top_k:
         raise field_problem("top_k", f"must be at most {settings.max_top_k}")
     recommender, catalogue = serving.recommender, serving.catalogue
