@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: database URLs and a small catalogue."""
+"""Fixtures shared by the whole suite: database URLs, a small synthetic world and its model."""
 
 from __future__ import annotations
 
@@ -64,3 +64,23 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def world() -> object:
+    """A small synthetic county: 60 services, 200 people and their ratings."""
+    from vcsmatch.synthetic import make_world
+
+    return make_world(n_services=60, n_people=200, n_new_people=10, seed=1)
+
+
+@pytest.fixture(scope="session")
+def trained_model_dir(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Recommender fitted on the world's ratings and saved (what `vcsmatch train` writes)."""
+    from vcsmatch.ranking.recommender import Recommender
+
+    model = Recommender(show_progress=False, n_factors=8, iterations=5)
+    model.fit(world.catalogue, world.ratings)
+    directory = tmp_path_factory.mktemp("model")
+    model.save(directory)
+    return directory

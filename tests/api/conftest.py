@@ -19,26 +19,6 @@ from vcsmatch.settings import Settings
 
 
 @pytest.fixture(scope="session")
-def world() -> object:
-    """A small synthetic county: 60 services, 200 people and their ratings."""
-    from vcsmatch.synthetic import make_world
-
-    return make_world(n_services=60, n_people=200, n_new_people=10, seed=1)
-
-
-@pytest.fixture(scope="session")
-def trained_model_dir(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Recommender fitted on the world's ratings and saved (what `vcsmatch train` writes)."""
-    from vcsmatch.ranking.recommender import Recommender
-
-    model = Recommender(show_progress=False, n_factors=8, iterations=5)
-    model.fit(world.catalogue, world.ratings)
-    directory = tmp_path_factory.mktemp("model")
-    model.save(directory)
-    return directory
-
-
-@pytest.fixture(scope="session")
 def sqlite_template(world, trained_model_dir, tmp_path_factory) -> Iterator[Template]:
     """The seeded SQLite store that each SQLite test copies."""
     yield from seed_template("sqlite", tmp_path_factory.mktemp("tmpl"), world, trained_model_dir)

@@ -192,16 +192,16 @@ def assert_every_ack_stored_once(
 
 
 @pytest.fixture
-def sqlite_seed(rel_world, rel_model_dir, tmp_path: Path) -> Seeded:
+def sqlite_seed(world, trained_model_dir, tmp_path: Path) -> Seeded:
     data_dir = tmp_path / "data"
     return seed_store(
-        f"sqlite:///{data_dir / 'vcsmatch.db'}", data_dir, rel_world.catalogue, rel_model_dir
+        f"sqlite:///{data_dir / 'vcsmatch.db'}", data_dir, world.catalogue, trained_model_dir
     )
 
 
 @pytest.fixture
-def postgres_seed(rel_world, rel_model_dir, postgres_url: str, tmp_path: Path) -> Iterator[Seeded]:
-    yield seed_store(postgres_url, tmp_path / "data", rel_world.catalogue, rel_model_dir)
+def postgres_seed(world, trained_model_dir, postgres_url: str, tmp_path: Path) -> Iterator[Seeded]:
+    yield seed_store(postgres_url, tmp_path / "data", world.catalogue, trained_model_dir)
     dispose_engines()
 
 
@@ -249,10 +249,10 @@ def crash_and_recover(seeded: Seeded, world: Any, tag: str) -> None:
 
 @pytest.mark.slow
 def test_sqlite_server_killed_mid_stream_loses_no_acknowledged_rating(
-    sqlite_seed: Seeded, rel_world
+    sqlite_seed: Seeded, world
 ) -> None:
     """SIGKILL of the whole 2-worker group mid-stream on SQLite: every 201 is stored once."""
-    crash_and_recover(sqlite_seed, rel_world, "sqlite")
+    crash_and_recover(sqlite_seed, world, "sqlite")
     path = sqlite_seed.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(path) as raw:  # a plain connection: no pragmas of ours
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent
@@ -262,10 +262,10 @@ def test_sqlite_server_killed_mid_stream_loses_no_acknowledged_rating(
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_postgres_server_killed_mid_stream_loses_no_acknowledged_rating(
-    postgres_seed: Seeded, rel_world
+    postgres_seed: Seeded, world
 ) -> None:
     """SIGKILL of the whole 2-worker group mid-stream on PostgreSQL: every 201 is stored once."""
-    crash_and_recover(postgres_seed, rel_world, "postgres")
+    crash_and_recover(postgres_seed, world, "postgres")
 
 
 @pytest.fixture
@@ -294,14 +294,14 @@ def subprocess_error() -> type[Exception]:
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_database_killed_mid_stream_answers_503_and_loses_nothing(
-    private_cluster: PrivateCluster, rel_world, rel_model_dir, tmp_path: Path
+    private_cluster: PrivateCluster, world, trained_model_dir, tmp_path: Path
 ) -> None:
     """PostgreSQL stopped with `-m immediate` mid-stream: 503 problems while down (never 500),
     no acknowledged rating lost, and the API recovers when the database is back."""
     url = private_cluster.create_database("vcsmatch_crash")
-    seeded = seed_store(url, tmp_path / "data", rel_world.catalogue, rel_model_dir)
+    seeded = seed_store(url, tmp_path / "data", world.catalogue, trained_model_dir)
     server = LiveServer(seeded, workers=2)
-    bodies = rating_bodies(rel_world, 600, "pgdown")
+    bodies = rating_bodies(world, 600, "pgdown")
     try:
         server.start()
         stream = RatingStream(lambda: server.url, seeded.auth(), bodies).start()
@@ -407,13 +407,13 @@ def _recommend(client: TestClient, seeded: Seeded, world: Any) -> dict[str, Any]
 def test_damaged_model_is_refused_and_the_previous_one_keeps_serving(
     app_client: TestClient,
     sqlite_seed: Seeded,
-    rel_world,
-    rel_model_dir: Path,
+    world,
+    trained_model_dir: Path,
     tmp_path: Path,
     damage: str,
 ) -> None:
     """A truncated/tampered registered model: reload is a 409 naming it; the old one serves."""
-    before = _recommend(app_client, sqlite_seed, rel_world)
+    before = _recommend(app_client, sqlite_seed, world)
     assert before["model_version"] == sqlite_seed.model_version
     engine = make_engine(sqlite_seed.database_url)
     try:
@@ -421,7 +421,9 @@ def test_damaged_model_is_refused_and_the_previous_one_keeps_serving(
 
         with Session(engine) as session:
             if damage == "blob-edited-in-database":
-                version = model_registry.register_model(session, rel_model_dir, version="edited")
+                version = model_registry.register_model(
+                    session, trained_model_dir, version="edited"
+                )
                 blob = model_registry.get_model(session, version).blob
                 edited = blob[:-64] + bytes(64)  # the tail of the archive overwritten
                 session.execute(
@@ -430,7 +432,7 @@ def test_damaged_model_is_refused_and_the_previous_one_keeps_serving(
                 )
                 session.commit()
             else:
-                directory = _damaged_model(rel_model_dir, tmp_path, damage)
+                directory = _damaged_model(trained_model_dir, tmp_path, damage)
                 version = model_registry.register_model(session, directory, version=damage)
             assert model_registry.latest_version(session) == version
     finally:
@@ -443,7 +445,7 @@ def test_damaged_model_is_refused_and_the_previous_one_keeps_serving(
     time.sleep(0.6)  # several polls of the registry: polling does not pick it up either
     model = app_client.get("/v1/model", headers=sqlite_seed.auth("admin")).json()
     assert model["version"] == sqlite_seed.model_version
-    after = _recommend(app_client, sqlite_seed, rel_world)
+    after = _recommend(app_client, sqlite_seed, world)
     assert after["model_version"] == sqlite_seed.model_version
     assert [s["service_id"] for s in after["suggestions"]] == [
         s["service_id"] for s in before["suggestions"]
@@ -451,7 +453,7 @@ def test_damaged_model_is_refused_and_the_previous_one_keeps_serving(
 
 
 def test_workers_unpacking_one_model_at_once_never_delete_a_copy_in_use(
-    sqlite_seed: Seeded, rel_model_dir: Path, tmp_path: Path
+    sqlite_seed: Seeded, trained_model_dir: Path, tmp_path: Path
 ) -> None:
     """Regression: two workers materialising a newly registered model at the same moment; the
     later one deleted the copy the earlier one was loading from, so that worker refused the
@@ -463,7 +465,7 @@ def test_workers_unpacking_one_model_at_once_never_delete_a_copy_in_use(
 
     expected = {
         p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in rel_model_dir.iterdir()
+        for p in trained_model_dir.iterdir()
         if p.is_file()
     }
     engine = make_engine(sqlite_seed.database_url)

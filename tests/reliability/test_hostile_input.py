@@ -315,10 +315,10 @@ def test_last_allowed_page_is_empty_not_an_error(hostile) -> None:
     assert response.json()["contents"] == []
 
 
-def test_oversized_rating_batches_are_refused_whole(hostile, rel_world) -> None:
+def test_oversized_rating_batches_are_refused_whole(hostile, world) -> None:
     """A batch over max_ratings_per_request (1000) is a 422 problem and stores nothing."""
     server, seeded = hostile
-    service = rel_world.catalogue.services[0].id
+    service = world.catalogue.services[0].id
     ratings = [
         {"person": {"age": 70}, "service_id": service, "rating": 3, "idempotency_key": f"b{i}"}
         for i in range(1001)

@@ -176,16 +176,14 @@ def live(live_server) -> tuple[LiveServer, Seeded]:
 
 
 @pytest.mark.slow
-def test_sentinels_appear_in_no_output_body_audit_or_table_of_the_real_server(
-    live, rel_world
-) -> None:
+def test_sentinels_appear_in_no_output_body_audit_or_table_of_the_real_server(live, world) -> None:
     """Through a 2-worker server: no sentinel in its stdout/stderr, any response body, the audit
     log or any table; stored ratings hold the reference only as its keyed hash."""
     server, seeded = live
     # The catalogue may mention a postcode; only what the requests add counts.
     already = find_sentinels(_tables(database_texts(seeded.database_url)))
     with httpx.Client(base_url=server.url, timeout=60) as client:
-        bodies = exercise(client, seeded, rel_world.catalogue.services[0].id)
+        bodies = exercise(client, seeded, world.catalogue.services[0].id)
     time.sleep(1.0)  # audit entries are written after each response is sent
     tables = database_texts(seeded.database_url)
     haystacks = {
@@ -206,13 +204,13 @@ def test_sentinels_appear_in_no_output_body_audit_or_table_of_the_real_server(
 
 
 def test_sentinels_appear_in_no_log_record_at_debug(
-    rel_world, rel_model_dir, tmp_path, caplog: pytest.LogCaptureFixture
+    world, trained_model_dir, tmp_path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """In-process, every logger at DEBUG (SQLAlchemy's statement log included): no sentinel, no
     minimised feature and no keyed hash reaches a log record."""
     data_dir = tmp_path / "data"
     seeded = seed_store(
-        f"sqlite:///{data_dir / 'vcsmatch.db'}", data_dir, rel_world.catalogue, rel_model_dir
+        f"sqlite:///{data_dir / 'vcsmatch.db'}", data_dir, world.catalogue, trained_model_dir
     )
     caplog.set_level(logging.DEBUG)  # the root logger: every logger without its own level
     import sqlalchemy.engine  # noqa: F401 - its loggers exist once imported
@@ -222,7 +220,7 @@ def test_sentinels_appear_in_no_log_record_at_debug(
             caplog.set_level(logging.DEBUG, logger=name)  # e.g. SQLAlchemy's own WARN default
     try:
         with TestClient(create_app(seeded.settings()), raise_server_exceptions=False) as client:
-            exercise(client, seeded, rel_world.catalogue.services[0].id)
+            exercise(client, seeded, world.catalogue.services[0].id)
     finally:
         dispose_engines()
     # The test's own HTTP client logs the URLs it requests; only the server side counts.
