@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import ServingDep, SettingsDep, require_role
@@ -20,7 +20,7 @@ from vcsmatch.catalogue.hsds3 import write_hsds3
 from vcsmatch.catalogue.model import Catalogue, DeliveryMode, Service
 from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person, Sex
-from vcsmatch.search import WEEKDAYS, SearchQuery
+from vcsmatch.search import WEEKDAYS, SearchPage, SearchQuery
 from vcsmatch.store.api_keys import ApiKeyRecord
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
@@ -63,6 +63,39 @@ def _not_ready() -> ProblemException:
     )
 
 
+def _page_json(page: SearchPage, catalogue_version: int) -> str:
+    """``page`` as the ``ServicePage`` JSON, serialised once.
+
+    The hits' ``Service`` objects go into the public models as they are (pydantic does not
+    re-validate a model instance); dumping them to dicts and validating those back, then letting
+    FastAPI validate the response model again, cost more CPU than the search itself.
+    """
+    hits = [
+        SearchHitPublic(
+            service=h.service,
+            score=round(h.score, 6),
+            distance_km=None if h.distance_km is None else round(h.distance_km, 3),
+            matched_terms=list(h.matched_terms),
+            matched_needs=list(h.matched_needs),
+            matched_activities=list(h.matched_activities),
+            facts=list(h.facts),
+            why=list(h.why),
+        )
+        for h in page.contents
+    ]
+    return ServicePage(
+        total_items=page.total_items,
+        total_pages=page.total_pages,
+        page_number=page.page_number,
+        size=page.size,
+        contents=hits,
+        corrections=dict(page.corrections),
+        implied_needs=list(page.implied_needs),
+        implied_activities=list(page.implied_activities),
+        catalogue_version=catalogue_version,
+    ).model_dump_json()
+
+
 def _weekday(open_on: str | None) -> str | None:
     if open_on is None or open_on in WEEKDAYS:
         return open_on
@@ -72,6 +105,7 @@ def _weekday(open_on: str | None) -> str | None:
 @router.get(
     "",
     operation_id="search_services",
+    response_model=ServicePage,
     summary="Search the catalogue: free text, needs, place, eligibility, mode, cost, day",
 )
 def search_services(
@@ -106,7 +140,7 @@ def search_services(
     ] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     size: Annotated[int, Query(ge=1, le=1000, description="Capped by max_page_size.")] = 20,
-) -> ServicePage:
+) -> Response:
     if size > settings.max_page_size:
         raise field_problem("query.size", f"must be at most {settings.max_page_size}")
     search = serving.search
@@ -144,9 +178,11 @@ def search_services(
         raise ProblemException(
             422, "Request is not valid", errors[0].message, type_="validation", errors=errors
         ) from None
-    result = search.search(query).to_dict()
-    request.state.n_results = len(result["contents"])
-    return ServicePage(**result, catalogue_version=serving.catalogue_version)
+    found = search.search(query)
+    request.state.n_results = len(found.contents)
+    # Returned as bytes, so FastAPI does not validate the page again (response_model above
+    # documents it).
+    return Response(_page_json(found, serving.catalogue_version), media_type="application/json")
 
 
 @router.get(
