@@ -14,9 +14,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,7 +28,6 @@ from api.state import AppState, Serving
 from vcsmatch.settings import Settings
 from vcsmatch.store import api_keys
 from vcsmatch.store.api_keys import ApiKeyRecord
-from vcsmatch.store.db import is_sqlite
 
 #: Which roles may do what is decided per route; see docs/api.md for the table and why admin
 #: does not imply the other roles.
@@ -63,10 +63,22 @@ async def get_serving(state: StateDep) -> Serving:
 ServingDep = Annotated[Serving, Depends(get_serving)]
 
 
-def get_session(state: StateDep) -> Iterator[Session]:
-    """A session for this request, closed (and any open transaction rolled back) afterwards."""
-    with state.sessions() as session:
+async def get_session(state: StateDep) -> AsyncIterator[Session]:
+    """A session for this request, closed (and any open transaction rolled back) afterwards.
+
+    Making one does no I/O, and neither does closing one whose work has committed (the store's
+    functions commit before they return), so both happen on the event loop; only a session left
+    in a transaction is closed in a worker thread (its rollback is a round trip).
+    """
+    session = state.sessions()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
@@ -94,11 +106,9 @@ def get_current_key(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("Send an API key as `Authorization: Bearer <key>`.")
     record = api_keys.verify_key(session, credentials.credentials)
-    if is_sqlite(session):
-        session.rollback()  # end the read snapshot; SQLite writers begin IMMEDIATE themselves
-    # On PostgreSQL the transaction stays open so a route's write (the recommendation log)
-    # commits in it: one connection checkout, one pre-ping and one commit per request instead
-    # of two. The key was still read from the store in this request.
+    # End the read (on PostgreSQL it was autocommitted: no round trip), so the connection goes
+    # back to the pool while the route works instead of being held by every request in flight.
+    session.rollback()
     if record is None:
         raise _unauthorized("The API key is unknown or has been revoked.")
     request.state.key_id = record.id

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vcsmatch.errors import NotFoundError
-from vcsmatch.store.db import begin_write
+from vcsmatch.store.db import begin_single, begin_write
 from vcsmatch.store.tables import ApiKeyRow, utcnow
 
 ROLES: tuple[str, ...] = ("practitioner", "front_door", "analyst", "admin")
@@ -79,10 +79,14 @@ def create_key(session: Session, role: str, name: str) -> tuple[str, ApiKeyRecor
 
 
 def verify_key(session: Session, plaintext: str | None) -> ApiKeyRecord | None:
-    """The live key whose plaintext this is, or None (unknown, malformed or revoked)."""
+    """The live key whose plaintext this is, or None (unknown, malformed or revoked).
+
+    One statement (autocommitted on PostgreSQL when the session has no transaction yet).
+    """
     if not plaintext or len(plaintext) > 200:
         return None
     digest = hash_key(plaintext)
+    begin_single(session, write=False)
     row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_sha256 == digest)).first()
     if row is None or not hmac.compare_digest(row.key_sha256, digest):
         return None

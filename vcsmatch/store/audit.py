@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from vcsmatch.store.db import begin_write
+from vcsmatch.store.db import begin_single, begin_write
 from vcsmatch.store.tables import AuditRow
 
 
@@ -72,9 +72,10 @@ def append(session: Session, entry: Mapping[str, Any]) -> None:
     """Append one entry (``record``'s keyword arguments) and commit, returning nothing.
 
     The API's per-request writer: a Core insert skips the ORM's unit of work and the
-    ``RETURNING id`` that ``record`` needs for its result.
+    ``RETURNING id`` that ``record`` needs for its result; on PostgreSQL the one INSERT is
+    autocommitted (no ``BEGIN``/``COMMIT`` round trips).
     """
-    begin_write(session)
+    begin_single(session, write=True)
     session.execute(insert(AuditRow), [_columns(entry)])
     session.commit()
 

@@ -9,9 +9,10 @@ deferred transaction that reads first and then writes can fail at once with "dat
 locked" when another writer committed in between, whatever the busy timeout.
 
 PostgreSQL is reached through psycopg 3 with ``pool_pre_ping`` so a restarted server costs a
-reconnect, not an error. Every engine hides statement parameters (``hide_parameters``) and
-the values of fetched rows from SQLAlchemy's log: they are people's features, and would
-otherwise appear in its log (at INFO and DEBUG) and in its exception messages.
+reconnect, not an error, and a pool of ``PG_POOL_SIZE`` connections. Every engine hides
+statement parameters (``hide_parameters``) and the values of fetched rows from SQLAlchemy's
+log: they are people's features, and would otherwise appear in its log (at INFO and DEBUG)
+and in its exception messages.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ from vcsmatch.settings import Settings
 
 #: SQLite's busy timeout: how long a connection waits for a lock before giving up.
 BUSY_TIMEOUT_MS = 30_000
+#: PostgreSQL connections each engine keeps open (SQLAlchemy's default is 5, plus 10 overflow
+#: connections that are closed as soon as they are returned). An API worker runs up to 40
+#: thread-pool jobs at once; at 16 requests in flight more than 5 were often checked out, so
+#: connections were opened and closed all the time (a new server process each time: about
+#: 2.5 ms of PostgreSQL CPU per recommendation in benchmarks/api.py, against 0.6 ms with 20).
+PG_POOL_SIZE = 20
 
 _MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations.
@@ -68,6 +75,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", PG_POOL_SIZE)
     return create_engine(url, **kwargs)
 
 
@@ -109,6 +117,21 @@ def begin_write(session: Session) -> None:
         session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
     else:
         session.connection()
+
+
+def begin_single(session: Session, *, write: bool) -> None:
+    """Start ``session``'s next unit of work, which is one SQL statement.
+
+    PostgreSQL runs it in autocommit: the statement is its own transaction, so no ``BEGIN`` and
+    ``COMMIT`` round trips (``session.commit()`` then only returns the connection, whose
+    isolation level the pool resets). A transaction the session already has is joined instead.
+    SQLite: a write begins ``IMMEDIATE`` (``begin_write``), a read as usual.
+    """
+    if is_sqlite(session):
+        if write:
+            begin_write(session)
+    elif not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def migrate(engine: Engine) -> None:

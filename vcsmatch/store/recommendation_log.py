@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vcsmatch.errors import NotFoundError
-from vcsmatch.store.db import begin_write, is_sqlite
+from vcsmatch.store.db import begin_single
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.secrets import person_key as keyed_hash
 from vcsmatch.store.tables import RecommendationRequestRow
@@ -67,9 +67,7 @@ def record_request(
         if secret is None:
             raise ValueError("record_request needs the secret to key a person reference")
         pkey = keyed_hash(secret, person_reference)
-    if is_sqlite(session) or not session.in_transaction():
-        begin_write(session)
-    # else: PostgreSQL, inside the caller's transaction (the API key check's): commit there.
+    begin_single(session, write=True)  # one INSERT: autocommitted on PostgreSQL
     row = RecommendationRequestRow(
         request_id=request_id,
         person_key=pkey,
