@@ -226,3 +226,17 @@ def test_numeric_input_checks_fail_only_because_input_is_numeric() -> None:
             check(estimator)
         if expected is TypeError:
             assert "expects a" in str(info.value), name
+
+
+def test_age_band_sex_cross_on_request() -> None:
+    """With the ``age_band_sex`` group, each person also sets one column for their band and
+    sex together (unknown age included); it is off by default."""
+    people = sample_people()
+    pf = PersonFeatures(groups=("age_band", "sex", "age_band_sex")).fit(people)
+    X = pf.transform(people)
+    assert sorted(active(pf, X, 0)) == ["age_band=65-79", "age_band_sex=65-79|female", "sex=female"]
+    assert "age_band_sex=unknown|another" in active(pf, X, 2)
+    assert np.all(np.asarray(X.sum(axis=1)).ravel() == 3)
+    assert not any(
+        n.startswith("age_band_sex") for n in PersonFeatures().fit(people).get_feature_names_out()
+    )

@@ -169,6 +169,24 @@ def test_property_no_ineligible_suggestion(
     index = small_world.catalogue.index()
     recs = model.recommend(person, top_k=10)
     assert all(allowed[index[s.service_id]] for s in recs)
-    limit = radius or 10.0
+    limit = radius or model.default_radius_km
     assert all(s.distance_km is None or s.distance_km <= limit + 1e-6 for s in recs)
     assert np.all(np.diff([s.score for s in recs]) <= 1e-12)
+
+
+def test_model_of_an_older_format_asks_for_retraining(small_world: World, tmp_path: Path) -> None:
+    """A model saved by an older vcsmatch (format 1, before the rating factorisation) is
+    refused with a message to retrain, not half-loaded."""
+    import hashlib
+    import json
+
+    fitted("hybrid", small_world).save(tmp_path)
+    header = json.loads((tmp_path / "header.json").read_text())
+    header["format_version"] = 1
+    (tmp_path / "header.json").write_text(json.dumps(header))
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    data = (tmp_path / "header.json").read_bytes()
+    manifest["header.json"] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelLoadError, match="older than this vcsmatch reads.*retrain"):
+        Recommender.load(tmp_path)

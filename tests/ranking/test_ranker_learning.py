@@ -303,3 +303,19 @@ def test_fast_person_encoding_matches_person_features(small_world: World) -> Non
     for p in [*small_world.new_people, *extra]:
         expected = model.person_features_.transform([p]).toarray()
         assert np.array_equal(model._person_x(p), expected)
+
+
+def test_negatives_fill_in_only_where_the_log_lacks_them() -> None:
+    """With ``negatives_per_rating=None`` a log of mostly non-relevant ratings (what an old
+    tool showed) gets no sampled negatives, and a log of mostly relevant ones (what people
+    chose to rate) gets unrated services as negatives for the blend."""
+    cat = catalogue(*(service(f"s{j}", needs=("social-isolation",)) for j in range(6)))
+    shown = [(f"p{i}", f"s{j}", 5 if j == 0 else 1, person()) for i in range(30) for j in range(6)]
+    chosen = [
+        (f"p{i}", f"s{(i + j) % 6}", 5 if j else 2, person()) for i in range(30) for j in range(3)
+    ]
+    assert _hybrid().fit(cat, ratings_frame(shown)).n_blend_rows_ == len(shown)
+    auto = _hybrid().fit(cat, ratings_frame(chosen))
+    assert auto.n_blend_rows_ == 2 * len(chosen)  # each person's 3 unrated services
+    none = _hybrid(negatives_per_rating=0.0).fit(cat, ratings_frame(chosen))
+    assert none.n_blend_rows_ == len(chosen)

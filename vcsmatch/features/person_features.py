@@ -1,4 +1,5 @@
-"""Person features: a sparse one-hot of age band, sex, needs, strengths and a coarse area.
+"""Person features: a sparse one-hot of age band, sex, needs, strengths and a coarse area
+(and, on request, the age band x sex cross).
 
 The same transformer reads people at recommendation time (``list[Person]``) and the training
 frame (``vcsmatch/ratings.py`` columns) at fit time, so both land in the same columns. The
@@ -25,7 +26,11 @@ from vcsmatch.errors import NotFittedError, UnknownCodeError
 from vcsmatch.features.person import AGE_BAND_CODES, AGE_BANDS, SEXES, Person
 from vcsmatch.taxonomy import Taxonomy, load_taxonomy
 
-GROUPS: tuple[str, ...] = ("age_band", "sex", "needs", "strengths", "area")
+#: Every group of features this transformer can encode; ``age_band_sex`` is the cross of the
+#: two (what men aged 65 to 79 value need not be what men and people aged 65 to 79 value).
+GROUPS: tuple[str, ...] = ("age_band", "sex", "age_band_sex", "needs", "strengths", "area")
+#: The groups encoded unless asked otherwise.
+DEFAULT_GROUPS: tuple[str, ...] = ("age_band", "sex", "needs", "strengths", "area")
 UNKNOWN = "unknown"
 
 
@@ -122,7 +127,7 @@ class PersonFeatures(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         area_cell_deg: float = 0.1,
-        groups: Sequence[str] = GROUPS,
+        groups: Sequence[str] = DEFAULT_GROUPS,
         taxonomy: Taxonomy | None = None,
     ) -> None:
         self.area_cell_deg = area_cell_deg
@@ -166,6 +171,7 @@ class PersonFeatures(TransformerMixin, BaseEstimator):
         vocab: dict[str, list[str]] = {
             "age_band": [*AGE_BAND_CODES, UNKNOWN],
             "sex": list(SEXES),
+            "age_band_sex": [f"{b}|{x}" for b in (*AGE_BAND_CODES, UNKNOWN) for x in SEXES],
             "needs": list(tax.need_codes),
             "strengths": list(tax.strength_codes),
             "area": sorted(names.values()) + [UNKNOWN],
@@ -212,6 +218,17 @@ class PersonFeatures(TransformerMixin, BaseEstimator):
                 raise ValueError(f"record {int(bad[0])}: field 'sex': not one of {SEXES}")
             rows.append(every)
             columns.append(sex_cols)
+        if "age_band_sex" in index:
+            lookup = index["age_band_sex"]
+            bands = (UNKNOWN if b is None else b for b in cols.band)
+            cross = np.fromiter(
+                (lookup.get(f"{b}|{x}", -1) for b, x in zip(bands, cols.sex, strict=True)),
+                dtype=np.intp,
+                count=n,
+            )
+            keep = cross >= 0  # an unknown sex was reported above when "sex" is on
+            rows.append(every[keep])
+            columns.append(cross[keep])
         for group, kind, lists in (
             ("needs", "need", cols.needs),
             ("strengths", "strength", cols.strengths),

@@ -34,8 +34,10 @@ FEATURE_REASON: dict[str, str] = {
     "group_lift": "collaborative",
     "taste": "collaborative",
     "als": "collaborative",
+    "rated_taste": "collaborative",
     "prior_lift": "prior",
     "quality": "prior",
+    "rated_quality": "prior",
 }
 
 _MODE_WORDS = {

@@ -1,6 +1,7 @@
 """Save a fitted ``Recommender`` to a directory, and load it back only if it can be trusted.
 
-Layout (format version 1)::
+Layout (format version 2: adds the rating factorisation and the service vocabulary; a version
+1 model is refused with a message to retrain)::
 
     header.json     format, version, parameters, training fingerprint, metrics, feature names
     arrays.npz      every learned array (``allow_pickle=False``: loading runs no code)
@@ -9,7 +10,8 @@ Layout (format version 1)::
 
 Loading checks the manifest first, so a missing, truncated or edited file is refused with a
 ``ModelLoadError`` that names it. Nothing is unpickled: scikit-learn parts are kept as plain
-arrays (the blend's and the taste model's weights, the ridge map's coefficients).
+arrays (the blend's and the taste model's weights, the ridge map's coefficients, the rating
+factorisation's biases and factors).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from vcsmatch.ranking.recommender import Recommender
 
 FORMAT = "vcsmatch-recommender"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FILES = ("header.json", "arrays.npz", "catalogue.json")
 
 
@@ -83,6 +85,11 @@ def save_recommender(model: Recommender, directory: Path) -> Path:
         arrays["als.map_intercept"] = model.als_.map_intercept_
     if model.taste_ is not None:
         arrays["taste.weights"] = model.taste_.weights_
+    if model.ratings_model_ is not None:
+        arrays["ratings_model.mean"] = np.asarray([model.ratings_model_.mean_])
+        arrays["ratings_model.bias"] = model.ratings_model_.bias_
+        arrays["ratings_model.map"] = model.ratings_model_.map_
+        arrays["ratings_model.item_factors"] = model.ratings_model_.item_factors_
     pf = model.person_features_
     header = {
         "format": FORMAT,
@@ -101,6 +108,7 @@ def save_recommender(model: Recommender, directory: Path) -> Path:
             "strength": model.priors_.strength,
         },
         "groups": {"n_people": model.groups_.n_people_, "keys": list(model.group_keys_)},
+        "service_words": list(model.service_words_.vocabulary_),
         "person_features": {
             "area_cell_deg": pf.area_cell_deg,
             "groups": list(pf.groups),
@@ -147,8 +155,10 @@ def _verified(directory: Path) -> None:
 def load_recommender(directory: Path) -> Recommender:
     """Load a model saved by ``save_recommender``; its rankings equal the saved model's."""
     from vcsmatch.features.person_features import PersonFeatures
+    from vcsmatch.features.service_words import ServiceWords
     from vcsmatch.ranking.blend import Blend
     from vcsmatch.ranking.collaborative import FeatureALS, GroupStats, InteractionModel
+    from vcsmatch.ranking.factorization import RatingFactorization
     from vcsmatch.ranking.priors import ServicePriors
     from vcsmatch.ranking.recommender import Recommender, _Learned
     from vcsmatch.taxonomy import load_taxonomy
@@ -164,6 +174,11 @@ def load_recommender(directory: Path) -> Recommender:
         raise ModelLoadError(
             f"header.json: format version {header.get('format_version')} is newer than this "
             f"vcsmatch reads ({FORMAT_VERSION}); upgrade vcsmatch"
+        )
+    if int(header.get("format_version", 0)) < FORMAT_VERSION:
+        raise ModelLoadError(
+            f"header.json: format version {header.get('format_version')} is older than this "
+            f"vcsmatch reads ({FORMAT_VERSION}); retrain the model (vcsmatch train)"
         )
     try:
         catalogue = Catalogue.model_validate_json((directory / "catalogue.json").read_bytes())
@@ -204,13 +219,24 @@ def load_recommender(directory: Path) -> Recommender:
         if "taste.weights" in arrays:
             taste = InteractionModel(model.taste_C)
             taste.weights_ = arrays["taste.weights"]
+        ratings_model = None
+        if "ratings_model.bias" in arrays:
+            ratings_model = RatingFactorization(model.rating_factors)
+            ratings_model.mean_ = float(arrays["ratings_model.mean"][0])
+            ratings_model.bias_ = arrays["ratings_model.bias"]
+            ratings_model.map_ = arrays["ratings_model.map"]
+            ratings_model.item_factors_ = arrays["ratings_model.item_factors"]
+        words = ServiceWords()
+        words.vocabulary_ = tuple(str(w) for w in header["service_words"])
+        model.service_words_ = words
         model.blend_ = Blend.from_arrays(
             {k.removeprefix("blend."): v for k, v in arrays.items() if k.startswith("blend.")},
             header["blend_features"],
         )
         model.person_features_ = _person_features(PersonFeatures, header["person_features"])
         model.priors_, model.groups_, model.als_, model.taste_ = priors, groups, als, taste
-        model._bind(catalogue, _Learned(priors, groups, als, taste))
+        model.ratings_model_ = ratings_model
+        model._bind(catalogue, _Learned(priors, groups, als, ratings_model, taste))
         model.version_ = header["version"]
         model.fingerprint_ = header["fingerprint"]
         model.metrics_ = dict(header.get("metrics") or {})

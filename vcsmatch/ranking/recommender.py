@@ -28,6 +28,7 @@ from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
 from vcsmatch.features.person_features import PersonFeatures
 from vcsmatch.features.service import ServiceFeatures
+from vcsmatch.features.service_words import ServiceWords
 from vcsmatch.ranking import content as content_mod
 from vcsmatch.ranking.blend import Blend
 from vcsmatch.ranking.candidates import CandidateFinder
@@ -41,6 +42,7 @@ from vcsmatch.ranking.collaborative import (
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.diversity import rerank
 from vcsmatch.ranking.explain import Explainer
+from vcsmatch.ranking.factorization import RatingFactorization
 from vcsmatch.ranking.priors import ServicePriors, fit_priors
 from vcsmatch.ranking.result import Suggestion
 from vcsmatch.ranking.validation import (
@@ -55,20 +57,24 @@ from vcsmatch.ratings import RELEVANT_AT
 from vcsmatch.taxonomy import load_taxonomy
 
 #: What the learned parts know of a person (``PersonFeatures`` groups).
-PERSON_GROUPS: tuple[str, ...] = ("age_band", "sex", "needs", "strengths")
+PERSON_GROUPS: tuple[str, ...] = ("age_band", "sex", "age_band_sex", "needs", "strengths")
 
 #: Blend features of each part, in the order of the blend's columns.
 PART_FEATURES: dict[str, tuple[str, ...]] = {
     "content": ("needs", "main_need", "any_need", "strengths", "distance", "mode"),
-    "collaborative": ("group_share", "group_lift", "taste", "als"),
-    "priors": ("prior_lift", "quality"),
+    "collaborative": ("group_share", "group_lift", "taste", "als", "rated_taste"),
+    "priors": ("prior_lift", "quality", "rated_quality"),
 }
 
 #: Features that only ratings of the service itself inform: missing (NaN) for a service nobody
 #: rated, so they contribute nothing to its score (see ``Blend.impute``).
 EVIDENCE_FEATURES: frozenset[str] = frozenset(
-    {"group_share", "group_lift", "als", "prior_lift", "quality"}
+    {"group_share", "group_lift", "als", "rated_taste", "prior_lift", "quality", "rated_quality"}
 )
+
+#: With ``negatives_per_rating=None``, the largest share of relevant rows in the blend's training
+#: rows before sampled unrated services are added as negatives.
+NEGATIVES_TARGET_SHARE = 0.15
 
 #: Weights used when the ratings hold one class only (nothing for the blend to learn from).
 FALLBACK_WEIGHTS: dict[str, float] = {
@@ -119,6 +125,7 @@ class _Learned:
     priors: ServicePriors
     groups: GroupStats
     als: FeatureALS | None
+    ratings_model: RatingFactorization | None
     taste: InteractionModel | None
 
 
@@ -128,9 +135,13 @@ class Recommender(BaseEstimator):
     Parameters: ``use_content``, ``use_collaborative``, ``use_priors``, ``use_diversity``
     switch parts off; ``default_radius_km`` is how far a person travels when they did not say;
     ``n_factors``/``regularization``/``iterations`` configure ALS, ``use_als`` drops it from the
-    collaborative part; ``shrinkage`` is the pseudo-count of group scores; ``diversity_weight``
-    the weight of need coverage; ``n_folds`` the out-of-fold splits that train the blend;
-    ``negatives_per_rating`` how many unrated-but-exposable services per rating the blend sees;
+    collaborative part; ``rating_factors`` is the rank of the explicit-rating factorisation
+    (``RatingFactorization``); ``shrinkage`` is the pseudo-count of group scores;
+    ``diversity_weight`` the weight of need coverage; ``n_folds`` the out-of-fold splits that
+    train the blend;
+    ``negatives_per_rating`` how many unrated-but-exposable services per rating the blend sees
+    (``None``: as many as bring relevant rows down to ``NEGATIVES_TARGET_SHARE`` of the blend's
+    rows, so none where the log already holds mostly non-relevant ratings);
     ``max_training_rows`` caps the rows each learned model fits on (the taste model, the
     content model behind the priors' residuals, the blend), so training cost stops growing with
     the data past it: rows are a random subsample (stratified by relevance; for the blend, whole
@@ -146,14 +157,15 @@ class Recommender(BaseEstimator):
         use_priors: bool = True,
         use_diversity: bool = True,
         use_als: bool = True,
-        default_radius_km: float = 10.0,
+        default_radius_km: float = 15.0,
         n_factors: int = 32,
         regularization: float = 0.05,
         iterations: int = 15,
         shrinkage: float = 10.0,
         diversity_weight: float = 0.3,
         n_folds: int = 3,
-        negatives_per_rating: float = 1.0,
+        rating_factors: int = 8,
+        negatives_per_rating: float | None = None,
         blend_C: float = 1.0,
         taste_C: float = 0.1,
         max_training_rows: int | None = 200_000,
@@ -172,6 +184,7 @@ class Recommender(BaseEstimator):
         self.shrinkage = shrinkage
         self.diversity_weight = diversity_weight
         self.n_folds = n_folds
+        self.rating_factors = rating_factors
         self.negatives_per_rating = negatives_per_rating
         self.blend_C = blend_C
         self.taste_C = taste_C
@@ -203,6 +216,7 @@ class Recommender(BaseEstimator):
             ("n_factors", self.n_factors, 1),
             ("iterations", self.iterations, 1),
             ("n_folds", self.n_folds, 2),
+            ("rating_factors", self.rating_factors, 1),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(
@@ -215,11 +229,13 @@ class Recommender(BaseEstimator):
                 "The 'max_training_rows' parameter of Recommender must be None or an int "
                 f">= 1000. Got {cap!r} instead."
             )
-        for name, value in (
+        checked = [
             ("regularization", self.regularization),
             ("diversity_weight", self.diversity_weight),
-            ("negatives_per_rating", self.negatives_per_rating),
-        ):
+        ]
+        if self.negatives_per_rating is not None:
+            checked.append(("negatives_per_rating", self.negatives_per_rating))
+        for name, value in checked:
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(
                     f"The '{name}' parameter of Recommender must be a non-negative number. "
@@ -253,6 +269,7 @@ class Recommender(BaseEstimator):
         self.taxonomy_ = load_taxonomy()
         steps = self.n_folds + 3
         with _progress(self.show_progress, steps, "training") as bar:
+            self.service_words_ = ServiceWords().fit(catalogue)
             self._bind(catalogue, learned=None)
             people = self._people(ratings, catalogue)
             # no area cell: where people live drives what the old tool showed them (exposure),
@@ -263,11 +280,12 @@ class Recommender(BaseEstimator):
             member = self._membership(people.frame)
             bar.step("people and groups")
 
-            content_needed = self.use_content or self.use_priors
+            rated_content_needed = self.use_priors or self.use_collaborative
+            content_needed = self.use_content or rated_content_needed
             self._train_pv = self._training_vectors(people.frame) if content_needed else None
             self._rated_content = (
                 self._content_pairs(people, people.person_rows, people.service_rows)
-                if self.use_priors
+                if rated_content_needed
                 else None
             )
             # out-of-fold part scores for the blend
@@ -299,6 +317,7 @@ class Recommender(BaseEstimator):
             self.priors_ = learned.priors
             self.groups_ = learned.groups
             self.als_ = learned.als
+            self.ratings_model_ = learned.ratings_model
             self.taste_ = learned.taste
             self._bind(catalogue, learned=learned)
             bar.step("final parts")
@@ -368,7 +387,7 @@ class Recommender(BaseEstimator):
             people.rating[keep],
         )
         priors = fit_priors(s, rel, n_services)
-        if self._rated_content is not None:
+        if self.use_priors:
             # what content alone predicts of each kept rating; the rest is the service's own
             from sklearn.linear_model import LogisticRegression
 
@@ -404,7 +423,26 @@ class Recommender(BaseEstimator):
             taste = InteractionModel(C=self.taste_C, random_state=self.random_state).fit(
                 X[p[fit_on]], self.service_matrix_[s[fit_on]], rel[fit_on]
             )
-        return _Learned(priors, groups, als, taste)
+        ratings_model = None
+        if self.use_collaborative or self.use_priors:
+            ratings_model = self._fit_ratings_model(X, p, s, rating, keep)
+        return _Learned(priors, groups, als, ratings_model, taste)
+
+    def _fit_ratings_model(
+        self, X: sp.csr_matrix, p: np.ndarray, s: np.ndarray, rating: np.ndarray, keep: np.ndarray
+    ) -> RatingFactorization:
+        """The explicit-rating factorisation, starting from what content predicts of each
+        rating (a ridge regression on the content parts), so it learns what content misses."""
+        from sklearn.linear_model import Ridge
+
+        fit_on = self._sample_rows(rating, 4)
+        Xc = self._rated_content[keep][fit_on]
+        Xc = np.column_stack([Xc, Xc[:, 0] > 0])
+        y = rating[fit_on].astype(np.float64)
+        offset = Ridge(alpha=1.0).fit(Xc, y).predict(Xc) if len(y) else np.zeros(0)
+        return RatingFactorization(
+            n_factors=self.rating_factors, random_state=self.random_state
+        ).fit(X[p[fit_on]], s[fit_on], y, len(self.service_ids_), offset=offset)
 
     def _sample_rows(self, labels: np.ndarray, salt: int) -> np.ndarray:
         """Indices (ascending) of at most ``max_training_rows`` of the rows, drawn at random
@@ -421,13 +459,27 @@ class Recommender(BaseEstimator):
             picked.append(rng.choice(idx, size=min(take, len(idx)), replace=False))
         return np.sort(np.concatenate(picked))
 
+    def _negative_ratio(self, people: _People) -> float:
+        """Sampled negatives per rating: the parameter, or (``None``) enough to bring the
+        relevant share of the blend's rows down to ``NEGATIVES_TARGET_SHARE``.
+
+        A log where practitioners rated what an old tool showed is mostly "not relevant"
+        already, and unrated services there are unrated because they were not shown, not
+        because they were poor; a log where people rated what they chose (public rating data)
+        is mostly "relevant", and without negatives a blend cannot learn what is not.
+        """
+        if self.negatives_per_rating is not None:
+            return float(self.negatives_per_rating)
+        share = float(people.relevant.mean()) if len(people.relevant) else 0.0
+        return max(0.0, share / NEGATIVES_TARGET_SHARE - 1.0)
+
     def _blend_people(self, people: _People, rng: np.random.Generator) -> np.ndarray:
         """Which training people give the blend its rows: everyone, or a random subset whose
         rows (ratings plus sampled negatives) fit within ``max_training_rows``."""
         n_people = len(people.frame)
         cap = self.max_training_rows
         per_person = np.bincount(people.person_rows, minlength=n_people)
-        rows = per_person * (1.0 + float(self.negatives_per_rating))
+        rows = per_person * (1.0 + self._negative_ratio(people))
         chosen = np.ones(n_people, dtype=bool)
         if cap is None or rows.sum() <= cap:
             return chosen
@@ -501,9 +553,10 @@ class Recommender(BaseEstimator):
         # graded: a 5 is worth more than a 4 (what graded NDCG rewards), below 4 nothing
         y = [np.clip(people.rating[in_held] - (RELEVANT_AT - 1), 0, None).astype(np.int64)]
         counts = np.bincount(people.person_rows, minlength=len(people.frame))
+        ratio = self._negative_ratio(people)
         for i in held:
             pool = exposable[i]
-            k = min(len(pool), int(np.ceil(self.negatives_per_rating * counts[i])))
+            k = min(len(pool), int(np.ceil(ratio * counts[i])))
             if k:
                 pick = rng.choice(pool, size=k, replace=False)
                 p.append(np.full(k, i))
@@ -549,9 +602,13 @@ class Recommender(BaseEstimator):
             if self.use_als and learned.als is not None:
                 U = learned.als.person_factors(X)
                 cols["als"] = np.einsum("ij,ij->i", U[p_rows], learned.als.item_factors_[s_rows])
+            fm = learned.ratings_model
+            U = fm.person_factors(X)
+            cols["rated_taste"] = np.einsum("ij,ij->i", U[p_rows], fm.item_factors_[s_rows])
         if self.use_priors:
             cols["prior_lift"] = learned.priors.lift[s_rows]
             cols["quality"] = learned.priors.quality[s_rows]
+            cols["rated_quality"] = learned.ratings_model.bias_[s_rows]
         return _mark_missing(cols, self._feature_names(), learned.priors.n_ratings[s_rows] == 0)
 
     def _content_pairs(self, people: _People, p_rows: np.ndarray, s_rows: np.ndarray) -> np.ndarray:
@@ -602,9 +659,15 @@ class Recommender(BaseEstimator):
             sf.need_matrix_, sf.activity_matrix_, sf.modes_, sf.need_codes_, sf.activity_codes_
         )
         self.no_distance_ = ~(sf.modes_[:, 0] > 0)  # services reached without travel
-        # service side of the taste model: needs, activities, modes and a constant
+        # service side of the taste model: needs, activities, modes, words and a constant
         self.service_matrix_ = np.hstack(
-            [sf.need_matrix_, sf.activity_matrix_, sf.modes_, np.ones((len(catalogue), 1))]
+            [
+                sf.need_matrix_,
+                sf.activity_matrix_,
+                sf.modes_,
+                self.service_words_.transform(catalogue),
+                np.ones((len(catalogue), 1)),
+            ]
         ).astype(np.float32)
         if learned is None:
             return
@@ -613,6 +676,9 @@ class Recommender(BaseEstimator):
         self.bound_priors_ = learned.priors.take(rows)
         self.bound_groups_ = learned.groups.take(rows, self.bound_priors_.rate)
         self.bound_als_ = learned.als.take(rows) if learned.als is not None else None
+        self.bound_ratings_model_ = (
+            learned.ratings_model.take(rows) if learned.ratings_model is not None else None
+        )
         self.bound_taste_ = learned.taste
         self.bound_lift_ = self.bound_priors_.lift
         self.bound_quality_ = self.bound_priors_.quality
@@ -645,7 +711,10 @@ class Recommender(BaseEstimator):
         import copy
 
         out = copy.copy(self)
-        out._bind(catalogue, _Learned(self.priors_, self.groups_, self.als_, self.taste_))
+        out._bind(
+            catalogue,
+            _Learned(self.priors_, self.groups_, self.als_, self.ratings_model_, self.taste_),
+        )
         return out
 
     # -- recommend ---------------------------------------------------------------------------
@@ -715,7 +784,8 @@ class Recommender(BaseEstimator):
         (the transformer's generic path costs more than the rest of a recommendation; a test
         checks both agree)."""
         col = self._pf_col
-        keys = [f"age_band={person.band or 'unknown'}", f"sex={person.sex}"]
+        band = person.band or "unknown"
+        keys = [f"age_band={band}", f"sex={person.sex}", f"age_band_sex={band}|{person.sex}"]
         keys += [f"needs={c}" for c in person.needs]
         keys += [f"strengths={c}" for c in person.strengths]
         x = np.zeros((1, len(col)), dtype=np.float64)
@@ -754,9 +824,13 @@ class Recommender(BaseEstimator):
             if "als" in col:
                 u = self.bound_als_.person_factors(x)[0].astype(np.float32)
                 out[:, col["als"]] = (self.bound_als_.item_factors_ @ u)[rows]
+            fm = self.bound_ratings_model_
+            u = fm.person_factors(x)[0]
+            out[:, col["rated_taste"]] = (fm.item_factors_ @ u)[rows]
         if self.use_priors:
             out[:, col["prior_lift"]] = self.bound_lift_[rows]
             out[:, col["quality"]] = self.bound_quality_[rows]
+            out[:, col["rated_quality"]] = self.bound_ratings_model_.bias_[rows]
         unrated = self.unrated_[rows]
         if unrated.any():
             out[np.ix_(np.flatnonzero(unrated), self._evidence_cols)] = self.blend_.mean_[
