@@ -239,3 +239,27 @@ def test_query_point_must_be_real_coordinates() -> None:
         index.query_radius(float("nan"), 1.0, 5.0)
     with pytest.raises(ValueError, match="lat and lon"):
         index.nearest(95.0, 1.0, 1)
+
+
+@given(
+    st.lists(st.tuples(gb_points, st.integers(0, 9)), min_size=1, max_size=60),
+    gb_points,
+    st.floats(0, 300),
+    st.booleans(),
+)
+def test_unordered_radius_query_finds_the_same_services(
+    points: list, centre: tuple, radius: float, one_each: bool
+) -> None:
+    """``nearest_first=False`` returns the same services at the same distances, in any
+    order, whether each service has one location or several."""
+    lats = np.array([p[0][0] for p in points])
+    lons = np.array([p[0][1] for p in points])
+    owners = np.arange(len(points)) if one_each else np.array([p[1] for p in points])
+    index = SpatialIndex().fit(lats, lons, owners)
+    rows, dist = index.query_radius(*centre, radius)
+    any_rows, any_dist = index.query_radius(*centre, radius, nearest_first=False)
+    assert index.one_point_each_ is (len(set(owners.tolist())) == len(owners))
+    assert sorted(any_rows.tolist()) == sorted(rows.tolist())
+    by_row = dict(zip(rows.tolist(), dist.tolist(), strict=True))
+    for r, d in zip(any_rows.tolist(), any_dist.tolist(), strict=True):
+        assert d == pytest.approx(by_row[r], abs=1e-9)

@@ -62,7 +62,8 @@ class EligibilityResult:
     """The outcome of one person against the whole catalogue (arrays in catalogue order)."""
 
     eligible: np.ndarray
-    excluded: dict[int, str]
+    #: per service: 0 eligible, else 1 + the index in ``RULES`` of the rule that excluded it
+    rule: np.ndarray
     _filter: EligibilityFilter = field(repr=False)
     _age_known: bool = field(default=False, repr=False)
     _sex_known: bool = field(default=False, repr=False)
@@ -78,14 +79,24 @@ class EligibilityResult:
             return []
         return self._filter._facts_for(int(row), self._age_known, self._sex_known, self._located)
 
+    @property
+    def excluded(self) -> dict[int, str]:
+        """Excluded rows and the rule that excluded each (built on demand: a national
+        catalogue excludes tens of thousands of services per person, and ranking needs none
+        of their names)."""
+        rows = np.flatnonzero(self.rule)
+        names = np.asarray(("",) + RULES, dtype=object)[self.rule[rows]]
+        return dict(zip(rows.tolist(), names.tolist(), strict=True))
+
     def reason(self, row: int) -> str | None:
         """The rule that excluded ``row`` (one of ``RULES``), or ``None`` when eligible."""
-        return self.excluded.get(int(row))
+        code = int(self.rule[int(row)])
+        return RULES[code - 1] if code else None
 
     def __repr__(self) -> str:
         return (
             f"EligibilityResult(eligible={int(self.eligible.sum())}/{self.eligible.size}, "
-            f"excluded={len(self.excluded)})"
+            f"excluded={int(np.count_nonzero(self.rule))})"
         )
 
 
@@ -165,13 +176,9 @@ class EligibilityFilter:
         elif self.unknown_location == "exclude":
             mark(declared, "outside_area")
 
-        eligible = rule == 0
-        rows = np.flatnonzero(~eligible)
-        names = np.asarray(("",) + RULES, dtype=object)[rule[rows]]
-        excluded = dict(zip(rows.tolist(), names.tolist(), strict=True))
         return EligibilityResult(
-            eligible=eligible,
-            excluded=excluded,
+            eligible=rule == 0,
+            rule=rule,
             _filter=self,
             _age_known=age_known,
             _sex_known=sex_known,

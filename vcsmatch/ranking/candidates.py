@@ -72,7 +72,9 @@ class CandidateFinder:
         """Eligible services that reach ``person`` living at ``location`` (or nowhere known)."""
         if location is None:
             return self._assemble(person, None, np.zeros(0, dtype=np.intp), np.zeros(0))
-        rows, km = self.index_.query_radius(location[0], location[1], radius_km)
+        rows, km = self.index_.query_radius(
+            location[0], location[1], radius_km, nearest_first=False
+        )
         return self._assemble(person, location, rows, km)
 
     def find_many(

@@ -263,7 +263,7 @@ class InteractionModel:
         self.random_state = random_state
 
     @staticmethod
-    def cross(Xp: sp.spmatrix, S: np.ndarray) -> sp.csr_matrix:
+    def cross(Xp: sp.spmatrix, S: np.ndarray | sp.spmatrix) -> sp.csr_matrix:
         """Row-wise outer product: column ``j * n_person + i`` is ``Xp[:, i] * S[:, j]``.
 
         Built in one CSR construction from the nonzeros of each row (a row with ``a`` person
@@ -271,7 +271,7 @@ class InteractionModel:
         stack of per-column blocks, whose copies set the training peak memory.
         """
         A = sp.csr_matrix(Xp)
-        B = sp.csr_matrix(np.asarray(S))
+        B = sp.csr_matrix(S)
         n, n_p = A.shape
         na, nb = np.diff(A.indptr), np.diff(B.indptr)
         k = na * nb
@@ -287,12 +287,12 @@ class InteractionModel:
         out.sort_indices()
         return out
 
-    def fit(self, Xp: sp.spmatrix, S: np.ndarray, y: np.ndarray) -> InteractionModel:
+    def fit(self, Xp: sp.spmatrix, S: np.ndarray | sp.spmatrix, y: np.ndarray) -> InteractionModel:
         """``Xp``: person features per pair; ``S``: service features per pair (with a constant
-        column); ``y``: relevant or not."""
+        column), dense or sparse; ``y``: relevant or not."""
         from sklearn.linear_model import LogisticRegression
 
-        S = np.asarray(S, dtype=np.float64)
+        S = sp.csr_matrix(S, dtype=np.float64)
         n_p = Xp.shape[1]
         y = np.asarray(y, dtype=np.int64)
         self.weights_ = np.zeros((S.shape[1], n_p), dtype=np.float32)
@@ -309,7 +309,7 @@ class InteractionModel:
         dense = x.toarray() if sp.issparse(x) else np.asarray(x)
         return np.asarray(self.weights_ @ dense.ravel(), dtype=np.float32)
 
-    def pair_scores(self, Xp: sp.spmatrix, S: np.ndarray) -> np.ndarray:
+    def pair_scores(self, Xp: sp.spmatrix, S: np.ndarray | sp.spmatrix) -> np.ndarray:
         """Scores of many (person, service) pairs (one per row of ``Xp`` and ``S``)."""
         V = np.asarray(sp.csr_matrix(Xp) @ self.weights_.T)  # pairs x service features
-        return np.einsum("ij,ij->i", V, S)
+        return np.asarray(sp.csr_matrix(S).multiply(V).sum(axis=1)).ravel()

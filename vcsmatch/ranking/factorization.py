@@ -32,7 +32,7 @@ class RatingFactorization:
         self,
         n_factors: int = 8,
         regularization: float = 5.0,
-        iterations: int = 10,
+        iterations: int = 5,
         random_state: int | None = 0,
     ) -> None:
         self.n_factors = n_factors
@@ -67,15 +67,15 @@ class RatingFactorization:
         order = np.argsort(s, kind="stable")
         starts = np.flatnonzero(np.r_[True, np.diff(s[order]) != 0]) if len(s) else np.zeros(0, int)
         rated = s[order][starts] if len(s) else np.zeros(0, dtype=np.int64)
+        # pairs of person features per rating, for the map's normal equations (fixed across
+        # iterations): column i * d + j is X[:, i] * X[:, j]
+        XX_t = InteractionModel.cross(X, X).T.tocsr() if len(y) else None
         for _ in range(self.iterations if len(y) else 0):
             U = X @ A
             taste = np.einsum("ij,ij->i", U, V[s])
             bias = np.bincount(s, weights=y - taste, minlength=n_services) / (count + lam)
             target = y - bias[s]
-            Z = InteractionModel.cross(X, V[s])  # column j * d + i: X[:, i] * V[s, j]
-            gram = (Z.T @ Z).toarray()
-            gram[np.diag_indices_from(gram)] += lam
-            A = np.linalg.solve(gram, Z.T @ target).reshape(k, d).T
+            A = _solve_map(XX_t, X, V[s], target, lam)
             U = X @ A
             # each rated service's factors: ridge on the tastes of the people who rated it
             outer = (U[order][:, :, None] * U[order][:, None, :]).reshape(len(s), k * k)
@@ -107,3 +107,19 @@ class RatingFactorization:
         out.item_factors_ = np.zeros((len(rows), self.item_factors_.shape[1]), dtype=np.float32)
         out.item_factors_[known] = self.item_factors_[rows[known]]
         return out
+
+
+def _solve_map(
+    XX_t: sp.csr_matrix, X: sp.csr_matrix, V: np.ndarray, target: np.ndarray, lam: float
+) -> np.ndarray:
+    """The feature map ``A`` (``d x k``) minimising ``|target - rowsum((X @ A) * V)|^2 +
+    lam |A|^2``: ridge regression on the crosses ``x (x) v``, whose normal equations are
+    summed from the feature pairs (``XX_t``) and each rating's ``v v^T``, never building the
+    ``n x d k`` cross matrix."""
+    n, k = V.shape
+    d = X.shape[1]
+    outer = (V[:, :, None] * V[:, None, :]).reshape(n, k * k)
+    gram = np.asarray(XX_t @ outer).reshape(d, d, k, k).transpose(2, 0, 3, 1).reshape(k * d, k * d)
+    gram[np.diag_indices_from(gram)] += lam
+    rhs = np.asarray(X.T @ (V * target[:, None])).T.reshape(k * d)  # (factor, feature) order
+    return np.linalg.solve(gram, rhs).reshape(k, d).T

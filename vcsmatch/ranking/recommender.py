@@ -659,16 +659,19 @@ class Recommender(BaseEstimator):
             sf.need_matrix_, sf.activity_matrix_, sf.modes_, sf.need_codes_, sf.activity_codes_
         )
         self.no_distance_ = ~(sf.modes_[:, 0] > 0)  # services reached without travel
-        # service side of the taste model: needs, activities, modes, words and a constant
-        self.service_matrix_ = np.hstack(
+        # service side of the taste model: needs, activities, modes, words and a constant; sparse
+        # (a service uses a few of hundreds of columns: a national catalogue stays small)
+        self.service_matrix_ = sp.hstack(
             [
-                sf.need_matrix_,
-                sf.activity_matrix_,
-                sf.modes_,
-                self.service_words_.transform(catalogue),
-                np.ones((len(catalogue), 1)),
-            ]
-        ).astype(np.float32)
+                sp.csr_matrix(sf.need_matrix_),
+                sp.csr_matrix(sf.activity_matrix_),
+                sp.csr_matrix(sf.modes_),
+                sp.csr_matrix(self.service_words_.transform(catalogue)),
+                sp.csr_matrix(np.ones((len(catalogue), 1))),
+            ],
+            format="csr",
+            dtype=np.float32,
+        )
         if learned is None:
             return
         old = {sid: i for i, sid in enumerate(self.train_service_ids_)}
