@@ -252,7 +252,9 @@ class InteractionModel:
     """What different kinds of people value in different kinds of service.
 
     A logistic regression over (person feature x service feature) crosses, learned from rated
-    pairs: e.g. "men aged 65 to 79" x "activity: DIY" or "need: dementia" x "mode: phone".
+    pairs: e.g. "men aged 65 to 79" x "activity: DIY", "need: dementia" x "mode: phone" or
+    "men aged 65 to 79" x "word: shed" (service features include the words of a service's name
+    and description, ``vcsmatch.features.service_words``).
     Because it is keyed by the service's features rather than its id, it carries group tastes
     to services with few ratings and to new ones. For one person it folds to a vector over
     service features, so scoring every candidate is one matrix-vector product.
