@@ -81,12 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     holder: dict[str, AppState] = {}
 
-    def write_audit(entry: dict[str, Any]) -> None:
+    def write_audit(entries: list[dict[str, Any]]) -> None:
         state = holder.get("state")
         if state is None:
             return
         with state.sessions() as session:
-            audit.append(session, entry)
+            audit.record_many(session, entries)
 
     app = FastAPI(
         title="vcsmatch",

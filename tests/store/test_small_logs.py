@@ -106,3 +106,23 @@ def test_store_secret_is_made_once_and_shared(factory: sessionmaker[Session]) ->
         assert len(first) == 64
         assert secrets.get_secret(b) == first
     assert secrets.get_secret(None, Settings(secret_key="operator-set")) == b"operator-set"  # type: ignore[arg-type]
+
+
+def test_single_statements_commit_whether_or_not_the_session_has_a_transaction(
+    factory: sessionmaker[Session],
+) -> None:
+    """A request logged from an idle session (own connection) and from one mid-transaction
+    (joined, then committed) are both visible to another session at once."""
+    person = MinimisedPerson(age=70, sex="female", needs=("dementia",))
+    with factory() as s:
+        recommendation_log.record_request(s, "idle", person, "m-1", ["a"])
+        assert not s.in_transaction()  # the session itself was not used
+        recommendation_log.get_request(s, "idle")  # opens a read transaction
+        assert s.in_transaction()
+        recommendation_log.record_request(s, "joined", person, "m-1", ["b"])
+        entry = {"method": "GET", "route_template": "/v1/x", "status": 200, "latency_ms": 1.0}
+        assert audit.record_many(s, [entry]) == 1
+    with factory() as other:
+        assert recommendation_log.get_request(other, "idle").service_ids == ("a",)
+        assert recommendation_log.get_request(other, "joined").service_ids == ("b",)
+        assert [e.route_template for e in audit.recent(other)] == ["/v1/x"]

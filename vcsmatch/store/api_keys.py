@@ -12,12 +12,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from vcsmatch.errors import NotFoundError
-from vcsmatch.store.db import begin_single, begin_write
+from vcsmatch.store.db import begin_write, single_statement
 from vcsmatch.store.tables import ApiKeyRow, utcnow
 
 ROLES: tuple[str, ...] = ("practitioner", "front_door", "analyst", "admin")
@@ -40,7 +41,19 @@ class ApiKeyRecord:
         return self.revoked_at is not None
 
 
-def _record(row: ApiKeyRow) -> ApiKeyRecord:
+#: ``verify_key``'s one statement, built once (a Core select of the columns a record needs).
+_BY_DIGEST = select(
+    ApiKeyRow.id,
+    ApiKeyRow.name,
+    ApiKeyRow.role,
+    ApiKeyRow.prefix,
+    ApiKeyRow.created_at,
+    ApiKeyRow.revoked_at,
+    ApiKeyRow.key_sha256,
+).where(ApiKeyRow.key_sha256 == bindparam("digest"))
+
+
+def _record(row: ApiKeyRow | Row[Any]) -> ApiKeyRecord:
     return ApiKeyRecord(
         id=row.id,
         name=row.name,
@@ -81,13 +94,14 @@ def create_key(session: Session, role: str, name: str) -> tuple[str, ApiKeyRecor
 def verify_key(session: Session, plaintext: str | None) -> ApiKeyRecord | None:
     """The live key whose plaintext this is, or None (unknown, malformed or revoked).
 
-    One statement (autocommitted on PostgreSQL when the session has no transaction yet).
+    One Core statement (``db.single_statement``: on its own autocommitted connection on
+    PostgreSQL when the session has no transaction yet).
     """
     if not plaintext or len(plaintext) > 200:
         return None
     digest = hash_key(plaintext)
-    begin_single(session, write=False)
-    row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_sha256 == digest)).first()
+    with single_statement(session, write=False) as conn:
+        row = conn.execute(_BY_DIGEST, {"digest": digest}).first()
     if row is None or not hmac.compare_digest(row.key_sha256, digest):
         return None
     if row.revoked_at is not None:

@@ -14,8 +14,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from vcsmatch.store.db import begin_single, begin_write
-from vcsmatch.store.tables import AuditRow
+from vcsmatch.store.db import begin_write, single_statement
+from vcsmatch.store.tables import AuditRow, utcnow
+
+_INSERT = insert(AuditRow)
 
 
 @dataclass(frozen=True)
@@ -69,19 +71,13 @@ def record(
 
 
 def append(session: Session, entry: Mapping[str, Any]) -> None:
-    """Append one entry (``record``'s keyword arguments) and commit, returning nothing.
-
-    The API's per-request writer: a Core insert skips the ORM's unit of work and the
-    ``RETURNING id`` that ``record`` needs for its result; on PostgreSQL the one INSERT is
-    autocommitted (no ``BEGIN``/``COMMIT`` round trips).
-    """
-    begin_single(session, write=True)
-    session.execute(insert(AuditRow), [_columns(entry)])
-    session.commit()
+    """Append one entry (``record``'s keyword arguments) and commit, returning nothing."""
+    record_many(session, [entry])
 
 
 def _columns(e: Mapping[str, Any]) -> dict[str, Any]:
     return {
+        "created_at": e.get("created_at") or utcnow(),
         "key_id": e.get("key_id"),
         "method": str(e["method"])[:10],
         "route_template": str(e["route_template"])[:200],
@@ -92,27 +88,22 @@ def _columns(e: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def record_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> int:
-    """Append several entries (each with ``record``'s keyword arguments) in one commit.
+    """Append several entries (each with ``record``'s keyword arguments, plus an optional
+    ``created_at``) in one commit; returns how many.
 
-    For a writer that buffers entries: on SQLite every commit is an fsync, so one commit per
-    batch keeps the audit log from competing with ratings for the write lock.
+    The API's writer: its audit middleware hands over every entry that finished while the
+    previous batch was being written. One Core INSERT (an executemany for several entries)
+    skips the ORM's unit of work and the ``RETURNING id`` that ``record`` needs for its
+    result; on PostgreSQL it is autocommitted (no ``BEGIN``/``COMMIT`` round trips), and on
+    SQLite, where every commit is an fsync, one commit per batch keeps the audit log from
+    competing with ratings for the write lock.
     """
     if not entries:
         return 0
-    begin_write(session)
-    session.add_all(
-        AuditRow(
-            key_id=e.get("key_id"),
-            method=str(e["method"])[:10],
-            route_template=str(e["route_template"])[:200],
-            status=int(e["status"]),
-            latency_ms=float(e["latency_ms"]),
-            n_results=e.get("n_results"),
-        )
-        for e in entries
-    )
-    session.commit()
-    return len(entries)
+    rows = [_columns(e) for e in entries]
+    with single_statement(session, write=True) as conn:
+        conn.execute(_INSERT, rows)
+    return len(rows)
 
 
 def recent(session: Session, limit: int = 100) -> list[AuditRecord]:

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -132,6 +135,47 @@ def begin_single(session: Session, *, write: bool) -> None:
             begin_write(session)
     elif not session.in_transaction():
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+_autocommit_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit(engine: Engine) -> Engine:
+    """``engine`` with autocommit connections (same pool), made once per engine."""
+    found = _autocommit_engines.get(engine)
+    if found is None:
+        found = _autocommit_engines[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return found
+
+
+@contextmanager
+def single_statement(session: Session, *, write: bool) -> Iterator[Connection]:
+    """A connection for one SQL statement that is its own unit of work, committed on exit.
+
+    When ``session`` has no transaction open, the statement bypasses the session: it runs on a
+    connection of its own straight from the engine's pool, as a Core statement, so none of the
+    ORM's unit-of-work machinery runs (in benchmarks/api.py that machinery cost more CPU than
+    the statements themselves). PostgreSQL runs it in autocommit (no ``BEGIN``/``COMMIT``
+    round trips); SQLite in a short transaction, ``BEGIN IMMEDIATE`` for a write, committed
+    when the block ends. A transaction the session already has is joined instead, and
+    committed on exit for a write, as the store's functions always do.
+    """
+    bind = session.get_bind()
+    if session.in_transaction() or not isinstance(bind, Engine):
+        begin_single(session, write=write)
+        yield session.connection()
+        if write:
+            session.commit()
+        return
+    if bind.dialect.name == "sqlite":
+        with bind.connect() as conn:
+            if write:
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+        return
+    with _autocommit(bind).connect() as conn:
+        yield conn
 
 
 def migrate(engine: Engine) -> None:

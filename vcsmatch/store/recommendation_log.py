@@ -12,14 +12,17 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vcsmatch.errors import NotFoundError
-from vcsmatch.store.db import begin_single
+from vcsmatch.store.db import single_statement
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.secrets import person_key as keyed_hash
-from vcsmatch.store.tables import RecommendationRequestRow
+from vcsmatch.store.tables import RecommendationRequestRow, utcnow
+
+_INSERT = insert(RecommendationRequestRow)
 
 
 @dataclass(frozen=True)
@@ -67,22 +70,33 @@ def record_request(
         if secret is None:
             raise ValueError("record_request needs the secret to key a person reference")
         pkey = keyed_hash(secret, person_reference)
-    begin_single(session, write=True)  # one INSERT: autocommitted on PostgreSQL
-    row = RecommendationRequestRow(
-        request_id=request_id,
-        person_key=pkey,
-        model_version=model_version,
-        service_ids=json.dumps(list(service_ids)),
-        api_key_id=api_key_id,
+    created_at = utcnow()
+    columns = {
+        "request_id": request_id,
+        "created_at": created_at,
+        "person_key": pkey,
+        "model_version": model_version,
+        "service_ids": json.dumps(list(service_ids)),
+        "api_key_id": api_key_id,
         **person_features.to_columns(),
-    )
-    session.add(row)
+    }
+    # One Core INSERT (autocommitted on PostgreSQL): the ORM's unit of work cost more CPU than
+    # the statement itself on the API's recommendation path.
     try:
-        session.commit()
+        with single_statement(session, write=True) as conn:
+            conn.execute(_INSERT, columns)
     except IntegrityError:
         session.rollback()
         raise ValueError(f"request id {request_id!r} is already logged") from None
-    return _record(row)
+    return RequestRecord(
+        request_id=request_id,
+        created_at=created_at,
+        person_key=pkey,
+        model_version=model_version,
+        service_ids=tuple(service_ids),
+        api_key_id=api_key_id,
+        person=person_features,
+    )
 
 
 def get_request(session: Session, request_id: str) -> RequestRecord:
