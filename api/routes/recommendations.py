@@ -73,17 +73,18 @@ class RecommendationResponse(BaseModel):
     suggestions: list[SuggestionPublic]
 
 
-def _public(s: Suggestion, name: str, organisation: str | None) -> SuggestionPublic:
-    return SuggestionPublic(
-        rank=s.rank,
-        service_id=s.service_id,
-        service_name=name,
-        organisation=organisation,
-        score=float(s.score),
-        distance_km=None if s.distance_km is None else round(float(s.distance_km), 3),
-        eligibility=list(s.eligibility),
-        reasons=[ReasonPublic(kind=r.kind, text=r.text, weight=float(r.weight)) for r in s.reasons],
-    )
+def _public(s: Suggestion, name: str, organisation: str | None) -> dict[str, object]:
+    """``SuggestionPublic``'s fields as plain values, validated with the whole response."""
+    return {
+        "rank": s.rank,
+        "service_id": s.service_id,
+        "service_name": name,
+        "organisation": organisation,
+        "score": float(s.score),
+        "distance_km": None if s.distance_km is None else round(float(s.distance_km), 3),
+        "eligibility": list(s.eligibility),
+        "reasons": [{"kind": r.kind, "text": r.text, "weight": float(r.weight)} for r in s.reasons],
+    }
 
 
 Practitioner = Annotated[ApiKeyRecord, Depends(require_role("practitioner"))]
@@ -161,10 +162,14 @@ def recommend(
     for s in suggestions:
         service = catalogue.services[index[s.service_id]]
         out.append(_public(s, service.name, service.organisation))
-    return RecommendationResponse(
-        request_id=request_id,
-        model_version=serving.model_version or "unknown",
-        catalogue_version=serving.catalogue_version,
-        generated_at=dt.datetime.now(dt.UTC),
-        suggestions=out,
+    # One validation of the whole answer (in pydantic-core) instead of one model per
+    # suggestion and per reason.
+    return RecommendationResponse.model_validate(
+        {
+            "request_id": request_id,
+            "model_version": serving.model_version or "unknown",
+            "catalogue_version": serving.catalogue_version,
+            "generated_at": dt.datetime.now(dt.UTC),
+            "suggestions": out,
+        }
     )
