@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
+import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.ratelimit import RateLimiter
@@ -22,6 +23,12 @@ from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.settings import Settings
 
 logger = logging.getLogger("vcsmatch.api")
+
+#: Worker threads that may rank at once, per worker process. Ranking holds the GIL nearly all
+#: the time, so more threads add no throughput; at 16 requests in flight they only trade the
+#: GIL back and forth (benchmarks/api.py, 1 worker, four paired runs on a loaded machine: 5-50%
+#: more server CPU per recommendation with anyio's default 40 threads than with 3).
+RANKING_THREADS = 3
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,15 @@ class AppState:
         self.reload_lock = threading.Lock()
         #: Model versions that failed to load; polling skips them (a reload retries).
         self.refused_models: set[str] = set()
+        self._ranking_limiter: anyio.CapacityLimiter | None = None
+
+    @property
+    def ranking_limiter(self) -> anyio.CapacityLimiter:
+        """Bounds the threads ranking at once (``RANKING_THREADS``); made on first use, in the
+        event loop that serves this state."""
+        if self._ranking_limiter is None:
+            self._ranking_limiter = anyio.CapacityLimiter(RANKING_THREADS)
+        return self._ranking_limiter
 
     @property
     def serving(self) -> Serving:

@@ -11,11 +11,12 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.deps import ServingDep, SessionDep, SettingsDep, require_role
+from api.deps import ServingDep, SessionDep, SettingsDep, StateDep, require_role
 from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
 from api.state import Serving
@@ -96,23 +97,30 @@ Practitioner = Annotated[ApiKeyRecord, Depends(require_role("practitioner"))]
     response_model=RecommendationResponse,
     summary="Suggest services for a person (decision support, not a decision)",
 )
-def post_recommendation(
+async def post_recommendation(
     body: RecommendationRequest,
     key: Practitioner,
     serving: ServingDep,
     session: SessionDep,
     settings: SettingsDep,
     request: Request,
+    state: StateDep,
 ) -> Response:
     """Ranks the serving catalogue's eligible services for the person in the body.
 
     Unknown need or strength codes and unknown postcodes are 422 problems that name the field
     without repeating the value.
     """
-    answer = recommend(body, key, serving, session, settings, request)
-    # Serialised here, once: returned as a model, FastAPI would validate it again as the
-    # response model (in another thread-pool hop) before dumping it.
-    return Response(answer.model_dump_json(), media_type="application/json")
+
+    def work() -> str:
+        answer = recommend(body, key, serving, session, settings, request)
+        # Serialised here, once: returned as a model, FastAPI would validate it again as the
+        # response model before dumping it.
+        return answer.model_dump_json()
+
+    # In a worker thread, as a plain ``def`` route would be, but at most RANKING_THREADS at once.
+    payload = await anyio.to_thread.run_sync(work, limiter=state.ranking_limiter)
+    return Response(payload, media_type="application/json")
 
 
 def recommend(
