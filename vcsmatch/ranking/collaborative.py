@@ -114,6 +114,9 @@ class GroupStats:
     def _derive(self, service_rate: np.ndarray) -> None:
         """Precompute the shrunk score matrices from the counts (also after a rebind)."""
         m = float(self.shrinkage)
+        # sorted once here, so serving threads only ever read them (``values_in_rows``)
+        self.n_rated_.sort_indices()
+        self.n_liked_.sort_indices()
         self.service_rate_ = service_rate
         self.global_share_ = self.service_liked_ / max(self.n_people_, 1)
         # popularity: (liked_kj + m p_j) / (n_k + m) = liked_kj / (n_k + m) + p_j * m / (n_k + m)
@@ -170,6 +173,26 @@ def values_at(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
     if len(rows) == 0:
         return np.zeros(0, dtype=np.float64)
     return np.asarray(m[rows, cols], dtype=np.float64).ravel()
+
+
+def values_in_rows(
+    m: sp.csr_matrix, rows: Sequence[int] | np.ndarray, cols: Sequence[int] | np.ndarray
+) -> np.ndarray:
+    """``m[rows][:, cols]`` as a dense ``len(rows) x len(cols)`` array, found by binary search
+    in each row's column indices: its cost follows the rows' entries and the few ``cols``, not
+    the matrix's width (a national catalogue has 100,000 columns)."""
+    if not m.has_sorted_indices:
+        m.sort_indices()
+    cols = np.asarray(cols, dtype=np.int64)
+    out = np.zeros((len(rows), len(cols)))
+    for k, r in enumerate(np.asarray(rows, dtype=np.int64)):
+        a, b = m.indptr[r], m.indptr[r + 1]
+        idx = m.indices[a:b]
+        pos = np.searchsorted(idx, cols)
+        found = pos < len(idx)
+        found[found] = idx[pos[found]] == cols[found]
+        out[k, found] = m.data[a:b][pos[found]]
+    return out
 
 
 def row_sum(m: sp.csr_matrix, rows: Sequence[int] | np.ndarray, n_cols: int) -> np.ndarray:

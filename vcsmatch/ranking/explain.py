@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vcsmatch.catalogue.model import DELIVERY_MODES
-from vcsmatch.ranking.collaborative import GroupStats, describe_group, row_sum
+from vcsmatch.ranking.collaborative import GroupStats, describe_group, values_in_rows
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.priors import ServicePriors
 from vcsmatch.ranking.result import Reason, Suggestion
@@ -206,10 +206,8 @@ class Explainer:
         if not person_groups:
             empty = np.zeros((0, len(rows)))
             return empty, empty
-        cols = np.asarray(rows)
-        n = self.groups.n_rated_.shape[1]
-        rated = np.vstack([row_sum(self.groups.n_rated_, [g], n)[cols] for g in person_groups])
-        liked = np.vstack([row_sum(self.groups.n_liked_, [g], n)[cols] for g in person_groups])
+        rated = values_in_rows(self.groups.n_rated_, person_groups, rows)
+        liked = values_in_rows(self.groups.n_liked_, person_groups, rows)
         return rated, liked
 
     def _group_words(
