@@ -338,3 +338,44 @@ class InteractionModel:
         """Scores of many (person, service) pairs (one per row of ``Xp`` and ``S``)."""
         V = np.asarray(sp.csr_matrix(Xp) @ self.weights_.T)  # pairs x service features
         return np.asarray(sp.csr_matrix(S).multiply(V).sum(axis=1)).ravel()
+
+
+class KindTaste(InteractionModel):
+    """What kinds of people rate what kinds of service higher than the service's own average.
+
+    A ridge regression of rating residuals (what content did not predict, minus each service's
+    own mean residual) on (person feature x service feature) crosses. Learned *within*
+    services, it cannot confuse a group's taste for a kind of service ("men aged 65 to 79" x
+    "word: shed") with the quality of the services that group happened to be shown, nor with
+    content the content score already counts. Keyed by service features, it reaches services
+    nobody rated.
+    """
+
+    def __init__(self, alpha: float = 100.0, service_shrinkage: float = 5.0) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.service_shrinkage = service_shrinkage
+
+    def fit(  # type: ignore[override]
+        self,
+        Xp: sp.spmatrix,
+        S: np.ndarray | sp.spmatrix,
+        residual: np.ndarray,
+        service_rows: np.ndarray,
+    ) -> KindTaste:
+        """``Xp``/``S``: person and service features per rating; ``residual``: each rating
+        minus what content predicts of it; ``service_rows``: each rating's service."""
+        from scipy.sparse.linalg import lsqr
+
+        S = sp.csr_matrix(S, dtype=np.float64)
+        r = np.asarray(residual, dtype=np.float64)
+        s = np.asarray(service_rows, dtype=np.int64)
+        self.weights_ = np.zeros((S.shape[1], Xp.shape[1]), dtype=np.float32)
+        if len(r) == 0:
+            return self
+        count = np.bincount(s)
+        own = np.bincount(s, weights=r) / (count + float(self.service_shrinkage))
+        Z = self.cross(Xp, S)
+        w = lsqr(Z, r - own[s], damp=float(np.sqrt(self.alpha)), atol=1e-6, btol=1e-6)[0]
+        self.weights_ = w.reshape(S.shape[1], Xp.shape[1]).astype(np.float32)
+        return self

@@ -8,7 +8,8 @@ Four parts, each in [0, 1], computed for all candidates of one person at once:
 - ``strengths``: the share of the person's strengths among the service's activities;
 - ``distance``: a smooth decay of the distance against how far this person can travel
   (``1 / (1 + (d / h)^2)`` with ``h`` half their radius); services that need no travel
-  (online, phone, home visit) score 1;
+  (online, phone, home visit) score 1, and one that can also be reached by phone or online
+  loses only ``REMOTE_ALTERNATIVE_DECAY`` of the decay;
 - ``mode``: the delivery mode against the person's stated preference, or, when they stated
   none, against what suits their age band (online suits older people less).
 
@@ -51,6 +52,10 @@ MODE_FIT_BY_BAND: dict[str | None, tuple[float, float, float, float]] = {
 #: Fit of a mode the person did not ask for, when they stated preferences.
 UNPREFERRED_FIT = 0.3
 
+#: How much of the distance decay a service keeps when it can also be reached by phone or
+#: online (a far service that also phones is not lost to the person).
+REMOTE_ALTERNATIVE_DECAY = 0.5
+
 
 @dataclass(frozen=True)
 class PersonVector:
@@ -60,7 +65,7 @@ class PersonVector:
     main_need: np.ndarray  # 0/1 over need codes: the need recorded first
     strengths: np.ndarray  # 0/1 over strength codes
     mode_fit: np.ndarray  # over DELIVERY_MODES
-    radius_km: float
+    radius_km: float | np.ndarray  # one per row when the arrays hold one person per row
 
 
 class ContentScorer:
@@ -79,6 +84,11 @@ class ContentScorer:
         self.activity_matrix_ = np.ascontiguousarray(activity_matrix, dtype=np.float32)
         self.modes_ = np.ascontiguousarray(modes, dtype=np.float32)
         self.no_travel_ = (self.modes_[:, 0] == 0) & (self.modes_.sum(axis=1) > 0)
+        # how much distance counts: less where the service can also be reached remotely
+        remote = (self.modes_[:, 1] > 0) | (self.modes_[:, 2] > 0)
+        self.decay_ = np.where(
+            (self.modes_[:, 0] > 0) & remote, REMOTE_ALTERNATIVE_DECAY, 1.0
+        ).astype(np.float32)
         # each service's set of modes as a 4-bit pattern: a person's mode fit is then one
         # lookup in a 16-entry table instead of a max over a gathered matrix
         self.mode_pattern_ = (self.modes_ > 0).astype(np.int64) @ (1 << np.arange(4))
@@ -130,7 +140,9 @@ class ContentScorer:
             out[:, 0] = met / np.maximum(pv.needs.sum(axis=1), 1.0)
             out[:, 1] = np.einsum("ij,ij->i", need_rows, pv.main_need)
             out[:, 2] = liked / np.maximum(pv.strengths.sum(axis=1), 1.0)
-        out[:, 3] = distance_fit(distance_km, pv.radius_km, self.no_travel_[rows])
+        out[:, 3] = distance_fit(
+            distance_km, pv.radius_km, self.no_travel_[rows], self.decay_[rows]
+        )
         if pv.mode_fit.ndim == 1:
             bits = (np.arange(16)[:, None] >> np.arange(4)) & 1
             table = (bits * pv.mode_fit).max(axis=1)
@@ -158,12 +170,18 @@ class ContentScorer:
         ]
 
 
-def distance_fit(distance_km: np.ndarray, radius_km: float, no_travel: np.ndarray) -> np.ndarray:
+def distance_fit(
+    distance_km: np.ndarray,
+    radius_km: float | np.ndarray,
+    no_travel: np.ndarray,
+    decay: np.ndarray | float = 1.0,
+) -> np.ndarray:
     """1 at the door, 0.5 at half the radius, 0.2 at the radius; 1 for services that come to
-    the person; 0.5 where a located service's distance is unknown."""
+    the person; 0.5 where a located service's distance is unknown. ``decay`` (per service)
+    scales how much of that loss applies."""
     d = np.asarray(distance_km, dtype=np.float64)
-    h = max(radius_km, 1e-6) / 2.0
-    fit = 1.0 / (1.0 + (d / h) ** 2)
+    h = np.maximum(radius_km, 1e-6) / 2.0
+    fit = 1.0 - np.asarray(decay) * (1.0 - 1.0 / (1.0 + (d / h) ** 2))
     fit = np.where(np.isnan(d), 0.5, fit)
     return np.where(no_travel, 1.0, fit)
 

@@ -18,6 +18,7 @@ import numpy as np
 from vcsmatch.catalogue.model import DELIVERY_MODES
 from vcsmatch.ranking.collaborative import GroupStats, describe_group, values_in_rows
 from vcsmatch.ranking.content import ContentScorer, PersonVector
+from vcsmatch.ranking.need_evidence import NeedEvidence
 from vcsmatch.ranking.priors import ServicePriors
 from vcsmatch.ranking.result import Reason, Suggestion
 from vcsmatch.taxonomy import Taxonomy
@@ -35,6 +36,9 @@ FEATURE_REASON: dict[str, str] = {
     "taste": "collaborative",
     "als": "collaborative",
     "rated_taste": "collaborative",
+    "kind_taste": "collaborative",
+    "need_fit": "need_evidence",
+    "main_need_fit": "need_evidence",
     "prior_lift": "prior",
     "quality": "prior",
     "rated_quality": "prior",
@@ -65,6 +69,7 @@ class Explainer:
     priors: ServicePriors
     group_keys: Sequence[str]
     service_ids: np.ndarray
+    needs: NeedEvidence | None = None
 
     def suggestion(
         self,
@@ -183,6 +188,8 @@ class Explainer:
             return [
                 Reason("collaborative", self._group_words(row, person_groups, group_counts), weight)
             ]
+        if part == "need_evidence":
+            return self._need_evidence_words(row, pv, weight)
         if part == "prior":
             n = int(self.priors.n_ratings[row])
             if n == 0:
@@ -197,6 +204,29 @@ class Explainer:
                 )
             ]
         return []
+
+    def _need_evidence_words(self, row: int, pv: PersonVector, weight: float) -> list[Reason]:
+        """The person's need for which practitioners rated this service most above its usual."""
+        if self.needs is None:
+            return []
+        cols = np.flatnonzero(pv.needs)
+        if not len(cols):
+            return []
+        scores = self.needs.score_[row, cols]
+        best = int(np.argmax(scores))
+        n = self.needs.count(row, int(cols[best]))
+        if scores[best] <= 0 or n == 0:
+            return []
+        code = list(self.content.need_col_)[int(cols[best])]
+        return [
+            Reason(
+                "need_evidence",
+                "rated relevant by practitioners for people with "
+                f"{self.taxonomy.label('need', code).lower()} more than for others "
+                f"({n} rating{'s' if n != 1 else ''})",
+                weight,
+            )
+        ]
 
     def group_counts(
         self, person_groups: Sequence[int], rows: np.ndarray

@@ -1,7 +1,8 @@
 """Save a fitted ``Recommender`` to a directory, and load it back only if it can be trusted.
 
-Layout (format version 2: adds the rating factorisation and the service vocabulary; a version
-1 model is refused with a message to retrain)::
+Layout (format version 3: adds the need evidence and the kind tastes; version 2 added the rating
+factorisation and the service vocabulary; an older model is refused with a message to
+retrain)::
 
     header.json     format, version, parameters, training fingerprint, metrics, feature names
     arrays.npz      every learned array (``allow_pickle=False``: loading runs no code)
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from vcsmatch.ranking.recommender import Recommender
 
 FORMAT = "vcsmatch-recommender"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 FILES = ("header.json", "arrays.npz", "catalogue.json")
 
 
@@ -90,6 +91,11 @@ def save_recommender(model: Recommender, directory: Path) -> Path:
         arrays["ratings_model.bias"] = model.ratings_model_.bias_
         arrays["ratings_model.map"] = model.ratings_model_.map_
         arrays["ratings_model.item_factors"] = model.ratings_model_.item_factors_
+    if model.kind_taste_ is not None:
+        arrays["kind_taste.weights"] = model.kind_taste_.weights_
+    if model.need_evidence_ is not None:
+        arrays["need_evidence.score"] = model.need_evidence_.score_
+        arrays["need_evidence.n_ratings"] = model.need_evidence_.n_ratings_
     pf = model.person_features_
     header = {
         "format": FORMAT,
@@ -157,8 +163,14 @@ def load_recommender(directory: Path) -> Recommender:
     from vcsmatch.features.person_features import PersonFeatures
     from vcsmatch.features.service_words import ServiceWords
     from vcsmatch.ranking.blend import Blend
-    from vcsmatch.ranking.collaborative import FeatureALS, GroupStats, InteractionModel
+    from vcsmatch.ranking.collaborative import (
+        FeatureALS,
+        GroupStats,
+        InteractionModel,
+        KindTaste,
+    )
     from vcsmatch.ranking.factorization import RatingFactorization
+    from vcsmatch.ranking.need_evidence import NeedEvidence
     from vcsmatch.ranking.priors import ServicePriors
     from vcsmatch.ranking.recommender import Recommender, _Learned
     from vcsmatch.taxonomy import load_taxonomy
@@ -226,6 +238,15 @@ def load_recommender(directory: Path) -> Recommender:
             ratings_model.bias_ = arrays["ratings_model.bias"]
             ratings_model.map_ = arrays["ratings_model.map"]
             ratings_model.item_factors_ = arrays["ratings_model.item_factors"]
+        kind = None
+        if "kind_taste.weights" in arrays:
+            kind = KindTaste(model.kind_alpha)
+            kind.weights_ = arrays["kind_taste.weights"]
+        need_evidence = None
+        if "need_evidence.score" in arrays:
+            need_evidence = NeedEvidence(model.need_shrinkage)
+            need_evidence.score_ = arrays["need_evidence.score"]
+            need_evidence.n_ratings_ = arrays["need_evidence.n_ratings"]
         words = ServiceWords()
         words.vocabulary_ = tuple(str(w) for w in header["service_words"])
         model.service_words_ = words
@@ -236,7 +257,11 @@ def load_recommender(directory: Path) -> Recommender:
         model.person_features_ = _person_features(PersonFeatures, header["person_features"])
         model.priors_, model.groups_, model.als_, model.taste_ = priors, groups, als, taste
         model.ratings_model_ = ratings_model
-        model._bind(catalogue, _Learned(priors, groups, als, ratings_model, taste))
+        model.need_evidence_ = need_evidence
+        model.kind_taste_ = kind
+        model._bind(
+            catalogue, _Learned(priors, groups, als, ratings_model, taste, need_evidence, kind)
+        )
         model.version_ = header["version"]
         model.fingerprint_ = header["fingerprint"]
         model.metrics_ = dict(header.get("metrics") or {})

@@ -36,6 +36,7 @@ from vcsmatch.ranking.collaborative import (
     FeatureALS,
     GroupStats,
     InteractionModel,
+    KindTaste,
     group_vocabulary,
     person_group_keys,
 )
@@ -43,6 +44,7 @@ from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.diversity import rerank
 from vcsmatch.ranking.explain import Explainer
 from vcsmatch.ranking.factorization import RatingFactorization
+from vcsmatch.ranking.need_evidence import NeedEvidence
 from vcsmatch.ranking.priors import ServicePriors, fit_priors
 from vcsmatch.ranking.result import Suggestion
 from vcsmatch.ranking.validation import (
@@ -62,14 +64,33 @@ PERSON_GROUPS: tuple[str, ...] = ("age_band", "sex", "age_band_sex", "needs", "s
 #: Blend features of each part, in the order of the blend's columns.
 PART_FEATURES: dict[str, tuple[str, ...]] = {
     "content": ("needs", "main_need", "any_need", "strengths", "distance", "mode"),
-    "collaborative": ("group_share", "group_lift", "taste", "als", "rated_taste"),
+    "collaborative": (
+        "group_share",
+        "group_lift",
+        "taste",
+        "als",
+        "rated_taste",
+        "kind_taste",
+        "need_fit",
+        "main_need_fit",
+    ),
     "priors": ("prior_lift", "quality", "rated_quality"),
 }
 
 #: Features that only ratings of the service itself inform: missing (NaN) for a service nobody
 #: rated, so they contribute nothing to its score (see ``Blend.impute``).
 EVIDENCE_FEATURES: frozenset[str] = frozenset(
-    {"group_share", "group_lift", "als", "rated_taste", "prior_lift", "quality", "rated_quality"}
+    {
+        "group_share",
+        "group_lift",
+        "als",
+        "rated_taste",
+        "need_fit",
+        "main_need_fit",
+        "prior_lift",
+        "quality",
+        "rated_quality",
+    }
 )
 
 #: With ``negatives_per_rating=None``, the largest share of relevant rows in the blend's training
@@ -127,6 +148,8 @@ class _Learned:
     als: FeatureALS | None
     ratings_model: RatingFactorization | None
     taste: InteractionModel | None
+    needs: NeedEvidence | None
+    kind: KindTaste | None
 
 
 class Recommender(BaseEstimator):
@@ -157,14 +180,16 @@ class Recommender(BaseEstimator):
         use_priors: bool = True,
         use_diversity: bool = True,
         use_als: bool = True,
-        default_radius_km: float = 15.0,
+        default_radius_km: float = 25.0,
         n_factors: int = 32,
         regularization: float = 0.05,
         iterations: int = 15,
         shrinkage: float = 10.0,
+        need_shrinkage: float = 5.0,
         diversity_weight: float = 0.3,
         n_folds: int = 3,
         rating_factors: int = 8,
+        kind_alpha: float = 100.0,
         negatives_per_rating: float | None = None,
         blend_C: float = 1.0,
         taste_C: float = 0.1,
@@ -182,9 +207,11 @@ class Recommender(BaseEstimator):
         self.regularization = regularization
         self.iterations = iterations
         self.shrinkage = shrinkage
+        self.need_shrinkage = need_shrinkage
         self.diversity_weight = diversity_weight
         self.n_folds = n_folds
         self.rating_factors = rating_factors
+        self.kind_alpha = kind_alpha
         self.negatives_per_rating = negatives_per_rating
         self.blend_C = blend_C
         self.taste_C = taste_C
@@ -203,6 +230,8 @@ class Recommender(BaseEstimator):
         positive = {
             "default_radius_km": self.default_radius_km,
             "shrinkage": self.shrinkage,
+            "need_shrinkage": self.need_shrinkage,
+            "kind_alpha": self.kind_alpha,
             "blend_C": self.blend_C,
             "taste_C": self.taste_C,
         }
@@ -319,6 +348,8 @@ class Recommender(BaseEstimator):
             self.als_ = learned.als
             self.ratings_model_ = learned.ratings_model
             self.taste_ = learned.taste
+            self.need_evidence_ = learned.needs
+            self.kind_taste_ = learned.kind
             self._bind(catalogue, learned=learned)
             bar.step("final parts")
 
@@ -387,8 +418,10 @@ class Recommender(BaseEstimator):
             people.rating[keep],
         )
         priors = fit_priors(s, rel, n_services)
-        if self.use_priors:
+        needs = None
+        if self.use_priors or self.use_collaborative:
             # what content alone predicts of each kept rating; the rest is the service's own
+            # (priors), or the service's for people with a given need (need evidence)
             from sklearn.linear_model import LogisticRegression
 
             Xc = self._rated_content[keep]
@@ -398,8 +431,13 @@ class Recommender(BaseEstimator):
                 expected = lr.predict_proba(Xc)[:, 1]
             else:
                 expected = np.full(len(rel), float(rel.mean()) if len(rel) else 0.0)
-            residual = np.bincount(s, weights=rel - expected, minlength=n_services)
-            priors = priors.with_residual(residual)
+            if self.use_priors:
+                residual = np.bincount(s, weights=rel - expected, minlength=n_services)
+                priors = priors.with_residual(residual)
+            if self.use_collaborative:
+                needs = NeedEvidence(self.need_shrinkage).fit(
+                    self._train_pv.needs, p, s, rel - expected, n_services
+                )
         # people with no kept rating do not count toward group sizes
         active = np.zeros(member.shape[0], dtype=bool)
         active[p] = True
@@ -423,16 +461,18 @@ class Recommender(BaseEstimator):
             taste = InteractionModel(C=self.taste_C, random_state=self.random_state).fit(
                 X[p[fit_on]], self.service_matrix_[s[fit_on]], rel[fit_on]
             )
-        ratings_model = None
+        ratings_model = kind = None
         if self.use_collaborative or self.use_priors:
-            ratings_model = self._fit_ratings_model(X, p, s, rating, keep)
-        return _Learned(priors, groups, als, ratings_model, taste)
+            ratings_model, kind = self._fit_ratings_model(X, p, s, rating, keep)
+        return _Learned(priors, groups, als, ratings_model, taste, needs, kind)
 
     def _fit_ratings_model(
         self, X: sp.csr_matrix, p: np.ndarray, s: np.ndarray, rating: np.ndarray, keep: np.ndarray
-    ) -> RatingFactorization:
-        """The explicit-rating factorisation, starting from what content predicts of each
-        rating (a ridge regression on the content parts), so it learns what content misses."""
+    ) -> tuple[RatingFactorization, KindTaste]:
+        """Kind tastes, then the explicit-rating factorisation, both starting from what content
+        predicts of each rating (a ridge regression on the content parts), so they learn what
+        content misses; the factorisation also starts from the kind tastes, so its per-service
+        factors hold what is particular to each service."""
         from sklearn.linear_model import Ridge
 
         fit_on = self._sample_rows(rating, 4)
@@ -440,9 +480,13 @@ class Recommender(BaseEstimator):
         Xc = np.column_stack([Xc, Xc[:, 0] > 0])
         y = rating[fit_on].astype(np.float64)
         offset = Ridge(alpha=1.0).fit(Xc, y).predict(Xc) if len(y) else np.zeros(0)
-        return RatingFactorization(
-            n_factors=self.rating_factors, random_state=self.random_state
-        ).fit(X[p[fit_on]], s[fit_on], y, len(self.service_ids_), offset=offset)
+        Xp, Sm, sr = X[p[fit_on]], self.service_matrix_[s[fit_on]], s[fit_on]
+        kind = KindTaste(alpha=self.kind_alpha).fit(Xp, Sm, y - offset, sr)
+        offset = offset + kind.pair_scores(Xp, Sm)
+        fm = RatingFactorization(n_factors=self.rating_factors, random_state=self.random_state).fit(
+            Xp, sr, y, len(self.service_ids_), offset=offset
+        )
+        return fm, kind
 
     def _sample_rows(self, labels: np.ndarray, salt: int) -> np.ndarray:
         """Indices (ascending) of at most ``max_training_rows`` of the rows, drawn at random
@@ -576,23 +620,8 @@ class Recommender(BaseEstimator):
         """Blend features of (training person, service) pairs, as ``_score`` computes them for
         one person: the same content parts, group scores, ALS and priors."""
         cols: dict[str, np.ndarray] = {}
-        frame = people.frame
         if self.use_content:
-            pv = self._train_pv
-            lat = frame["latitude"].to_numpy(dtype=float)[p_rows]
-            lon = frame["longitude"].to_numpy(dtype=float)[p_rows]
-            dist = np.asarray(haversine_km(lat, lon, self.lat_[s_rows], self.lon_[s_rows]))
-            parts = self.content_.parts(
-                PersonVector(
-                    pv.needs[p_rows],
-                    pv.main_need[p_rows],
-                    pv.strengths[p_rows],
-                    pv.mode_fit[p_rows],
-                    self.default_radius_km,
-                ),
-                s_rows,
-                dist,
-            )
+            parts = self._content_pairs(people, p_rows, s_rows)
             cols.update(zip(content_mod.PARTS, parts.T, strict=True))
             cols["any_need"] = (parts[:, 0] > 0).astype(np.float64)
         if self.use_collaborative:
@@ -605,6 +634,11 @@ class Recommender(BaseEstimator):
             fm = learned.ratings_model
             U = fm.person_factors(X)
             cols["rated_taste"] = np.einsum("ij,ij->i", U[p_rows], fm.item_factors_[s_rows])
+            cols["kind_taste"] = learned.kind.pair_scores(X[p_rows], self.service_matrix_[s_rows])
+            pv = self._train_pv
+            cols["need_fit"], cols["main_need_fit"] = learned.needs.pair_scores(
+                pv.needs[p_rows], pv.main_need[p_rows], s_rows
+            )
         if self.use_priors:
             cols["prior_lift"] = learned.priors.lift[s_rows]
             cols["quality"] = learned.priors.quality[s_rows]
@@ -624,7 +658,7 @@ class Recommender(BaseEstimator):
                 pv.main_need[p_rows],
                 pv.strengths[p_rows],
                 pv.mode_fit[p_rows],
-                self.default_radius_km,
+                pv.radius_km[p_rows],
             ),
             s_rows,
             dist,
@@ -641,7 +675,7 @@ class Recommender(BaseEstimator):
             np.vstack([v.main_need for v in vecs]),
             np.vstack([v.strengths for v in vecs]),
             np.vstack([v.mode_fit for v in vecs]),
-            self.default_radius_km,
+            np.array([v.radius_km for v in vecs], dtype=np.float64),
         )
 
     # -- binding to a catalogue --------------------------------------------------------------
@@ -683,6 +717,8 @@ class Recommender(BaseEstimator):
             learned.ratings_model.take(rows) if learned.ratings_model is not None else None
         )
         self.bound_taste_ = learned.taste
+        self.bound_kind_ = learned.kind
+        self.bound_needs_ = learned.needs.take(rows) if learned.needs is not None else None
         self.bound_lift_ = self.bound_priors_.lift
         self.bound_quality_ = self.bound_priors_.quality
         self.bound_evidence_ = self.bound_priors_.evidence
@@ -693,6 +729,7 @@ class Recommender(BaseEstimator):
             priors=self.bound_priors_,
             group_keys=self.group_keys_,
             service_ids=self.service_ids_,
+            needs=self.bound_needs_,
         )
         self._group_col = {k: j for j, k in enumerate(self.group_keys_)}
         self.unrated_ = self.bound_priors_.n_ratings == 0
@@ -716,7 +753,15 @@ class Recommender(BaseEstimator):
         out = copy.copy(self)
         out._bind(
             catalogue,
-            _Learned(self.priors_, self.groups_, self.als_, self.ratings_model_, self.taste_),
+            _Learned(
+                self.priors_,
+                self.groups_,
+                self.als_,
+                self.ratings_model_,
+                self.taste_,
+                self.need_evidence_,
+                self.kind_taste_,
+            ),
         )
         return out
 
@@ -830,6 +875,12 @@ class Recommender(BaseEstimator):
             fm = self.bound_ratings_model_
             u = fm.person_factors(x)[0]
             out[:, col["rated_taste"]] = (fm.item_factors_ @ u)[rows]
+            out[:, col["kind_taste"]] = (self.service_matrix_ @ self.bound_kind_.person_vector(x))[
+                rows
+            ]
+            fit, main = self.bound_needs_.scores(pv.needs, pv.main_need, rows)
+            out[:, col["need_fit"]] = fit
+            out[:, col["main_need_fit"]] = main
         if self.use_priors:
             out[:, col["prior_lift"]] = self.bound_lift_[rows]
             out[:, col["quality"]] = self.bound_quality_[rows]

@@ -6,7 +6,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ReasonKind = Literal[
-    "need", "activity", "distance", "delivery", "collaborative", "prior", "new_service", "other"
+    "need",
+    "activity",
+    "distance",
+    "delivery",
+    "collaborative",
+    "need_evidence",
+    "prior",
+    "new_service",
+    "other",
 ]
 
 
