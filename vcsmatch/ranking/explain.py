@@ -100,8 +100,8 @@ class Explainer:
                         part, weight, row, distance_km, person_vector, person_groups, group_counts
                     )
                 )
-        if not reasons and by_part:  # nothing above average: quote what mattered most
-            part = max(by_part, key=lambda p: by_part[p])
+        # nothing above average: quote what mattered most that can be put in words
+        for part in sorted(by_part, key=lambda p: -by_part[p]) if not reasons else ():
             reasons.extend(
                 self._words(
                     part,
@@ -113,6 +113,8 @@ class Explainer:
                     group_counts,
                 )
             )
+            if reasons:
+                break
         if self.priors.n_ratings[row] == 0:
             content = sum(by_part.get(p, 0.0) for p in ("need", "activity", "distance", "delivery"))
             reasons.append(

@@ -419,9 +419,8 @@ class Recommender(BaseEstimator):
         )
         priors = fit_priors(s, rel, n_services)
         needs = None
-        if self.use_priors or self.use_collaborative:
+        if self.use_priors:
             # what content alone predicts of each kept rating; the rest is the service's own
-            # (priors), or the service's for people with a given need (need evidence)
             from sklearn.linear_model import LogisticRegression
 
             Xc = self._rated_content[keep]
@@ -431,12 +430,14 @@ class Recommender(BaseEstimator):
                 expected = lr.predict_proba(Xc)[:, 1]
             else:
                 expected = np.full(len(rel), float(rel.mean()) if len(rel) else 0.0)
-            if self.use_priors:
-                residual = np.bincount(s, weights=rel - expected, minlength=n_services)
-                priors = priors.with_residual(residual)
+            residual = np.bincount(s, weights=rel - expected, minlength=n_services)
+            priors = priors.with_residual(residual)
+        content_rating = None
+        if self.use_priors or self.use_collaborative:
+            content_rating = self._content_rating(self._rated_content[keep], rating)
             if self.use_collaborative:
                 needs = NeedEvidence(self.need_shrinkage).fit(
-                    self._train_pv.needs, p, s, rel - expected, n_services
+                    self._train_pv.needs, p, s, rating - content_rating, n_services
                 )
         # people with no kept rating do not count toward group sizes
         active = np.zeros(member.shape[0], dtype=bool)
@@ -463,23 +464,36 @@ class Recommender(BaseEstimator):
             )
         ratings_model = kind = None
         if self.use_collaborative or self.use_priors:
-            ratings_model, kind = self._fit_ratings_model(X, p, s, rating, keep)
+            ratings_model, kind = self._fit_ratings_model(X, p, s, rating, content_rating)
         return _Learned(priors, groups, als, ratings_model, taste, needs, kind)
 
-    def _fit_ratings_model(
-        self, X: sp.csr_matrix, p: np.ndarray, s: np.ndarray, rating: np.ndarray, keep: np.ndarray
-    ) -> tuple[RatingFactorization, KindTaste]:
-        """Kind tastes, then the explicit-rating factorisation, both starting from what content
-        predicts of each rating (a ridge regression on the content parts), so they learn what
-        content misses; the factorisation also starts from the kind tastes, so its per-service
-        factors hold what is particular to each service."""
+    def _content_rating(self, content: np.ndarray, rating: np.ndarray) -> np.ndarray:
+        """What content alone predicts of each rating (a ridge regression on the content parts
+        and whether any need is met, fitted on at most ``max_training_rows`` of them)."""
         from sklearn.linear_model import Ridge
 
+        if not len(rating):
+            return np.zeros(0)
+        Xc = np.column_stack([content, content[:, 0] > 0])
         fit_on = self._sample_rows(rating, 4)
-        Xc = self._rated_content[keep][fit_on]
-        Xc = np.column_stack([Xc, Xc[:, 0] > 0])
+        y = rating.astype(np.float64)
+        return Ridge(alpha=1.0).fit(Xc[fit_on], y[fit_on]).predict(Xc)
+
+    def _fit_ratings_model(
+        self,
+        X: sp.csr_matrix,
+        p: np.ndarray,
+        s: np.ndarray,
+        rating: np.ndarray,
+        content_rating: np.ndarray,
+    ) -> tuple[RatingFactorization, KindTaste]:
+        """Kind tastes, then the explicit-rating factorisation, both starting from what content
+        predicts of each rating (``content_rating``), so they learn what content misses; the
+        factorisation also starts from the kind tastes, so its per-service factors hold what is
+        particular to each service."""
+        fit_on = self._sample_rows(rating, 4)
         y = rating[fit_on].astype(np.float64)
-        offset = Ridge(alpha=1.0).fit(Xc, y).predict(Xc) if len(y) else np.zeros(0)
+        offset = content_rating[fit_on]
         Xp, Sm, sr = X[p[fit_on]], self.service_matrix_[s[fit_on]], s[fit_on]
         kind = KindTaste(alpha=self.kind_alpha).fit(Xp, Sm, y - offset, sr)
         offset = offset + kind.pair_scores(Xp, Sm)
