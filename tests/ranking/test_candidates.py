@@ -27,3 +27,17 @@ def test_find_many_equals_find_for_each(small_world: World) -> None:
         np.testing.assert_array_equal(got.rows, one.rows)
         np.testing.assert_allclose(got.distance_km, one.distance_km)
         np.testing.assert_array_equal(got.eligibility.eligible, one.eligibility.eligible)
+
+
+def test_a_service_also_reached_remotely_loses_less_with_distance() -> None:
+    """Distance decay: full for a service met only in person, ``REMOTE_ALTERNATIVE_DECAY``
+    of it when the service also phones or meets online, none when it needs no travel."""
+    from vcsmatch.ranking.content import REMOTE_ALTERNATIVE_DECAY, distance_fit
+
+    d = np.array([0.0, 5.0, 10.0, 20.0])
+    alone = distance_fit(d, 20.0, np.zeros(4, dtype=bool))
+    mixed = distance_fit(d, 20.0, np.zeros(4, dtype=bool), REMOTE_ALTERNATIVE_DECAY)
+    no_travel = distance_fit(d, 20.0, np.ones(4, dtype=bool))
+    np.testing.assert_allclose(alone, [1.0, 0.8, 0.5, 0.2])
+    np.testing.assert_allclose(1.0 - mixed, REMOTE_ALTERNATIVE_DECAY * (1.0 - alone))
+    np.testing.assert_allclose(no_travel, 1.0)

@@ -34,3 +34,32 @@ def test_values_in_rows_equals_dense_slicing() -> None:
     rows = [0, 2, 5, 11]
     cols = np.r_[np.flatnonzero(m_dense[2]), [0, 499, 17, 17]]
     np.testing.assert_array_equal(values_in_rows(m, rows, cols), m_dense[rows][:, cols])
+
+
+def test_kind_taste_learns_group_tastes_within_services_not_quality() -> None:
+    """Kind tastes recover a planted (group x kind of service) effect, and do not take a
+    service's quality (the same for every rater) for a taste, even when one group was shown
+    mostly the good services."""
+    from vcsmatch.ranking.collaborative import KindTaste
+
+    rng = np.random.default_rng(0)
+    n, n_s = 8000, 40
+    men = rng.random(n) < 0.5
+    Xp = sp.csr_matrix(np.column_stack([~men, men]).astype(float))
+    kind = np.arange(n_s) % 2  # 1: a shed, 0: a tea dance
+    S_all = np.column_stack([kind == 0, kind == 1, np.ones(n_s)]).astype(float)
+    quality = np.where(np.arange(n_s) < 20, 1.0, -1.0)  # the first 20 are good
+    # men were mostly shown the good services: exposure that a naive model reads as taste
+    s = np.where(men, rng.integers(0, 20, size=n), rng.integers(0, n_s, size=n))
+    taste = np.where(men, 1.0, -1.0) * np.where(kind[s] == 1, 0.8, -0.8)
+    residual = quality[s] + taste + rng.normal(0.0, 0.5, size=n)
+    model = KindTaste(alpha=10.0).fit(Xp, S_all[s], residual, s)
+    man, woman = (
+        model.person_vector(np.array([0.0, 1.0])),
+        model.person_vector(np.array([1.0, 0.0])),
+    )
+    shed, dance = S_all[1], S_all[0]
+    assert shed @ man - dance @ man > 1.2  # planted gap 1.6
+    assert dance @ woman - shed @ woman > 1.2
+    # no quality leaks in: men's overall level (they saw the good services) is not a taste
+    assert abs((shed + dance) @ man / 2 - (shed + dance) @ woman / 2) < 0.2

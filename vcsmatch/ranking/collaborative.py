@@ -351,10 +351,13 @@ class KindTaste(InteractionModel):
     nobody rated.
     """
 
-    def __init__(self, alpha: float = 100.0, service_shrinkage: float = 5.0) -> None:
+    def __init__(
+        self, alpha: float = 300.0, service_shrinkage: float = 5.0, iterations: int = 4
+    ) -> None:
         super().__init__()
         self.alpha = alpha
         self.service_shrinkage = service_shrinkage
+        self.iterations = iterations
 
     def fit(  # type: ignore[override]
         self,
@@ -373,9 +376,15 @@ class KindTaste(InteractionModel):
         self.weights_ = np.zeros((S.shape[1], Xp.shape[1]), dtype=np.float32)
         if len(r) == 0:
             return self
-        count = np.bincount(s)
-        own = np.bincount(s, weights=r) / (count + float(self.service_shrinkage))
+        count = np.bincount(s) + float(self.service_shrinkage)
         Z = self.cross(Xp, S)
-        w = lsqr(Z, r - own[s], damp=float(np.sqrt(self.alpha)), atol=1e-6, btol=1e-6)[0]
+        w = np.zeros(Z.shape[1])
+        fitted = np.zeros(len(r))
+        # backfitting: each service's own level given the tastes, the tastes given the levels
+        # (demeaning the ratings alone would leave the tastes attenuated toward zero)
+        for _ in range(self.iterations):
+            own = np.bincount(s, weights=r - fitted) / count
+            w = lsqr(Z, r - own[s], damp=float(np.sqrt(self.alpha)), atol=1e-6, btol=1e-6, x0=w)[0]
+            fitted = Z @ w
         self.weights_ = w.reshape(S.shape[1], Xp.shape[1]).astype(np.float32)
         return self

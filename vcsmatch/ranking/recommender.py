@@ -189,7 +189,7 @@ class Recommender(BaseEstimator):
         diversity_weight: float = 0.3,
         n_folds: int = 3,
         rating_factors: int = 8,
-        kind_alpha: float = 100.0,
+        kind_alpha: float = 300.0,
         negatives_per_rating: float | None = None,
         blend_C: float = 1.0,
         taste_C: float = 0.1,
