@@ -53,7 +53,7 @@ def test_kind_taste_learns_group_tastes_within_services_not_quality() -> None:
     s = np.where(men, rng.integers(0, 20, size=n), rng.integers(0, n_s, size=n))
     taste = np.where(men, 1.0, -1.0) * np.where(kind[s] == 1, 0.8, -0.8)
     residual = quality[s] + taste + rng.normal(0.0, 0.5, size=n)
-    model = KindTaste(alpha=10.0).fit(Xp, S_all[s], residual, s)
+    model = KindTaste(alpha=10.0).fit(Xp, S_all, residual, s)
     man, woman = (
         model.person_vector(np.array([0.0, 1.0])),
         model.person_vector(np.array([1.0, 0.0])),
@@ -63,3 +63,18 @@ def test_kind_taste_learns_group_tastes_within_services_not_quality() -> None:
     assert dance @ woman - shed @ woman > 1.2
     # no quality leaks in: men's overall level (they saw the good services) is not a taste
     assert abs((shed + dance) @ man / 2 - (shed + dance) @ woman / 2) < 0.2
+
+
+def test_kind_taste_operator_equals_the_explicit_cross_matrix() -> None:
+    """The cross operator's products equal the explicit cross matrix's, both ways."""
+    from vcsmatch.ranking.collaborative import _CrossOperator
+
+    rng = np.random.default_rng(2)
+    X = sp.random(50, 6, density=0.4, random_state=4, format="csr")
+    F = sp.random(9, 5, density=0.5, random_state=5, format="csr")
+    s = rng.integers(0, 9, size=50)
+    Z = InteractionModel.cross(X, F[s]).toarray()
+    op = _CrossOperator(X, F, s)
+    w, r = rng.normal(size=Z.shape[1]), rng.normal(size=50)
+    np.testing.assert_allclose(op.matvec(w), Z @ w)
+    np.testing.assert_allclose(op.rmatvec(r), Z.T @ r)

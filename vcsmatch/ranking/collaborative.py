@@ -362,29 +362,66 @@ class KindTaste(InteractionModel):
     def fit(  # type: ignore[override]
         self,
         Xp: sp.spmatrix,
-        S: np.ndarray | sp.spmatrix,
+        services: np.ndarray | sp.spmatrix,
         residual: np.ndarray,
         service_rows: np.ndarray,
     ) -> KindTaste:
-        """``Xp``/``S``: person and service features per rating; ``residual``: each rating
-        minus what content predicts of it; ``service_rows``: each rating's service."""
+        """``Xp``: person features per rating; ``services``: service features, one row per
+        service; ``residual``: each rating minus what content predicts of it;
+        ``service_rows``: each rating's row of ``services``.
+
+        The crosses are never built: a service's features are the same for all its ratings,
+        so the regression's products go through per-service sums (``_CrossOperator``), and a
+        step costs the person features' nonzeros, not theirs times the service's words.
+        """
         from scipy.sparse.linalg import lsqr
 
-        S = sp.csr_matrix(S, dtype=np.float64)
+        F = sp.csr_matrix(services, dtype=np.float64)
+        X = sp.csr_matrix(Xp, dtype=np.float64)
         r = np.asarray(residual, dtype=np.float64)
         s = np.asarray(service_rows, dtype=np.int64)
-        self.weights_ = np.zeros((S.shape[1], Xp.shape[1]), dtype=np.float32)
+        self.weights_ = np.zeros((F.shape[1], X.shape[1]), dtype=np.float32)
         if len(r) == 0:
             return self
-        count = np.bincount(s) + float(self.service_shrinkage)
-        Z = self.cross(Xp, S)
+        count = np.bincount(s, minlength=F.shape[0]) + float(self.service_shrinkage)
+        Z = _CrossOperator(X, F, s)
         w = np.zeros(Z.shape[1])
         fitted = np.zeros(len(r))
         # backfitting: each service's own level given the tastes, the tastes given the levels
         # (demeaning the ratings alone would leave the tastes attenuated toward zero)
         for _ in range(self.iterations):
-            own = np.bincount(s, weights=r - fitted) / count
-            w = lsqr(Z, r - own[s], damp=float(np.sqrt(self.alpha)), atol=1e-6, btol=1e-6, x0=w)[0]
-            fitted = Z @ w
-        self.weights_ = w.reshape(S.shape[1], Xp.shape[1]).astype(np.float32)
+            own = np.bincount(s, weights=r - fitted, minlength=F.shape[0]) / count
+            target = r - own[s]
+            w = lsqr(Z, target, damp=float(np.sqrt(self.alpha)), atol=1e-6, btol=1e-6, x0=w)[0]
+            fitted = Z.matvec(w)
+        self.weights_ = w.reshape(F.shape[1], X.shape[1]).astype(np.float32)
         return self
+
+
+class _CrossOperator:
+    """The (rating x (service feature, person feature)) cross matrix as a linear operator:
+    ``Z @ w`` and ``Z.T @ r`` from per-service sums, for ``scipy.sparse.linalg.lsqr``."""
+
+    def __init__(self, X: sp.csr_matrix, F: sp.csr_matrix, service_rows: np.ndarray) -> None:
+        self.F, self.FT = F, F.T.tocsr()
+        n, self.d = X.shape
+        per_row = np.diff(X.indptr)
+        self.row = np.repeat(np.arange(n), per_row)  # each person-feature nonzero's rating
+        self.col = X.indices.astype(np.int64)
+        self.val = X.data
+        self.key = np.repeat(service_rows, per_row) * self.d + self.col  # (service, feature)
+        self.n_services = F.shape[0]
+        self.shape = (n, F.shape[1] * self.d)
+        self.dtype = np.dtype(np.float64)
+
+    def matvec(self, w: np.ndarray) -> np.ndarray:
+        per_service = np.asarray(self.F @ np.asarray(w).reshape(-1, self.d)).ravel()
+        return np.bincount(
+            self.row, weights=self.val * per_service[self.key], minlength=self.shape[0]
+        )
+
+    def rmatvec(self, r: np.ndarray) -> np.ndarray:
+        per_service = np.bincount(
+            self.key, weights=self.val * np.asarray(r)[self.row], minlength=self.n_services * self.d
+        ).reshape(self.n_services, self.d)
+        return np.asarray(self.FT @ per_service).ravel()

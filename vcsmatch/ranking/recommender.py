@@ -495,7 +495,7 @@ class Recommender(BaseEstimator):
         y = rating[fit_on].astype(np.float64)
         offset = content_rating[fit_on]
         Xp, Sm, sr = X[p[fit_on]], self.service_matrix_[s[fit_on]], s[fit_on]
-        kind = KindTaste(alpha=self.kind_alpha).fit(Xp, Sm, y - offset, sr)
+        kind = KindTaste(alpha=self.kind_alpha).fit(Xp, self.service_matrix_, y - offset, sr)
         offset = offset + kind.pair_scores(Xp, Sm)
         fm = RatingFactorization(n_factors=self.rating_factors, random_state=self.random_state).fit(
             Xp, sr, y, len(self.service_ids_), offset=offset
