@@ -63,7 +63,7 @@ def timings(model: Recommender, people: list, top_k: int = 10) -> tuple[np.ndarr
         model.recommend(p, top_k)
         full.append(time.perf_counter() - t)
         loc = locate(p)
-        rows = model.candidates_.find(p, loc, model.default_radius_km).rows
+        rows = model.candidates_.find(p, loc, model.default_radius_km, model.max_nearby).rows
         w = np.ones(dense.shape[1], dtype=np.float32)
         t = time.perf_counter()
         scores = dense[rows] @ w

@@ -67,14 +67,27 @@ class CandidateFinder:
         return self
 
     def find(
-        self, person: Person, location: tuple[float, float] | None, radius_km: float
+        self,
+        person: Person,
+        location: tuple[float, float] | None,
+        radius_km: float,
+        max_nearby: int | None = None,
     ) -> Candidates:
-        """Eligible services that reach ``person`` living at ``location`` (or nowhere known)."""
+        """Eligible services that reach ``person`` living at ``location`` (or nowhere known).
+
+        ``max_nearby`` caps the services reached by travel at the nearest so many within the
+        radius (a dense city has tens of thousands; remote services always qualify).
+        """
         if location is None:
             return self._assemble(person, None, np.zeros(0, dtype=np.intp), np.zeros(0))
-        rows, km = self.index_.query_radius(
-            location[0], location[1], radius_km, nearest_first=False
-        )
+        if max_nearby is not None and self.index_.n_points_ > max_nearby:
+            rows, km = self.index_.nearest(location[0], location[1], k=max_nearby)
+            within = km <= radius_km
+            rows, km = rows[within], km[within]
+        else:
+            rows, km = self.index_.query_radius(
+                location[0], location[1], radius_km, nearest_first=False
+            )
         return self._assemble(person, location, rows, km)
 
     def find_many(

@@ -56,10 +56,10 @@ class NeedEvidence:
     ) -> tuple[np.ndarray, np.ndarray]:
         """One person (0/1 need vectors) against the services in ``rows``: (mean evidence
         over their needs, evidence for their main need)."""
-        k = float(needs.sum())
-        mean = (self.score_ @ needs.astype(np.float32))[rows] / k if k else np.zeros(len(rows))
-        main = (self.score_ @ main_need.astype(np.float32))[rows]
-        return np.asarray(mean, dtype=np.float64), np.asarray(main, dtype=np.float64)
+        k = max(float(needs.sum()), 1.0)
+        both = np.column_stack([needs / k, main_need]).astype(np.float32)
+        scored = (self.score_ @ both)[rows].astype(np.float64)
+        return scored[:, 0], scored[:, 1]
 
     def pair_scores(
         self, needs: np.ndarray, main_need: np.ndarray, rows: np.ndarray

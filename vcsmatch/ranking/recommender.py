@@ -157,6 +157,8 @@ class Recommender(BaseEstimator):
 
     Parameters: ``use_content``, ``use_collaborative``, ``use_priors``, ``use_diversity``
     switch parts off; ``default_radius_km`` is how far a person travels when they did not say;
+    ``max_nearby`` caps the services reached by travel that one person's ranking scores at the
+    nearest so many within their radius (``None``: all; a dense city has tens of thousands);
     ``n_factors``/``regularization``/``iterations`` configure ALS, ``use_als`` drops it from the
     collaborative part; ``rating_factors`` is the rank of the explicit-rating factorisation
     (``RatingFactorization``); ``shrinkage`` is the pseudo-count of group scores;
@@ -181,6 +183,7 @@ class Recommender(BaseEstimator):
         use_diversity: bool = True,
         use_als: bool = True,
         default_radius_km: float = 25.0,
+        max_nearby: int | None = 2000,
         n_factors: int = 32,
         regularization: float = 0.05,
         iterations: int = 15,
@@ -203,6 +206,7 @@ class Recommender(BaseEstimator):
         self.use_diversity = use_diversity
         self.use_als = use_als
         self.default_radius_km = default_radius_km
+        self.max_nearby = max_nearby
         self.n_factors = n_factors
         self.regularization = regularization
         self.iterations = iterations
@@ -252,6 +256,12 @@ class Recommender(BaseEstimator):
                     f"The '{name}' parameter of Recommender must be an int >= {low}. "
                     f"Got {value!r} instead."
                 )
+        near = self.max_nearby
+        if near is not None and (isinstance(near, bool) or not isinstance(near, int) or near < 1):
+            raise ValueError(
+                "The 'max_nearby' parameter of Recommender must be None or a positive int. "
+                f"Got {near!r} instead."
+            )
         cap = self.max_training_rows
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1000):
             raise ValueError(
@@ -803,7 +813,7 @@ class Recommender(BaseEstimator):
     def _recommend(self, person: Person, top_k: int) -> list[Suggestion]:
         location = locate(person)
         radius = float(person.max_distance_km or self.default_radius_km)
-        cands = self.candidates_.find(person, location, radius)
+        cands = self.candidates_.find(person, location, radius, self.max_nearby)
         rows = cands.rows
         if len(rows) == 0:
             return []
@@ -882,16 +892,19 @@ class Recommender(BaseEstimator):
             out[:, col["group_share"]] = share
             out[:, col["group_lift"]] = lift
             x = self._person_x(person)
-            out[:, col["taste"]] = (self.service_matrix_ @ self.bound_taste_.person_vector(x))[rows]
+            # both feature-keyed tastes in one pass over the service matrix
+            tastes = np.column_stack(
+                [self.bound_taste_.person_vector(x), self.bound_kind_.person_vector(x)]
+            )
+            by_service = np.asarray(self.service_matrix_ @ tastes)[rows]
+            out[:, col["taste"]] = by_service[:, 0]
+            out[:, col["kind_taste"]] = by_service[:, 1]
             if "als" in col:
                 u = self.bound_als_.person_factors(x)[0].astype(np.float32)
                 out[:, col["als"]] = (self.bound_als_.item_factors_ @ u)[rows]
             fm = self.bound_ratings_model_
             u = fm.person_factors(x)[0]
             out[:, col["rated_taste"]] = (fm.item_factors_ @ u)[rows]
-            out[:, col["kind_taste"]] = (self.service_matrix_ @ self.bound_kind_.person_vector(x))[
-                rows
-            ]
             fit, main = self.bound_needs_.scores(pv.needs, pv.main_need, rows)
             out[:, col["need_fit"]] = fit
             out[:, col["main_need_fit"]] = main
