@@ -319,3 +319,36 @@ def test_negatives_fill_in_only_where_the_log_lacks_them() -> None:
     assert auto.n_blend_rows_ == 2 * len(chosen)  # each person's 3 unrated services
     none = _hybrid(negatives_per_rating=0.0).fit(cat, ratings_frame(chosen))
     assert none.n_blend_rows_ == len(chosen)
+
+
+def test_need_a_listing_over_claims_is_found_out_and_explained() -> None:
+    """Two clubs list both isolation and carer support. Practitioners rate the nearer one
+    relevant for isolated people but not for carers (its listing over-claims), the farther one
+    relevant for both. A new carer gets the farther one first, with a reason naming carer
+    support and the ratings behind it; for a new isolated person the gap is far smaller."""
+    claims = service("claims", needs=("social-isolation", "carer-support"), km_north=0.3)
+    honest = service("honest", needs=("social-isolation", "carer-support"), km_north=2.0)
+    cat = catalogue(claims, honest)
+    rows = []
+    for i in range(120):
+        need = "carer-support" if i % 2 else "social-isolation"
+        p = person(age=60 + i % 25, needs=[need])
+        carer = need == "carer-support"
+        rows += [
+            (f"p{i}", "claims", (1 + i % 2) if carer else (4 + i % 2), p),
+            (f"p{i}", "honest", 4 + i % 2, p),
+        ]
+    model = _hybrid(use_diversity=False).fit(cat, ratings_frame(rows))
+    carer_recs = model.recommend(person(age=70, needs=["carer-support"]), top_k=2)
+    assert [s.service_id for s in carer_recs] == ["honest", "claims"]
+    evidence = [r for r in carer_recs[0].reasons if r.kind == "need_evidence"]
+    assert evidence and "carer support" in evidence[0].text
+    assert evidence[0].text.endswith("ratings)")
+    # for isolation the nearer club is as good as its listing: its deficit is the carers'
+    lonely_recs = model.recommend(person(age=70, needs=["social-isolation"]), top_k=2)
+
+    def deficit(recs: list) -> float:
+        rel = {s.service_id: s.components["relevance"] for s in recs}
+        return rel["honest"] - rel["claims"]
+
+    assert deficit(carer_recs) > 2 * deficit(lonely_recs)
