@@ -41,3 +41,35 @@ def test_a_service_also_reached_remotely_loses_less_with_distance() -> None:
     np.testing.assert_allclose(alone, [1.0, 0.8, 0.5, 0.2])
     np.testing.assert_allclose(1.0 - mixed, REMOTE_ALTERNATIVE_DECAY * (1.0 - alone))
     np.testing.assert_allclose(no_travel, 1.0)
+
+
+def test_max_nearby_keeps_the_nearest_travel_candidates_and_every_remote_one(
+    small_world: World,
+) -> None:
+    """With a cap, the services reached by travel are the nearest ``max_nearby`` of those
+    within the radius; remote services are all still there; a cap above the count changes
+    nothing."""
+    cat = small_world.catalogue
+    finder = CandidateFinder().fit(cat, ServiceFeatures().fit(cat).modes_)
+    located = [p for p in small_world.new_people if p.latitude is not None]
+    checked = 0
+    for p in located[:8]:
+        loc = (p.latitude, p.longitude)
+        full = finder.find(p, loc, 25.0)
+        travelled = ~np.isnan(full.distance_km)
+        if travelled.sum() < 4:
+            continue
+        capped = finder.find(p, loc, 25.0, max_nearby=3)
+        assert (~np.isnan(capped.distance_km)).sum() <= 3
+        kept = capped.rows[~np.isnan(capped.distance_km)]
+        # no dropped travel candidate is nearer than the farthest one kept
+        dropped = np.setdiff1d(full.rows[travelled], kept)
+        far = capped.distance_km[~np.isnan(capped.distance_km)].max(initial=0.0)
+        near_dropped = full.distance_km[np.isin(full.rows, dropped)]
+        assert (near_dropped >= far - 1e-9).all()
+        remote = full.rows[~travelled]
+        assert np.isin(remote, capped.rows).all()
+        loose = finder.find(p, loc, 25.0, max_nearby=len(cat) + 1)
+        np.testing.assert_array_equal(loose.rows, full.rows)
+        checked += 1
+    assert checked >= 3
