@@ -352,7 +352,7 @@ class KindTaste(InteractionModel):
     """
 
     def __init__(
-        self, alpha: float = 300.0, service_shrinkage: float = 5.0, iterations: int = 4
+        self, alpha: float = 300.0, service_shrinkage: float = 5.0, iterations: int = 3
     ) -> None:
         super().__init__()
         self.alpha = alpha
@@ -392,7 +392,7 @@ class KindTaste(InteractionModel):
         for _ in range(self.iterations):
             own = np.bincount(s, weights=r - fitted, minlength=F.shape[0]) / count
             target = r - own[s]
-            w = lsqr(Z, target, damp=float(np.sqrt(self.alpha)), atol=1e-6, btol=1e-6, x0=w)[0]
+            w = lsqr(Z, target, damp=float(np.sqrt(self.alpha)), atol=1e-4, btol=1e-4, x0=w)[0]
             fitted = Z.matvec(w)
         self.weights_ = w.reshape(F.shape[1], X.shape[1]).astype(np.float32)
         return self

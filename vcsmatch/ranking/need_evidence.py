@@ -15,7 +15,6 @@ those needs rated scores 0 (no evidence either way).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 
 class NeedEvidence:
@@ -33,8 +32,9 @@ class NeedEvidence:
         n_services: int,
     ) -> NeedEvidence:
         """``person_needs``: people x need codes (0/1); per rating, the person's row, the
-        service's row and the residual (relevant minus what content expected)."""
-        needs = sp.csr_matrix(np.asarray(person_needs, dtype=np.float64))[person_rows]
+        service's row and the residual (the rating minus what content predicted of it)."""
+        person_needs = np.asarray(person_needs) > 0
+        person_rows = np.asarray(person_rows, dtype=np.int64)
         service_rows = np.asarray(service_rows, dtype=np.int64)
         residual = np.asarray(residual, dtype=np.float64)
         # relative to the service's own ratings: a good service is not thereby good for each
@@ -43,10 +43,13 @@ class NeedEvidence:
             np.bincount(service_rows, minlength=n_services) + float(self.shrinkage)
         )
         residual = residual - own[service_rows]
-        n = len(service_rows)
-        pick = sp.csr_matrix((np.ones(n), (service_rows, np.arange(n))), shape=(n_services, n))
-        counts = np.asarray((pick @ needs).todense())
-        sums = np.asarray((pick @ sp.diags(residual) @ needs).todense())
+        n_needs = person_needs.shape[1]
+        counts = np.zeros((n_services, n_needs))
+        sums = np.zeros((n_services, n_needs))
+        for j in range(n_needs):  # one need at a time: no ratings x needs copy
+            has = person_needs[person_rows, j]
+            counts[:, j] = np.bincount(service_rows[has], minlength=n_services)
+            sums[:, j] = np.bincount(service_rows[has], weights=residual[has], minlength=n_services)
         self.n_ratings_ = counts.astype(np.int32)
         self.score_ = (sums / (counts + float(self.shrinkage))).astype(np.float32)
         return self

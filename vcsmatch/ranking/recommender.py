@@ -331,7 +331,9 @@ class Recommender(BaseEstimator):
             n_people = len(people.frame)
             fold_of = rng.permutation(n_people) % self.n_folds
             in_blend = self._blend_people(people, rng)
-            exposable = self._exposable(people, in_blend)
+            # unrated services to sample negatives from: only needed when there are any
+            wants_negatives = in_blend & (self._negative_ratio(people) > 0)
+            exposable = self._exposable(people, wants_negatives)
             feats: list[np.ndarray] = []
             labels: list[np.ndarray] = []
             for fold in range(self.n_folds):
@@ -429,11 +431,18 @@ class Recommender(BaseEstimator):
         )
         priors = fit_priors(s, rel, n_services)
         needs = None
+        content_rating = None
+        if self.use_priors or self.use_collaborative:
+            Xc = self._rated_content[keep]
+            content_rating = self._content_rating(Xc, rating)
+            if self.use_collaborative:
+                needs = NeedEvidence(self.need_shrinkage).fit(
+                    self._train_pv.needs, p, s, rating - content_rating, n_services
+                )
         if self.use_priors:
             # what content alone predicts of each kept rating; the rest is the service's own
             from sklearn.linear_model import LogisticRegression
 
-            Xc = self._rated_content[keep]
             if len(np.unique(rel)) == 2:
                 fit_on = self._sample_rows(rel, 2)
                 lr = LogisticRegression(max_iter=500).fit(Xc[fit_on], rel[fit_on])
@@ -442,13 +451,6 @@ class Recommender(BaseEstimator):
                 expected = np.full(len(rel), float(rel.mean()) if len(rel) else 0.0)
             residual = np.bincount(s, weights=rel - expected, minlength=n_services)
             priors = priors.with_residual(residual)
-        content_rating = None
-        if self.use_priors or self.use_collaborative:
-            content_rating = self._content_rating(self._rated_content[keep], rating)
-            if self.use_collaborative:
-                needs = NeedEvidence(self.need_shrinkage).fit(
-                    self._train_pv.needs, p, s, rating - content_rating, n_services
-                )
         # people with no kept rating do not count toward group sizes
         active = np.zeros(member.shape[0], dtype=bool)
         active[p] = True
@@ -484,10 +486,14 @@ class Recommender(BaseEstimator):
 
         if not len(rating):
             return np.zeros(0)
-        Xc = np.column_stack([content, content[:, 0] > 0])
         fit_on = self._sample_rows(rating, 4)
-        y = rating.astype(np.float64)
-        return Ridge(alpha=1.0).fit(Xc[fit_on], y[fit_on]).predict(Xc)
+        sample = content[fit_on]
+        ridge = Ridge(alpha=1.0).fit(
+            np.column_stack([sample, sample[:, 0] > 0]), rating[fit_on].astype(np.float64)
+        )
+        # predicted in place of a second copy of every row's parts
+        coef = ridge.coef_
+        return content @ coef[:-1] + (content[:, 0] > 0) * coef[-1] + ridge.intercept_
 
     def _fit_ratings_model(
         self,
