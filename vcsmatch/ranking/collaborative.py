@@ -334,10 +334,18 @@ class InteractionModel:
         dense = x.toarray() if sp.issparse(x) else np.asarray(x)
         return np.asarray(self.weights_ @ dense.ravel(), dtype=np.float32)
 
-    def pair_scores(self, Xp: sp.spmatrix, S: np.ndarray | sp.spmatrix) -> np.ndarray:
-        """Scores of many (person, service) pairs (one per row of ``Xp`` and ``S``)."""
-        V = np.asarray(sp.csr_matrix(Xp) @ self.weights_.T)  # pairs x service features
-        return np.asarray(sp.csr_matrix(S).multiply(V).sum(axis=1)).ravel()
+    def pair_scores(
+        self, Xp: sp.spmatrix, services: np.ndarray | sp.spmatrix, service_rows: np.ndarray
+    ) -> np.ndarray:
+        """Scores of many (person, service) pairs: ``Xp`` one row of person features per pair,
+        ``services`` one row of service features per service, ``service_rows`` each pair's
+        service (through per-service sums, ``_CrossOperator``: no pairs x features matrix)."""
+        op = _CrossOperator(
+            sp.csr_matrix(Xp, dtype=np.float64),
+            sp.csr_matrix(services, dtype=np.float64),
+            np.asarray(service_rows, dtype=np.int64),
+        )
+        return op.matvec(self.weights_.astype(np.float64).ravel())
 
 
 class KindTaste(InteractionModel):
@@ -407,9 +415,9 @@ class _CrossOperator:
         n, self.d = X.shape
         per_row = np.diff(X.indptr)
         self.row = np.repeat(np.arange(n), per_row)  # each person-feature nonzero's rating
-        self.col = X.indices.astype(np.int64)
         self.val = X.data
-        self.key = np.repeat(service_rows, per_row) * self.d + self.col  # (service, feature)
+        # each nonzero's (service, person feature) cell of a services x person-features table
+        self.key = np.repeat(service_rows, per_row) * self.d + X.indices.astype(np.int64)
         self.n_services = F.shape[0]
         self.shape = (n, F.shape[1] * self.d)
         self.dtype = np.dtype(np.float64)

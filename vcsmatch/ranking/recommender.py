@@ -510,9 +510,9 @@ class Recommender(BaseEstimator):
         fit_on = self._sample_rows(rating, 4)
         y = rating[fit_on].astype(np.float64)
         offset = content_rating[fit_on]
-        Xp, Sm, sr = X[p[fit_on]], self.service_matrix_[s[fit_on]], s[fit_on]
+        Xp, sr = X[p[fit_on]], s[fit_on]
         kind = KindTaste(alpha=self.kind_alpha).fit(Xp, self.service_matrix_, y - offset, sr)
-        offset = offset + kind.pair_scores(Xp, Sm)
+        offset = offset + kind.pair_scores(Xp, self.service_matrix_, sr)
         fm = RatingFactorization(n_factors=self.rating_factors, random_state=self.random_state).fit(
             Xp, sr, y, len(self.service_ids_), offset=offset
         )
@@ -657,14 +657,14 @@ class Recommender(BaseEstimator):
         if self.use_collaborative:
             share, lift = _pair_group_scores(learned.groups, member, p_rows, s_rows)
             cols["group_share"], cols["group_lift"] = share, lift
-            cols["taste"] = learned.taste.pair_scores(X[p_rows], self.service_matrix_[s_rows])
+            cols["taste"] = learned.taste.pair_scores(X[p_rows], self.service_matrix_, s_rows)
             if self.use_als and learned.als is not None:
                 U = learned.als.person_factors(X)
                 cols["als"] = np.einsum("ij,ij->i", U[p_rows], learned.als.item_factors_[s_rows])
             fm = learned.ratings_model
             U = fm.person_factors(X)
             cols["rated_taste"] = np.einsum("ij,ij->i", U[p_rows], fm.item_factors_[s_rows])
-            cols["kind_taste"] = learned.kind.pair_scores(X[p_rows], self.service_matrix_[s_rows])
+            cols["kind_taste"] = learned.kind.pair_scores(X[p_rows], self.service_matrix_, s_rows)
             pv = self._train_pv
             cols["need_fit"], cols["main_need_fit"] = learned.needs.pair_scores(
                 pv.needs[p_rows], pv.main_need[p_rows], s_rows
