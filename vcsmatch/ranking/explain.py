@@ -100,10 +100,9 @@ class Explainer:
                         part, weight, row, distance_km, person_vector, person_groups, group_counts
                     )
                 )
-        # nothing above average: quote what mattered most that can be put in words
-        for part in sorted(by_part, key=lambda p: -by_part[p]) if not reasons else ():
-            reasons.extend(
-                self._words(
+        if not reasons:  # nothing above average: quote what mattered most that has words
+            for part in sorted(by_part, key=lambda p: -by_part[p]):
+                reasons = self._words(
                     part,
                     by_part[part],
                     row,
@@ -112,9 +111,8 @@ class Explainer:
                     person_groups,
                     group_counts,
                 )
-            )
-            if reasons:
-                break
+                if reasons:
+                    break
         if self.priors.n_ratings[row] == 0:
             content = sum(by_part.get(p, 0.0) for p in ("need", "activity", "distance", "delivery"))
             reasons.append(
