@@ -255,13 +255,9 @@ def load_recommender(directory: Path) -> Recommender:
             header["blend_features"],
         )
         model.person_features_ = _person_features(PersonFeatures, header["person_features"])
-        model.priors_, model.groups_, model.als_, model.taste_ = priors, groups, als, taste
-        model.ratings_model_ = ratings_model
-        model.need_evidence_ = need_evidence
-        model.kind_taste_ = kind
-        model._bind(
-            catalogue, _Learned(priors, groups, als, ratings_model, taste, need_evidence, kind)
-        )
+        learned = _Learned(priors, groups, als, ratings_model, taste, need_evidence, kind)
+        model._keep(learned)
+        model._bind(catalogue, learned)
         model.version_ = header["version"]
         model.fingerprint_ = header["fingerprint"]
         model.metrics_ = dict(header.get("metrics") or {})

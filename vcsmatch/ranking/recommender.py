@@ -355,13 +355,7 @@ class Recommender(BaseEstimator):
             everyone = np.ones(len(people.rating), dtype=bool)
             learned = self._learn(people, X, member, everyone, len(catalogue))
             self.train_service_ids_ = np.asarray(catalogue.ids(), dtype=str)
-            self.priors_ = learned.priors
-            self.groups_ = learned.groups
-            self.als_ = learned.als
-            self.ratings_model_ = learned.ratings_model
-            self.taste_ = learned.taste
-            self.need_evidence_ = learned.needs
-            self.kind_taste_ = learned.kind
+            self._keep(learned)
             self._bind(catalogue, learned=learned)
             bar.step("final parts")
 
@@ -434,7 +428,8 @@ class Recommender(BaseEstimator):
         content_rating = None
         if self.use_priors or self.use_collaborative:
             Xc = self._rated_content[keep]
-            content_rating = self._content_rating(Xc, rating)
+            sample = self._sample_rows(rating, 4)
+            content_rating = self._content_rating(Xc, rating, sample)
             if self.use_collaborative:
                 needs = NeedEvidence(self.need_shrinkage).fit(
                     self._train_pv.needs, p, s, rating - content_rating, n_services
@@ -476,17 +471,18 @@ class Recommender(BaseEstimator):
             )
         ratings_model = kind = None
         if self.use_collaborative or self.use_priors:
-            ratings_model, kind = self._fit_ratings_model(X, p, s, rating, content_rating)
+            ratings_model, kind = self._fit_ratings_model(X, p, s, rating, content_rating, sample)
         return _Learned(priors, groups, als, ratings_model, taste, needs, kind)
 
-    def _content_rating(self, content: np.ndarray, rating: np.ndarray) -> np.ndarray:
+    def _content_rating(
+        self, content: np.ndarray, rating: np.ndarray, fit_on: np.ndarray
+    ) -> np.ndarray:
         """What content alone predicts of each rating (a ridge regression on the content parts
-        and whether any need is met, fitted on at most ``max_training_rows`` of them)."""
+        and whether any need is met, fitted on the rows ``fit_on``)."""
         from sklearn.linear_model import Ridge
 
         if not len(rating):
             return np.zeros(0)
-        fit_on = self._sample_rows(rating, 4)
         sample = content[fit_on]
         ridge = Ridge(alpha=1.0).fit(
             np.column_stack([sample, sample[:, 0] > 0]), rating[fit_on].astype(np.float64)
@@ -502,12 +498,12 @@ class Recommender(BaseEstimator):
         s: np.ndarray,
         rating: np.ndarray,
         content_rating: np.ndarray,
+        fit_on: np.ndarray,
     ) -> tuple[RatingFactorization, KindTaste]:
         """Kind tastes, then the explicit-rating factorisation, both starting from what content
         predicts of each rating (``content_rating``), so they learn what content misses; the
         factorisation also starts from the kind tastes, so its per-service factors hold what is
-        particular to each service."""
-        fit_on = self._sample_rows(rating, 4)
+        particular to each service. Both fit on the rows ``fit_on`` (the capped sample)."""
         y = rating[fit_on].astype(np.float64)
         offset = content_rating[fit_on]
         Xp, sr = X[p[fit_on]], s[fit_on]
@@ -781,19 +777,26 @@ class Recommender(BaseEstimator):
         import copy
 
         out = copy.copy(self)
-        out._bind(
-            catalogue,
-            _Learned(
-                self.priors_,
-                self.groups_,
-                self.als_,
-                self.ratings_model_,
-                self.taste_,
-                self.need_evidence_,
-                self.kind_taste_,
-            ),
-        )
+        out._bind(catalogue, self._learned())
         return out
+
+    def _keep(self, learned: _Learned) -> None:
+        """Keep the learned parts as fitted attributes (what ``save`` writes)."""
+        self.priors_, self.groups_, self.als_ = learned.priors, learned.groups, learned.als
+        self.ratings_model_, self.taste_ = learned.ratings_model, learned.taste
+        self.need_evidence_, self.kind_taste_ = learned.needs, learned.kind
+
+    def _learned(self) -> _Learned:
+        """The fitted attributes as the learned parts ``_bind`` maps onto a catalogue."""
+        return _Learned(
+            self.priors_,
+            self.groups_,
+            self.als_,
+            self.ratings_model_,
+            self.taste_,
+            self.need_evidence_,
+            self.kind_taste_,
+        )
 
     # -- recommend ---------------------------------------------------------------------------
 
