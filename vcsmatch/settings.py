@@ -50,6 +50,23 @@ class Settings(BaseSettings):
     geocoder_user_agent: str = "vcsmatch"
     #: How often each worker checks the model registry for a newer model, in seconds.
     model_poll_seconds: float = Field(default=5.0, gt=0)
+    #: The learner: ``vcsmatch serve`` retrains by itself when at least
+    #: ``learn_min_new_ratings`` ratings arrived and ``learn_interval_seconds`` passed since the
+    #: last attempt (``vcsmatch learn --once`` runs the same step for an external scheduler).
+    learn_enabled: bool = True
+    learn_min_new_ratings: int = Field(default=200, ge=1)
+    learn_interval_seconds: float = Field(default=3600.0, ge=0)
+    #: How often each worker asks the store whether a retrain is due (a cheap read).
+    learn_check_seconds: float = Field(default=5.0, gt=0)
+    #: How long the learner's lease lasts without renewal: a crashed learner's lease expires.
+    learn_lease_seconds: float = Field(default=900.0, gt=0)
+    #: Share of the newest ratings (at most) held out by time for the promotion gate.
+    learn_holdout_share: float = Field(default=0.3, gt=0, lt=1)
+    #: Share of suggestion slots (below the top three) given to services with little rating
+    #: evidence, drawn at random with the probability logged; 0 switches exploration off.
+    explore_share: float = Field(default=0.1, ge=0, le=1)
+    #: A service rated fewer times than this counts as having little evidence.
+    explore_max_ratings: int = Field(default=5, ge=1)
 
     @property
     def resolved_database_url(self) -> str:

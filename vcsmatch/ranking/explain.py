@@ -116,7 +116,11 @@ class Explainer:
         if self.priors.n_ratings[row] == 0:
             content = sum(by_part.get(p, 0.0) for p in ("need", "activity", "distance", "delivery"))
             reasons.append(
-                Reason("new_service", "new service: ranked on how well it fits", max(content, 0.0))
+                Reason(
+                    "new_service",
+                    "not rated by practitioners yet: ranked on how well it fits",
+                    max(content, 0.0),
+                )
             )
         reasons.sort(key=lambda r: -r.weight)
         components = {n: float(v) for n, v in zip(feature_names, features, strict=True)}

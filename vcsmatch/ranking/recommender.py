@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from vcsmatch.ranking.collaborative import (
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.diversity import rerank
 from vcsmatch.ranking.explain import Explainer
+from vcsmatch.ranking.exploration import EXPLORATION_REASON, Exploration, exploration_pool
 from vcsmatch.ranking.factorization import RatingFactorization
 from vcsmatch.ranking.need_evidence import NeedEvidence
 from vcsmatch.ranking.priors import ServicePriors, fit_priors
@@ -303,9 +304,11 @@ class Recommender(BaseEstimator):
         """Learn from ``ratings`` (a training frame) over ``catalogue``; returns ``self``."""
         self._validate_params()
         check_catalogue(catalogue, "fit")
-        check_ratings(ratings, catalogue)
-        rng = np.random.default_rng(self.random_state)
+        check_ratings(ratings, catalogue, allow_empty=True)
         self.taxonomy_ = load_taxonomy()
+        if len(ratings) == 0:
+            return self._fit_without_ratings(catalogue, ratings)
+        rng = np.random.default_rng(self.random_state)
         steps = self.n_folds + 3
         with _progress(self.show_progress, steps, "training") as bar:
             self.service_words_ = ServiceWords().fit(catalogue)
@@ -361,14 +364,66 @@ class Recommender(BaseEstimator):
 
         self._rated_content = None  # training-only; not part of the model
         self._train_pv = None
+        return self._stamp(ratings, n_people=n_people, n_blend_rows=len(blend_y))
+
+    def _fit_without_ratings(self, catalogue: Catalogue, ratings: pd.DataFrame) -> Recommender:
+        """Day one: nothing rated yet, so only what both sides declare can rank (needs met,
+        strengths matched, distance against travel, delivery mode, eligibility), with the
+        fixed ``FALLBACK_WEIGHTS``. Every part that learns from ratings is empty: its
+        evidence features are missing for every service, exactly as for a new service in a
+        trained model, so a later fit on ratings is the same model with evidence added."""
+        self.service_words_ = ServiceWords().fit(catalogue)
+        self._bind(catalogue, learned=None)
+        self.person_features_ = PersonFeatures(groups=PERSON_GROUPS).fit(
+            pd.DataFrame(
+                {
+                    "age": [np.nan],
+                    "sex": ["not_recorded"],
+                    "needs": [()],
+                    "strengths": [()],
+                    "latitude": [np.nan],
+                    "longitude": [np.nan],
+                }
+            )
+        )
+        self.group_keys_ = group_vocabulary(self.taxonomy_)
+        none = np.zeros(0, dtype=np.int64)
+        n = len(catalogue)
+        priors = fit_priors(none, none.astype(bool), n)
+        groups = GroupStats(self.shrinkage).fit(
+            sp.csr_matrix((0, len(self.group_keys_))),
+            none,
+            none,
+            none.astype(bool),
+            n,
+            priors.rate,
+        )
+        names = self._feature_names()
+        self.blend_ = Blend(C=self.blend_C, random_state=self.random_state).fit(
+            np.zeros((0, len(names))), none, names, fallback=FALLBACK_WEIGHTS
+        )
+        learned = _Learned(priors, groups, None, None, None, None, None)
+        self.train_service_ids_ = np.asarray(catalogue.ids(), dtype=str)
+        self._keep(learned)
+        self._bind(catalogue, learned=learned)
+        return self._stamp(ratings, n_people=0, n_blend_rows=0)
+
+    def _stamp(self, ratings: pd.DataFrame, *, n_people: int, n_blend_rows: int) -> Recommender:
+        """The facts of this fit: counts, when, the data's fingerprint and the version."""
         self.n_ratings_ = int(len(ratings))
         self.n_people_ = int(n_people)
-        self.n_blend_rows_ = int(len(blend_y))
+        self.n_blend_rows_ = int(n_blend_rows)
         self.trained_at_ = dt.datetime.now(dt.UTC).replace(microsecond=0)
         self.fingerprint_ = fingerprint(ratings)
         self.version_ = f"{self.trained_at_:%Y%m%dT%H%M%SZ}-{self.fingerprint_[:8]}"
         self.metrics_: dict[str, float] = {}
         return self
+
+    @property
+    def learned_from_ratings_(self) -> bool:
+        """False for a day-one model (fitted on no ratings: content and eligibility only)."""
+        check_fitted(self)
+        return self.n_ratings_ > 0
 
     def _people(self, ratings: pd.DataFrame, catalogue: Catalogue) -> _People:
         """One row per person (their features at their latest rating), ratings as arrays."""
@@ -800,16 +855,25 @@ class Recommender(BaseEstimator):
 
     # -- recommend ---------------------------------------------------------------------------
 
-    def recommend(self, person: Person, top_k: int = 10) -> list[Suggestion]:
+    def recommend(
+        self,
+        person: Person,
+        top_k: int = 10,
+        *,
+        exploration: Exploration | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> list[Suggestion]:
         """The ``top_k`` best services for ``person``, best first, with reasons.
 
         A postcode is resolved through ``vcsmatch.features.location.locate`` (raises
-        ``PostcodeError`` when it is malformed or unknown).
+        ``PostcodeError`` when it is malformed or unknown). ``exploration`` (off by default:
+        the ranking is then deterministic) gives a few slots below the top ones to services
+        with little rating evidence (``vcsmatch.ranking.exploration``), drawn with ``rng``.
         """
         check_fitted(self)
         check_person(person, "recommend")
         top_k = check_top_k(top_k, "recommend")
-        return self._recommend(person, top_k)
+        return self._recommend(person, top_k, exploration, rng)
 
     def recommend_batch(self, people: Sequence[Person], top_k: int = 10) -> list[list[Suggestion]]:
         """``recommend`` for each person (identical results to single calls)."""
@@ -819,7 +883,13 @@ class Recommender(BaseEstimator):
             check_person(person, "recommend_batch")
         return [self._recommend(p, top_k) for p in people]
 
-    def _recommend(self, person: Person, top_k: int) -> list[Suggestion]:
+    def _recommend(
+        self,
+        person: Person,
+        top_k: int,
+        exploration: Exploration | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> list[Suggestion]:
         location = locate(person)
         radius = float(person.max_distance_km or self.default_radius_km)
         cands = self.candidates_.find(person, location, radius, self.max_nearby)
@@ -840,9 +910,15 @@ class Recommender(BaseEstimator):
         need_match = self.content_.need_matrix_[rows[pool]][:, need_cols].astype(np.float64)
         order, gains = rerank(relevance[pool], need_match, top_k, weight)
         picked = pool[order]
+        n_explore = exploration.n_slots(len(picked)) if exploration is not None else 0
+        drawn_p: np.ndarray | None = None  # per slot: NaN ranked, else the draw's probability
+        if n_explore:
+            picked, gains, drawn_p = self._explore(
+                exploration, rng, pv, rows, picked, gains, relevance, n_explore
+            )
         groups = self._person_group_rows(person)
         counts = self.explainer_.group_counts(groups, rows[picked])
-        return [
+        out = [
             self.explainer_.suggestion(
                 rank=r + 1,
                 row=int(rows[i]),
@@ -859,6 +935,76 @@ class Recommender(BaseEstimator):
             )
             for r, i in enumerate(picked)
         ]
+        if drawn_p is not None:
+            out = [
+                s
+                if np.isnan(p)
+                else replace(s, propensity=float(p), reasons=(EXPLORATION_REASON, *s.reasons))
+                for s, p in zip(out, drawn_p, strict=True)
+            ]
+        return out
+
+    def _explore(
+        self,
+        exploration: Exploration,
+        rng: np.random.Generator | None,
+        pv: PersonVector,
+        rows: np.ndarray,
+        picked: np.ndarray,
+        gains: np.ndarray,
+        relevance: np.ndarray,
+        n_explore: int,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The ranked list with its last ``n_explore`` slots drawn from the exploration pool
+        (candidates not already kept), and per slot the probability it was drawn with (NaN:
+        ranked; None: nothing to draw). Scores stay non-increasing down the list."""
+        keep = len(picked) - n_explore
+        n_needs, n_str = pv.needs.sum(), pv.strengths.sum()
+        need_fit = self.content_.need_matrix_[rows] @ pv.needs if n_needs else np.zeros(len(rows))
+        strength_fit = (
+            self.content_.activity_matrix_[rows] @ pv.strengths if n_str else np.zeros(len(rows))
+        )
+        pool = exploration_pool(
+            need_fit,
+            strength_fit,
+            self.bound_priors_.n_ratings[rows],
+            exploration.max_ratings,
+            has_needs=bool(n_needs),
+        )
+        pool = np.setdiff1d(pool, picked[:keep])
+        drawn, p = exploration.draw(pool, n_explore, rng)
+        if len(drawn) == 0:
+            return picked, gains, None
+        drawn = drawn[np.argsort(-relevance[drawn], kind="stable")]
+        floor = gains[keep - 1] if keep else np.inf
+        # their own expected gain, capped so a drawn service never outscores the slot above
+        drawn_gains = np.minimum(relevance[drawn], floor)
+        picked = np.concatenate([picked[:keep], drawn])
+        gains = np.concatenate([gains[:keep], drawn_gains])
+        drawn_p = np.concatenate([np.full(keep, np.nan), np.full(len(drawn), p)])
+        return picked, gains, drawn_p
+
+    def score_services(self, person: Person, service_ids: Sequence[str]) -> np.ndarray:
+        """The blend's expected gain for ``person`` of each of ``service_ids``, NaN where a
+        service is not one of their candidates (ineligible, out of reach, unknown). No
+        reasons and no diversity re-rank: the cheap figure an evaluation orders by."""
+        check_fitted(self)
+        check_person(person, "score_services")
+        out = np.full(len(service_ids), np.nan)
+        location = locate(person)
+        radius = float(person.max_distance_km or self.default_radius_km)
+        cands = self.candidates_.find(person, location, radius, self.max_nearby)
+        if len(cands.rows) == 0:
+            return out
+        pv = self.content_.person_vector(person, radius)
+        feats = self._features(person, location, pv, cands.rows, cands.distance_km)
+        relevance = dict(zip(cands.rows.tolist(), self.blend_.predict(feats), strict=True))
+        index = self.catalogue_.index()
+        for j, sid in enumerate(service_ids):
+            row = index.get(sid)
+            if row is not None and row in relevance:
+                out[j] = relevance[row]
+        return out
 
     def _person_x(self, person: Person) -> np.ndarray:
         """The person's ``PersonFeatures`` row, encoded from the fitted vocabulary's names
@@ -895,7 +1041,11 @@ class Recommender(BaseEstimator):
             for j, part in enumerate(content_mod.PARTS):
                 out[:, col[part]] = parts[:, j]
             out[:, col["any_need"]] = parts[:, 0] > 0
-        if self.use_collaborative:
+        if self.use_collaborative and self.bound_taste_ is None:  # day one: nothing learned
+            for f in PART_FEATURES["collaborative"]:
+                if f in col:
+                    out[:, col[f]] = self.blend_.mean_[col[f]]
+        elif self.use_collaborative:
             groups = self._person_group_rows(person)
             share, lift = self.bound_groups_.scores(groups, rows)
             out[:, col["group_share"]] = share
@@ -920,7 +1070,8 @@ class Recommender(BaseEstimator):
         if self.use_priors:
             out[:, col["prior_lift"]] = self.bound_lift_[rows]
             out[:, col["quality"]] = self.bound_quality_[rows]
-            out[:, col["rated_quality"]] = self.bound_ratings_model_.bias_[rows]
+            fm = self.bound_ratings_model_
+            out[:, col["rated_quality"]] = 0.0 if fm is None else fm.bias_[rows]
         unrated = self.unrated_[rows]
         if unrated.any():
             out[np.ix_(np.flatnonzero(unrated), self._evidence_cols)] = self.blend_.mean_[

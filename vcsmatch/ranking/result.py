@@ -14,6 +14,7 @@ ReasonKind = Literal[
     "need_evidence",
     "prior",
     "new_service",
+    "exploration",
     "other",
 ]
 
@@ -44,3 +45,7 @@ class Suggestion:
     eligibility: tuple[str, ...] = ()
     #: Score of each hybrid part before blending, for evaluation and debugging.
     components: dict[str, float] = field(default_factory=dict)
+    #: Probability that the ranking policy put this service in this list: 1 for the model's
+    #: own order, the drawn probability for an exploration slot (``vcsmatch.ranking.exploration``).
+    #: Off-policy learning and evaluation weigh logged outcomes by its inverse.
+    propensity: float = 1.0

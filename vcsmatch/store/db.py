@@ -169,7 +169,7 @@ def _autocommit(engine: Engine) -> Engine:
 
 
 @contextmanager
-def single_statement(session: Session, *, write: bool) -> Iterator[Connection]:
+def single_statement(session: Session, *, write: bool, statements: int = 1) -> Iterator[Connection]:
     """A connection for one SQL statement that is its own unit of work, committed on exit.
 
     When ``session`` has no transaction open, the statement bypasses the session: it runs on a
@@ -179,6 +179,9 @@ def single_statement(session: Session, *, write: bool) -> Iterator[Connection]:
     round trips); SQLite in a short transaction, ``BEGIN IMMEDIATE`` for a write, committed
     when the block ends. A transaction the session already has is joined instead, and
     committed on exit for a write, as the store's functions always do.
+
+    ``statements`` > 1: the block runs that many statements, which must commit together, so on
+    PostgreSQL they share one transaction instead of autocommitting one by one.
     """
     bind = session.get_bind()
     if session.in_transaction() or not isinstance(bind, Engine):
@@ -193,6 +196,10 @@ def single_statement(session: Session, *, write: bool) -> Iterator[Connection]:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 yield conn
+        return
+    if statements > 1:
+        with bind.begin() as conn:
+            yield conn
         return
     with _autocommit(bind).connect() as conn:
         yield conn

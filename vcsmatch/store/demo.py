@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from vcsmatch.paths import SAMPLE_DIR
 from vcsmatch.settings import Settings
-from vcsmatch.store import catalogue_versions, model_registry, ratings_log, secrets
+from vcsmatch.store import catalogue_versions, learner_lease, model_registry, ratings_log, secrets
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.ratings_log import NewRating
 
@@ -93,17 +92,13 @@ def ensure_demo_data(
         if model_version is None:
             from vcsmatch.ranking.recommender import Recommender
 
-            training = ratings_log.ratings_frame(session)
-            model = Recommender(show_progress=show_progress).fit(catalogue, training)
-            with tempfile.TemporaryDirectory() as tmp:
-                model.save(Path(tmp) / "model")
-                model_version = model_registry.register_model(
-                    session,
-                    Path(tmp) / "model",
-                    metrics=dict(getattr(model, "metrics_", {}) or {}),
-                    n_ratings=len(training),
-                    version=getattr(model, "version_", None),
-                )
+            training = ratings_log.ratings_frame(session, with_ids=True)
+            newest = int(training["rating_id"].max()) if len(training) else 0
+            model = Recommender(show_progress=show_progress).fit(
+                catalogue, training.drop(columns=["rating_id", "request_id"])
+            )
+            model_version = model_registry.register_trained(session, model)
+            learner_lease.mark_seen(session, newest)  # the learner starts from these
             added.append("a model trained on them")
         return DemoData(
             catalogue_version=version_id,

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from vcsmatch.errors import ModelLoadError, NotFoundError
 from vcsmatch.store.db import begin_write
-from vcsmatch.store.tables import ModelRow, utcnow
+from vcsmatch.store.tables import ActiveModelRow, ModelAttemptRow, ModelRow, utcnow
 
 _MARKER = ".vcsmatch-sha256"
 
@@ -77,8 +77,13 @@ def register_model(
     metrics: dict[str, Any] | None = None,
     n_ratings: int = 0,
     version: str | None = None,
+    activate: bool = True,
 ) -> str:
-    """Store the model in ``directory``; returns its version (given, or made from time + hash)."""
+    """Store the model in ``directory``; returns its version (given, or made from time + hash).
+
+    ``activate``: make it the serving model in the same commit (what a person registering a
+    model by hand means); the learner registers first and activates only after its gate.
+    """
     blob = pack_directory(Path(directory))
     digest = hashlib.sha256(blob).hexdigest()
     if version is None:
@@ -99,8 +104,154 @@ def register_model(
             blob=blob,
         )
     )
+    if activate:
+        _point_at(session, version)
     session.commit()
     return version
+
+
+def register_trained(
+    session: Session,
+    model: Any,
+    *,
+    activate: bool = True,
+    metrics: dict[str, Any] | None = None,
+) -> str:
+    """Save a fitted model (anything with ``save(directory)``, ``version_``, ``metrics_`` and
+    ``n_ratings_``, as ``Recommender``) and register it under its own version."""
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp) / "model"
+        model.save(directory)
+        return register_model(
+            session,
+            directory,
+            metrics=dict(metrics if metrics is not None else getattr(model, "metrics_", {}) or {}),
+            n_ratings=int(getattr(model, "n_ratings_", 0)),
+            version=getattr(model, "version_", None),
+            activate=activate,
+        )
+
+
+def _point_at(session: Session, version: str) -> None:
+    session.execute(
+        update(ActiveModelRow)
+        .where(ActiveModelRow.slot == 1)
+        .values(version=version, activated_at=utcnow())
+    )
+
+
+def activate_model(session: Session, version: str) -> ModelRecord:
+    """Serve ``version`` from now on (every worker picks it up at its next poll): a rollback,
+    or the learner's promotion. Raises ``NotFoundError`` for an unknown version."""
+    begin_write(session)
+    row = session.scalars(select(ModelRow).where(ModelRow.version == version)).first()
+    if row is None:
+        session.rollback()
+        raise NotFoundError(f"no model with version {version!r}")
+    record = _record(row, with_blob=False)
+    _point_at(session, version)
+    session.commit()
+    return record
+
+
+def serving_version(session: Session) -> str | None:
+    """The version every worker should serve: the active pointer, or (a store whose pointer
+    was never set) the newest registered model. Reads no blob (workers poll it)."""
+    pointed = session.scalar(select(ActiveModelRow.version).where(ActiveModelRow.slot == 1))
+    return pointed if pointed is not None else latest_version(session)
+
+
+def serving_model(session: Session) -> ModelRecord | None:
+    """The serving model (``serving_version``), blob included, or None."""
+    version = serving_version(session)
+    return None if version is None else get_model(session, version)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One recorded attempt to replace the serving model (``ModelAttemptRow``)."""
+
+    id: int
+    created_at: dt.datetime
+    trigger: str
+    candidate_version: str | None
+    serving_version: str | None
+    decision: str
+    reason: str
+    fingerprint: str | None
+    n_ratings: int
+    last_rating_id: int | None
+    seconds: float | None
+    details: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out["created_at"] = self.created_at.isoformat()
+        return out
+
+
+ATTEMPT_TRIGGERS = ("learner", "once", "manual", "day-one", "rollback")
+ATTEMPT_DECISIONS = ("promoted", "kept", "refused", "failed")
+
+
+def record_attempt(
+    session: Session,
+    *,
+    trigger: str,
+    decision: str,
+    reason: str,
+    candidate_version: str | None = None,
+    serving_version: str | None = None,
+    fingerprint: str | None = None,
+    n_ratings: int = 0,
+    last_rating_id: int | None = None,
+    seconds: float | None = None,
+    details: dict[str, Any] | None = None,
+) -> Attempt:
+    """Append one attempt to the registry's history and commit."""
+    if trigger not in ATTEMPT_TRIGGERS:
+        raise ValueError(f"The 'trigger' parameter must be one of {ATTEMPT_TRIGGERS}.")
+    if decision not in ATTEMPT_DECISIONS:
+        raise ValueError(f"The 'decision' parameter must be one of {ATTEMPT_DECISIONS}.")
+    row = ModelAttemptRow(
+        trigger=trigger,
+        candidate_version=candidate_version,
+        serving_version=serving_version,
+        decision=decision,
+        reason=reason,
+        fingerprint=fingerprint,
+        n_ratings=int(n_ratings),
+        last_rating_id=last_rating_id,
+        seconds=seconds,
+        details_json=json.dumps(details or {}, default=_jsonable),
+    )
+    begin_write(session)
+    session.add(row)
+    session.commit()
+    return _attempt(row)
+
+
+def _attempt(row: ModelAttemptRow) -> Attempt:
+    return Attempt(
+        id=row.id,
+        created_at=row.created_at,
+        trigger=row.trigger,
+        candidate_version=row.candidate_version,
+        serving_version=row.serving_version,
+        decision=row.decision,
+        reason=row.reason,
+        fingerprint=row.fingerprint,
+        n_ratings=row.n_ratings,
+        last_rating_id=row.last_rating_id,
+        seconds=row.seconds,
+        details=json.loads(row.details_json or "{}"),
+    )
+
+
+def list_attempts(session: Session, limit: int = 20) -> list[Attempt]:
+    """The newest attempts first."""
+    rows = session.scalars(select(ModelAttemptRow).order_by(ModelAttemptRow.id.desc()).limit(limit))
+    return [_attempt(r) for r in rows]
 
 
 def latest_version(session: Session) -> str | None:

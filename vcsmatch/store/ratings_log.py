@@ -323,10 +323,18 @@ def list_ratings(
     return [_record(r) for r in session.scalars(stmt)]
 
 
-def ratings_frame(session: Session, since: dt.datetime | None = None) -> pd.DataFrame:
+def ratings_frame(
+    session: Session,
+    since: dt.datetime | None = None,
+    *,
+    up_to_id: int | None = None,
+    with_ids: bool = False,
+) -> pd.DataFrame:
     """The training frame (``vcsmatch.ratings.TRAINING_COLUMNS``); ``person_id`` = person key.
 
-    ``since`` keeps ratings stored at or after that moment.
+    ``since`` keeps ratings stored at or after that moment; ``up_to_id`` those with a rating
+    id up to it (what one model learns from). ``with_ids`` adds ``rating_id`` and
+    ``request_id`` (the learner's split by time and its join with the exposure log).
     """
     cols = (
         RatingRow.person_key,
@@ -340,10 +348,14 @@ def ratings_frame(session: Session, since: dt.datetime | None = None) -> pd.Data
         RatingRow.strengths,
         RatingRow.latitude,
         RatingRow.longitude,
+        RatingRow.id,
+        RatingRow.request_id,
     )
     stmt = select(*cols).order_by(RatingRow.id)
     if since is not None:
         stmt = stmt.where(RatingRow.created_at >= since)
+    if up_to_id is not None:
+        stmt = stmt.where(RatingRow.id <= up_to_id)
     rows = session.execute(stmt).all()
     frame = pd.DataFrame(
         {
@@ -366,4 +378,8 @@ def ratings_frame(session: Session, since: dt.datetime | None = None) -> pd.Data
             ),
         }
     )
+    if with_ids:
+        frame["rating_id"] = pd.Series([int(r[11]) for r in rows], dtype="int64")
+        frame["request_id"] = pd.Series([r[12] for r in rows], dtype=object)
+        return frame[[*TRAINING_COLUMNS, "rating_id", "request_id"]]
     return frame[list(TRAINING_COLUMNS)]

@@ -12,7 +12,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert
+import pandas as pd
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,9 +21,33 @@ from vcsmatch.errors import NotFoundError
 from vcsmatch.store.db import single_statement
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.secrets import person_key as keyed_hash
-from vcsmatch.store.tables import RecommendationRequestRow, utcnow
+from vcsmatch.store.tables import ExposureRow, RecommendationRequestRow, utcnow
 
 _INSERT = insert(RecommendationRequestRow)
+_INSERT_EXPOSURE = insert(ExposureRow)
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One suggestion as shown: rank, service, score and the probability the serving policy
+    showed it (``Suggestion.propensity``)."""
+
+    rank: int
+    service_id: str
+    score: float
+    propensity: float = 1.0
+    slot: str = "ranked"
+
+    def columns(self, request_id: str, created_at: dt.datetime) -> dict[str, object]:
+        return {
+            "request_id": request_id,
+            "created_at": created_at,
+            "rank": self.rank,
+            "service_id": self.service_id,
+            "score": float(self.score),
+            "propensity": float(self.propensity),
+            "slot": self.slot,
+        }
 
 
 @dataclass(frozen=True)
@@ -58,8 +83,10 @@ def record_request(
     person_reference: str | None = None,
     secret: bytes | None = None,
     api_key_id: int | None = None,
+    exposures: Sequence[Exposure] = (),
 ) -> RequestRecord:
-    """Log one recommendation request and commit. The reference is stored only keyed-hashed.
+    """Log one recommendation request, and what it showed (``exposures``), in one commit. The
+    reference is stored only keyed-hashed.
 
     ``secret`` is required when ``person_reference`` is given.
     """
@@ -83,8 +110,13 @@ def record_request(
     # One Core INSERT (autocommitted on PostgreSQL): the ORM's unit of work cost more CPU than
     # the statement itself on the API's recommendation path.
     try:
-        with single_statement(session, write=True) as conn:
+        with single_statement(session, write=True, statements=1 + bool(exposures)) as conn:
             conn.execute(_INSERT, columns)
+            if exposures:
+                conn.execute(
+                    _INSERT_EXPOSURE,
+                    [e.columns(request_id, created_at) for e in exposures],
+                )
     except IntegrityError:
         session.rollback()
         raise ValueError(f"request id {request_id!r} is already logged") from None
@@ -105,3 +137,53 @@ def get_request(session: Session, request_id: str) -> RequestRecord:
     if row is None:
         raise NotFoundError(f"no recommendation request with id {request_id!r}")
     return _record(row)
+
+
+#: Columns of ``exposures_frame`` (and of ``GET /v1/exposures/export``).
+EXPOSURE_COLUMNS: tuple[str, ...] = (
+    "exposure_id",
+    "request_id",
+    "shown_at",
+    "model_version",
+    "rank",
+    "service_id",
+    "score",
+    "propensity",
+    "slot",
+)
+
+
+def exposures_frame(
+    session: Session, *, after_id: int = 0, limit: int | None = None
+) -> pd.DataFrame:
+    """What was shown, one row per suggestion (``EXPOSURE_COLUMNS``), in the order it was
+    logged, from exposure id ``after_id`` on (for paging). No person's features: join
+    ratings on ``request_id`` (and ``service_id``) for outcomes."""
+    stmt = (
+        select(
+            ExposureRow.id,
+            ExposureRow.request_id,
+            ExposureRow.created_at,
+            RecommendationRequestRow.model_version,
+            ExposureRow.rank,
+            ExposureRow.service_id,
+            ExposureRow.score,
+            ExposureRow.propensity,
+            ExposureRow.slot,
+        )
+        .join(
+            RecommendationRequestRow,
+            RecommendationRequestRow.request_id == ExposureRow.request_id,
+            isouter=True,
+        )
+        .where(ExposureRow.id > after_id)
+        .order_by(ExposureRow.id)
+    )
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    rows = session.execute(stmt).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(EXPOSURE_COLUMNS))
+    frame["shown_at"] = pd.to_datetime(frame["shown_at"], utc=True)
+    return frame.astype(
+        {"exposure_id": "int64", "rank": "int64", "score": "float64", "propensity": "float64"}
+    )

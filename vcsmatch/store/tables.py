@@ -217,3 +217,77 @@ class StoreSecretRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ExposureRow(Base):
+    """One suggestion shown: which request, at which rank, with what score, and the probability
+    that the serving policy showed it there (1 for a ranked slot; the drawn probability for an
+    exploration slot). No person's features: those are the request's, minimised."""
+
+    __tablename__ = "exposures"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    rank: Mapped[int] = mapped_column(SmallInteger)
+    service_id: Mapped[str] = mapped_column(String(200))
+    score: Mapped[float] = mapped_column(Float)
+    propensity: Mapped[float] = mapped_column(Float)
+    #: ``ranked`` (the model's own order) or ``explore`` (an exploration slot).
+    slot: Mapped[str] = mapped_column(String(16), default="ranked")
+
+    __table_args__ = (
+        CheckConstraint("propensity > 0 AND propensity <= 1", name="propensity_range"),
+        CheckConstraint("slot IN ('ranked', 'explore')", name="slot"),
+    )
+
+
+class ActiveModelRow(Base):
+    """A single row (``slot`` = 1) naming the model version every worker serves (None: the
+    newest registered one, as stores made before the learning loop behave)."""
+
+    __tablename__ = "active_model"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str | None] = mapped_column(String(100))
+    activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ModelAttemptRow(Base):
+    """One attempt to replace the serving model (by the learner, by hand, or a rollback): what
+    it learned from, both models' figures, the decision and why."""
+
+    __tablename__ = "model_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    #: ``learner`` (automatic), ``once`` (``vcsmatch learn --once``), ``manual`` (``train
+    #: --register``), ``day-one`` (no ratings yet), ``rollback``.
+    trigger: Mapped[str] = mapped_column(String(16))
+    candidate_version: Mapped[str | None] = mapped_column(String(100))
+    serving_version: Mapped[str | None] = mapped_column(String(100))
+    #: ``promoted``, ``kept`` (the serving model stays), ``refused`` (untrusted data), ``failed``.
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    n_ratings: Mapped[int] = mapped_column(Integer, default=0)
+    #: The ratings it learned from: every stored rating with an id up to this one (less the
+    #: excluded keys named in ``details_json``).
+    last_rating_id: Mapped[int | None] = mapped_column(BigInteger)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    #: Both models' figures, the held-out split and any exclusions, as JSON (counts only).
+    details_json: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class LearnerLeaseRow(Base):
+    """The learner's lease (a single row, ``name`` = ``learner``): exactly one learner per
+    store, across workers and machines; a crashed holder's lease expires at ``expires_at``.
+    Also when the last attempt started and the newest rating it saw."""
+
+    __tablename__ = "learner_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str | None] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_rating_id: Mapped[int] = mapped_column(BigInteger, default=0)
