@@ -1,8 +1,10 @@
 """Loading what a worker serves from the store, and swapping it in without dropping a request.
 
-- ``refresh(state)``: pick up a newer active catalogue and a newer registered model; the
-  lifespan calls it at start and then every ``Settings.model_poll_seconds``, so an import, a
-  reload or a new training reaches every worker (and every machine sharing the database).
+- ``refresh(state)``: pick up a newer active catalogue and the store's serving model (a new
+  registration, the learner's promotion or a rollback); the lifespan calls it at start and then
+  every ``Settings.model_poll_seconds``, so an import, a reload or a new training reaches every
+  worker (and every machine sharing the database). A store with a catalogue and no model gets
+  a day-one model (``vcsmatch.learner.ensure_day_one``), so suggestions work at once.
 - ``reload_model(state)``: what ``POST /v1/model/reload`` does now rather than at the next poll.
 - ``install_catalogue(state, version_id, catalogue)``: fit the search index, rebind the model.
 
@@ -43,7 +45,14 @@ def refresh(state: AppState) -> Serving:
     if catalogue is not None and version_id is not None:
         install_catalogue(state, version_id, catalogue)
     with state.sessions() as session:
-        latest = model_registry.latest_version(session)
+        latest = model_registry.serving_version(session)
+    if latest is None and state.serving.catalogue is not None:
+        # a catalogue and no model (a council's first import): serve one that needs no ratings
+        from vcsmatch.learner import ensure_day_one
+
+        ensure_day_one(state.sessions, state.settings)
+        with state.sessions() as session:
+            latest = model_registry.serving_version(session)
     if (
         latest is not None
         and latest != state.serving.model_version
@@ -104,7 +113,8 @@ def install_catalogue(
 
 
 def reload_model(state: AppState) -> Serving:
-    """Load the newest registered model, check it, and swap it in.
+    """Load the store's serving model (``model_registry.serving_version``: the newest
+    registered, the learner's latest promotion or a rollback), check it, and swap it in.
 
     Raises ``ModelLoadError`` (the old model keeps serving) when the model cannot be unpacked,
     loaded, bound to the catalogue or asked for a recommendation. Raises ``NotFoundError`` when
@@ -115,7 +125,7 @@ def reload_model(state: AppState) -> Serving:
 
     with state.reload_lock:
         with state.sessions() as session:
-            record = model_registry.latest_model(session)
+            record = model_registry.serving_model(session)
         if record is None:
             raise NotFoundError("no model is registered yet; train one with `vcsmatch train`")
         current = state.serving

@@ -2,8 +2,10 @@
 
 ``vcsmatch serve`` runs it with uvicorn (``api.main:create_app``, ``factory=True``), so every
 worker builds its own app. ``lifespan`` opens and migrates the store, loads the active
-catalogue and the newest registered model into an ``AppState`` on ``app.state.vcsmatch``, and
-polls the store for newer ones. Routers live in ``api/routes/``, one per resource.
+catalogue and the serving model into an ``AppState`` on ``app.state.vcsmatch`` (a day-one model
+when the store has a catalogue and none), polls the store for newer ones and, with
+``Settings.learn_enabled``, starts the learner in a child process when a retrain is due.
+Routers live in ``api/routes/``, one per resource.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from api.middleware import (
 from api.problems import install_problem_handlers, problem_responses, problem_schemas
 from api.routes import (
     catalogue,
+    exposures,
     health,
     keys,
     model,
@@ -42,6 +45,7 @@ from api.routes import (
 )
 from api.state import AppState
 from vcsmatch import __version__
+from vcsmatch.learner.process import LearnerProcess
 from vcsmatch.settings import Settings, get_settings
 from vcsmatch.store import audit
 from vcsmatch.store.db import open_store
@@ -65,6 +69,7 @@ ROUTERS = (
     health.router,
     recommendations.router,
     ratings.router,
+    exposures.router,
     services.router,
     taxonomy.router,
     model.router,
@@ -129,12 +134,17 @@ def _lifespan(settings: Settings, holder: dict[str, AppState]) -> Callable[[Fast
             await anyio.to_thread.run_sync(refresh, state)
         except Exception as exc:  # noqa: BLE001 - start anyway; /ready says what is missing
             logger.warning("initial load failed: %s", type(exc).__name__)
+        learner = LearnerProcess(settings, sessions) if settings.learn_enabled else None
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(_poll, state)
+            if learner is not None:
+                tasks.start_soon(_learn, learner)
             try:
                 yield
             finally:
                 tasks.cancel_scope.cancel()
+                if learner is not None:
+                    learner.stop()
         holder.pop("state", None)
         sessions.kw["bind"].dispose()  # close this app's pooled connections
 
@@ -149,6 +159,17 @@ async def _poll(state: AppState) -> None:
             await anyio.to_thread.run_sync(refresh, state)
         except Exception as exc:  # noqa: BLE001 - a failed poll is retried at the next one
             logger.warning("refresh failed: %s", type(exc).__name__)
+
+
+async def _learn(learner: LearnerProcess) -> None:
+    """Every ``learn_check_seconds``, start the learner in a child process if a retrain is due
+    (``vcsmatch.learner.process``): training never runs in this worker."""
+    while True:
+        await anyio.sleep(learner.settings.learn_check_seconds)
+        try:
+            await anyio.to_thread.run_sync(learner.tick)
+        except Exception as exc:  # noqa: BLE001 - a failed check is retried at the next one
+            logger.warning("learner check failed: %s", type(exc).__name__)
 
 
 def route_roles(route: APIRoute) -> tuple[str, ...] | None:

@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+# The suite compares API answers with the library's deterministic ranking and counts what the
+# store holds: the learner (a child process that retrains and swaps the model) and exploration
+# (randomly drawn slots) stay off unless a test of the learning loop switches them on.
+os.environ.setdefault("VCSMATCH_LEARN_ENABLED", "false")
+os.environ.setdefault("VCSMATCH_EXPLORE_SHARE", "0")
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "VCSMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -84,6 +84,10 @@ def _import(
         session, result.catalogue, source=f"api (key {key_id})", report=result.report
     )
     install_catalogue(state, version_id, prepared)
+    if prepared.recommender is None:  # a first import: suggestions from this moment on
+        from api.loading import refresh
+
+        refresh(state)
     return CatalogueImported(
         version_id=version_id,
         n_services=len(result.catalogue),

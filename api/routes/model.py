@@ -1,6 +1,8 @@
-"""``GET /v1/model`` (what model is serving, and how well it did) and ``POST /v1/model/reload``.
+"""``GET /v1/model`` (what model is serving, how well it did, the learner's settings and the
+recent attempts to replace it) and ``POST /v1/model/reload``.
 
-A reload loads the newest registered model in a worker thread while requests keep being
+A reload loads the store's serving model (the newest registration, the learner's latest
+promotion or a rollback) in a worker thread while requests keep being
 answered by the current one, then swaps it in atomically. A model that cannot be unpacked,
 loaded or asked for a recommendation is refused (409) and the current one keeps serving. With
 several workers, the one that gets the request swaps at once; the others pick the model up at
@@ -15,12 +17,42 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api.deps import ServingDep, StateDep, require_role
+from api.deps import ServingDep, SessionDep, SettingsDep, StateDep, require_role
 from api.loading import reload_model
 from api.problems import ProblemException, problem_responses
+from vcsmatch.store import learner_lease, model_registry
 from vcsmatch.store.api_keys import ApiKeyRecord
 
 router = APIRouter(prefix="/v1/model", tags=["model"])
+
+#: Attempts ``GET /v1/model`` lists.
+HISTORY = 20
+
+
+class AttemptPublic(BaseModel):
+    """One attempt: by the learner, by hand, a day-one model or a rollback."""
+
+    at: dt.datetime
+    trigger: str = Field(description="learner, once, manual, day-one or rollback.")
+    candidate_version: str | None
+    serving_version: str | None = Field(description="What was serving when it was decided.")
+    decision: str = Field(description="promoted, kept, refused or failed.")
+    reason: str
+    n_ratings: int
+    last_rating_id: int | None = Field(
+        description="It learned from the stored ratings with ids up to this one."
+    )
+    seconds: float | None
+    figures: dict[str, Any] = Field(description="Both models' figures from the promotion gate.")
+
+
+class LearningPublic(BaseModel):
+    enabled: bool
+    min_new_ratings: int
+    interval_seconds: float
+    new_ratings: int = Field(description="Ratings stored since the last attempt.")
+    last_attempt_at: dt.datetime | None
+    explore_share: float
 
 
 class ModelPublic(BaseModel):
@@ -32,6 +64,10 @@ class ModelPublic(BaseModel):
     metrics: dict[str, Any] = Field(description="Offline evaluation figures from training.")
     catalogue_version: int | None
     serving_since: dt.datetime
+    learning: LearningPublic
+    history: list[AttemptPublic] = Field(
+        description="The newest attempts to replace the serving model, newest first."
+    )
 
 
 class ReloadResult(BaseModel):
@@ -46,7 +82,7 @@ class ReloadResult(BaseModel):
     summary="The serving model: version, training facts, evaluation figures",
     dependencies=[Depends(require_role("analyst", "admin"))],
 )
-def get_model(serving: ServingDep) -> ModelPublic:
+def get_model(serving: ServingDep, session: SessionDep, settings: SettingsDep) -> ModelPublic:
     if serving.recommender is None or not serving.model_version:
         raise ProblemException(
             503,
@@ -68,13 +104,36 @@ def get_model(serving: ServingDep) -> ModelPublic:
         metrics=_jsonable(info.get("metrics") or {}),
         catalogue_version=serving.catalogue_version,
         serving_since=serving.swapped_at,
+        learning=LearningPublic(
+            enabled=settings.learn_enabled,
+            min_new_ratings=settings.learn_min_new_ratings,
+            interval_seconds=settings.learn_interval_seconds,
+            new_ratings=learner_lease.new_ratings(session),
+            last_attempt_at=learner_lease.state(session).last_attempt_at,
+            explore_share=settings.explore_share,
+        ),
+        history=[
+            AttemptPublic(
+                at=a.created_at,
+                trigger=a.trigger,
+                candidate_version=a.candidate_version,
+                serving_version=a.serving_version,
+                decision=a.decision,
+                reason=a.reason,
+                n_ratings=a.n_ratings,
+                last_rating_id=a.last_rating_id,
+                seconds=a.seconds,
+                figures=_jsonable(a.details.get("gate", {})),
+            )
+            for a in model_registry.list_attempts(session, limit=HISTORY)
+        ],
     )
 
 
 @router.post(
     "/reload",
     operation_id="reload_model",
-    summary="Load the newest registered model and swap it in (a broken one is refused)",
+    summary="Load the store's serving model now and swap it in (a broken one is refused)",
     responses=problem_responses(404, 409),
 )
 def reload(

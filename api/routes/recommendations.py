@@ -2,7 +2,8 @@
 
 The person's features arrive in the body only (never the URL). The request is logged
 minimised (``vcsmatch.store.recommendation_log``) under a ``request_id`` that ratings can cite
-instead of resending the features.
+instead of resending the features, with what it showed (the exposure log: rank, score and the
+probability the serving policy showed each suggestion), in one commit.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from api.schemas import PersonIn
 from api.state import Serving
 from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
+from vcsmatch.ranking.exploration import Exploration
 from vcsmatch.ranking.result import ReasonKind, Suggestion
 from vcsmatch.settings import Settings
 from vcsmatch.store import recommendation_log
 from vcsmatch.store.api_keys import ApiKeyRecord
 from vcsmatch.store.minimised import MinimisedPerson
+from vcsmatch.store.recommendation_log import Exposure
 from vcsmatch.store.secrets import get_secret
 from vcsmatch.taxonomy import load_taxonomy
 
@@ -91,6 +94,13 @@ def _public(s: Suggestion, name: str, organisation: str | None) -> dict[str, obj
 Practitioner = Annotated[ApiKeyRecord, Depends(require_role("practitioner"))]
 
 
+def exploration_policy(settings: Settings) -> Exploration | None:
+    """The serving policy's exploration (``Settings.explore_share``; 0 switches it off)."""
+    if settings.explore_share <= 0:
+        return None
+    return Exploration(share=settings.explore_share, max_ratings=settings.explore_max_ratings)
+
+
 @router.post(
     "",
     operation_id="recommend",
@@ -151,7 +161,9 @@ def recommend(
     if location is not None and person.latitude is None:
         # Resolve the postcode once, here; the ranker then works from coordinates.
         person = person.model_copy(update={"latitude": location[0], "longitude": location[1]})
-    suggestions = recommender.recommend(person, top_k=body.top_k)
+    suggestions = recommender.recommend(
+        person, top_k=body.top_k, exploration=exploration_policy(settings)
+    )
 
     request_id = uuid.uuid4().hex
     recommendation_log.record_request(
@@ -163,6 +175,16 @@ def recommend(
         person_reference=person.reference,
         secret=get_secret(session, settings) if person.reference else None,
         api_key_id=key.id,
+        exposures=[
+            Exposure(
+                s.rank,
+                s.service_id,
+                s.score,
+                s.propensity,
+                "explore" if s.reasons and s.reasons[0].kind == "exploration" else "ranked",
+            )
+            for s in suggestions
+        ],
     )
     request.state.n_results = len(suggestions)
     index = serving.service_rows

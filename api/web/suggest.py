@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -50,6 +51,8 @@ from vcsmatch.errors import NotFoundError
 from vcsmatch.features.location import get_postcode_directory
 from vcsmatch.features.person import Person
 from vcsmatch.features.text import CodeSuggester
+from vcsmatch.ranking.exploration import EXPLORATION_REASON
+from vcsmatch.ranking.result import Suggestion
 from vcsmatch.store import recommendation_log
 from vcsmatch.taxonomy import load_taxonomy
 
@@ -220,13 +223,24 @@ def suggestions_page(
                 person, top_k=max(TOP_K, 2 * len(record.service_ids))
             )
         }
+        explored = {
+            e.service_id
+            for e in recommendation_log.request_exposures(db, record.request_id)
+            if e.slot == "explore"
+        }
         items = []
         for rank, service_id in enumerate(record.service_ids, start=1):
             try:
                 service = serving.search.get(service_id)
             except NotFoundError:
                 continue  # removed from the catalogue since
-            items.append({"rank": rank, "service": service, "suggestion": rerun.get(service_id)})
+            suggestion = rerun.get(service_id)
+            if service_id in explored:  # drawn for an exploration slot: say so first
+                suggestion = replace(
+                    suggestion or Suggestion(service_id=service_id, score=0.0, rank=rank),
+                    reasons=(EXPLORATION_REASON, *(suggestion.reasons if suggestion else ())),
+                )
+            items.append({"rank": rank, "service": service, "suggestion": suggestion})
         notice = None
         if rated and stars in dict(RATING_LABELS):
             name = next((i["service"].name for i in items if i["service"].id == rated), None)

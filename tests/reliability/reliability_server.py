@@ -75,6 +75,9 @@ class Seeded:
             VCSMATCH_RATE_LIMIT_PER_MINUTE="10000000",
             VCSMATCH_MODEL_POLL_SECONDS="1",
             PYTHONUNBUFFERED="1",
+            # the learner and exploration stay off (see tests/conftest.py)
+            VCSMATCH_LEARN_ENABLED="false",
+            VCSMATCH_EXPLORE_SHARE="0",
         )
         env.update(extra)
         return env

@@ -98,6 +98,9 @@ def server(seeded: Seeded) -> Iterator[Server]:
         VCSMATCH_DATABASE_URL=seeded.database_url,
         VCSMATCH_MODEL_POLL_SECONDS="0.5",
         VCSMATCH_RATE_LIMIT_PER_MINUTE="100000",
+        # the learner and exploration stay off (see tests/conftest.py)
+        VCSMATCH_LEARN_ENABLED="false",
+        VCSMATCH_EXPLORE_SHARE="0",
     )
     log = seeded.data_dir / "serve.log"
     with log.open("wb") as out:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from vcsmatch.cli import catalogue, keys, model, postcodes, serve
+from vcsmatch.cli import catalogue, keys, learning, model, postcodes, serve
 
 app = typer.Typer(
     name="vcsmatch",
@@ -27,5 +27,5 @@ def version() -> None:
     typer.echo(__version__)
 
 
-for _module in (catalogue, postcodes, model, keys, serve):
+for _module in (catalogue, postcodes, model, learning, keys, serve):
     _module.register(app)

@@ -112,6 +112,15 @@ def import_(
     out.print(
         f"stored as catalogue version {version_id} ({len(result.catalogue)} services); active"
     )
+    from vcsmatch.learner import ensure_day_one
+    from vcsmatch.settings import get_settings
+
+    day_one = ensure_day_one(sessions, get_settings())
+    if day_one is not None:
+        out.print(
+            f"no model yet: registered day-one model {day_one} (needs met, strengths, distance, "
+            "delivery mode and eligibility); suggestions work now and it learns from ratings"
+        )
 
 
 @catalogue_app.command()

@@ -99,7 +99,9 @@ def _from_store(catalogue_path: Path | None):  # noqa: ANN202
                 err.print("refused: the store has no active catalogue; import one first")
                 raise typer.Exit(1)
             catalogue = active[1]
-        ratings = ratings_log.ratings_frame(session)
+        ratings = ratings_log.ratings_frame(session, with_ids=True)
+    seen_up_to = int(ratings["rating_id"].max()) if len(ratings) else 0
+    ratings = ratings.drop(columns=["rating_id", "request_id"])
     known = set(catalogue.ids())
     unknown = int((~ratings["service_id"].isin(known)).sum())
     if unknown:
@@ -109,7 +111,7 @@ def _from_store(catalogue_path: Path | None):  # noqa: ANN202
             f"note: {unknown} stored ratings name services not in this catalogue; they are left out"
         )
         ratings = ratings[ratings["service_id"].isin(known)].reset_index(drop=True)
-    return catalogue, ratings
+    return catalogue, ratings, seen_up_to
 
 
 def _held_out_metrics(catalogue, ratings, params: dict[str, Any], k: int, seed: int):  # noqa: ANN001, ANN202
@@ -174,21 +176,25 @@ def register(app: typer.Typer) -> None:
         """Train the ranker on rated people and save it to --model-dir."""
         from vcsmatch.ranking.recommender import Recommender
 
+        seen_up_to: int | None = None  # the newest stored rating the model learns from
         if from_store:
             if people is not None or ratings is not None:
                 err.print(
                     "error: --from-store reads ratings from the store; drop --people and --ratings"
                 )
                 raise typer.Exit(2)
-            cat, frame = _from_store(catalogue)
+            cat, frame, seen_up_to = _from_store(catalogue)
         else:
             if catalogue is None or people is None or ratings is None:
                 err.print("error: give --catalogue, --people and --ratings (or --from-store)")
                 raise typer.Exit(2)
             cat, frame = _load_training_files(catalogue, people, ratings)
         if len(frame) == 0:
-            err.print("refused: there are no ratings to learn from")
-            raise typer.Exit(1)
+            out.print(
+                "no ratings yet: building the day-one model (needs met, strengths matched, "
+                "distance against travel, delivery mode and eligibility; it learns once "
+                "practitioners rate its suggestions)"
+            )
         n_people = frame["person_id"].nunique()
         out.print(
             f"{len(frame)} ratings of {frame['service_id'].nunique()} services by "
@@ -197,7 +203,9 @@ def register(app: typer.Typer) -> None:
 
         params: dict[str, Any] = {"random_state": seed}
         metrics: dict[str, float] = {}
-        if evaluate_first and n_people >= 10:
+        if len(frame) == 0:
+            pass  # nothing to evaluate on
+        elif evaluate_first and n_people >= 10:
             out.print("held-out evaluation (fit on 80% of people, score the other 20%):")
             result = _held_out_metrics(cat, frame, params, top_k, seed)
             out.print(result.table(), markup=False)
@@ -227,10 +235,11 @@ def register(app: typer.Typer) -> None:
         )
         if register_model:
             from vcsmatch.settings import get_settings
-            from vcsmatch.store import model_registry
+            from vcsmatch.store import learner_lease, model_registry
             from vcsmatch.store.db import open_store
 
             with open_store(get_settings())() as session:
+                before = model_registry.serving_version(session)
                 try:
                     version = model_registry.register_model(
                         session,
@@ -241,7 +250,22 @@ def register(app: typer.Typer) -> None:
                     )
                 except (VcsmatchError, ValueError) as error:
                     raise _refuse(error) from None
-            out.print(f"registered as model version {version}")
+                newest = seen_up_to
+                model_registry.record_attempt(
+                    session,
+                    trigger="manual",
+                    decision="promoted",
+                    reason="registered by hand with `vcsmatch train --register` (no gate)",
+                    candidate_version=version,
+                    serving_version=before,
+                    fingerprint=model.fingerprint_,
+                    n_ratings=model.n_ratings_,
+                    last_rating_id=newest,
+                    details={"metrics": model.metrics_},
+                )
+                if newest is not None:
+                    learner_lease.mark_seen(session, newest)
+            out.print(f"registered as model version {version}, now serving")
 
     @app.command()
     def recommend(

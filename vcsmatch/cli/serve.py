@@ -57,6 +57,16 @@ def serve(
         with sessions() as session:
             plaintext, _ = api_keys.create_key(session, "practitioner", "demo practitioner")
         err.print(f"demo practitioner key (shown once): {plaintext}")
+    from vcsmatch.learner import ensure_day_one
+
+    day_one = ensure_day_one(sessions, settings)
+    if day_one is not None:
+        err.print(f"no model yet: serving day-one model {day_one} (content and eligibility only)")
+    if settings.learn_enabled:
+        err.print(
+            f"learning: retrains by itself after {settings.learn_min_new_ratings} new ratings "
+            f"and {settings.learn_interval_seconds:g} s (VCSMATCH_LEARN_ENABLED=false stops it)"
+        )
     dispose_engines()  # workers open their own connections
     err.print(f"vcsmatch serving at {url}  (API docs: {url}/docs)")
     options: dict[str, object] = {}

@@ -21,7 +21,7 @@ from vcsmatch.errors import NotFoundError
 from vcsmatch.store.db import single_statement
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.secrets import person_key as keyed_hash
-from vcsmatch.store.tables import ExposureRow, RecommendationRequestRow, utcnow
+from vcsmatch.store.tables import ExposureRow, RatingRow, RecommendationRequestRow, utcnow
 
 _INSERT = insert(RecommendationRequestRow)
 _INSERT_EXPOSURE = insert(ExposureRow)
@@ -187,3 +187,37 @@ def exposures_frame(
     return frame.astype(
         {"exposure_id": "int64", "rank": "int64", "score": "float64", "propensity": "float64"}
     )
+
+
+def with_outcomes(session: Session, exposures: pd.DataFrame) -> pd.DataFrame:
+    """``exposures`` plus ``rating`` (the latest rating citing the same request and service;
+    missing where the suggestion was not rated) and ``rated_at``."""
+    ids = sorted(set(exposures["request_id"]))
+    found: list[tuple[str, str, int, dt.datetime]] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        found += [
+            tuple(r)
+            for r in session.execute(
+                select(
+                    RatingRow.request_id, RatingRow.service_id, RatingRow.rating, RatingRow.rated_at
+                )
+                .where(RatingRow.request_id.in_(chunk))
+                .order_by(RatingRow.id)
+            )
+        ]
+    ratings = pd.DataFrame(found, columns=["request_id", "service_id", "rating", "rated_at"])
+    ratings = ratings.drop_duplicates(["request_id", "service_id"], keep="last")
+    out = exposures.merge(ratings, on=["request_id", "service_id"], how="left")
+    out["rating"] = out["rating"].astype("Int64")
+    out["rated_at"] = pd.to_datetime(out["rated_at"], utc=True)
+    return out
+
+
+def request_exposures(session: Session, request_id: str) -> list[Exposure]:
+    """What one request showed, in rank order (empty for requests logged before the
+    exposure log existed)."""
+    rows = session.scalars(
+        select(ExposureRow).where(ExposureRow.request_id == request_id).order_by(ExposureRow.rank)
+    )
+    return [Exposure(r.rank, r.service_id, r.score, r.propensity, r.slot) for r in rows]
