@@ -27,6 +27,7 @@ from vcsmatch.taxonomy import load_taxonomy
 
 RANKERS: dict[str, Any] = {
     "hybrid": lambda: Recommender(show_progress=False),
+    "hybrid-day-one": lambda: Recommender(show_progress=False),  # fitted on no ratings
     "no-content": lambda: Recommender(use_content=False, show_progress=False),
     "no-collaborative": lambda: Recommender(use_collaborative=False, show_progress=False),
     "no-priors": lambda: Recommender(use_priors=False, show_progress=False),
@@ -45,7 +46,8 @@ _fitted: dict[str, Any] = {}
 def fitted(name: str, world: World) -> Any:
     """Each ranker fitted once per session on the small world."""
     if name not in _fitted:
-        _fitted[name] = RANKERS[name]().fit(world.catalogue, world.ratings)
+        ratings = world.ratings.iloc[:0] if name == "hybrid-day-one" else world.ratings
+        _fitted[name] = RANKERS[name]().fit(world.catalogue, ratings)
     return _fitted[name]
 
 
