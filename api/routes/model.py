@@ -52,6 +52,7 @@ class LearningPublic(BaseModel):
     interval_seconds: float
     new_ratings: int = Field(description="Ratings stored since the last attempt.")
     last_attempt_at: dt.datetime | None
+    training: bool = Field(description="A learner holds the store's lease: a retrain is under way.")
     explore_share: float
 
 
@@ -92,6 +93,7 @@ def get_model(serving: ServingDep, session: SessionDep, settings: SettingsDep) -
             headers={"Retry-After": "30"},
         )
     info = serving.model_info
+    lease = learner_lease.state(session)
     trained_at = info.get("trained_at")
     if trained_at is not None and not isinstance(trained_at, dt.datetime):
         trained_at = _as_datetime(trained_at)
@@ -109,7 +111,10 @@ def get_model(serving: ServingDep, session: SessionDep, settings: SettingsDep) -
             min_new_ratings=settings.learn_min_new_ratings,
             interval_seconds=settings.learn_interval_seconds,
             new_ratings=learner_lease.new_ratings(session),
-            last_attempt_at=learner_lease.state(session).last_attempt_at,
+            last_attempt_at=lease.last_attempt_at,
+            training=lease.holder is not None
+            and lease.expires_at is not None
+            and lease.expires_at > dt.datetime.now(dt.UTC),
             explore_share=settings.explore_share,
         ),
         history=[
