@@ -65,6 +65,18 @@ def refresh(state: AppState) -> Serving:
     return state.serving
 
 
+def ensure_ready(state: AppState) -> Serving:
+    """The snapshot, refreshed from the store first when it cannot answer yet: the first
+    request after a catalogue import (by the CLI, on another machine) need not wait for the
+    next poll. Concurrent callers wait for one refresh instead of each running their own."""
+    if state.serving.ready:
+        return state.serving
+    with state.refresh_lock:
+        if not state.serving.ready:
+            refresh(state)
+    return state.serving
+
+
 @dataclass(frozen=True)
 class PreparedCatalogue:
     """A catalogue made ready to serve: its search index, and the model rebound to it."""

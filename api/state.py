@@ -67,6 +67,8 @@ class AppState:
         self._swap_lock = threading.Lock()
         #: Held for a whole load-validate-swap, so two reloads never race each other.
         self.reload_lock = threading.Lock()
+        #: Held by a request-time refresh (``api.loading.ensure_ready``), so only one runs.
+        self.refresh_lock = threading.Lock()
         #: Model versions that failed to load; polling skips them (a reload retries).
         self.refused_models: set[str] = set()
         self._ranking_limiter: anyio.CapacityLimiter | None = None

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.deps import ServingDep, SessionDep, SettingsDep, StateDep, require_role
+from api.loading import ensure_ready
 from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
 from api.state import Serving
@@ -144,6 +145,8 @@ def recommend(
     """The recommendation as a model: the route's work, which the web page calls too."""
     if body.top_k > settings.max_top_k:
         raise field_problem("top_k", f"must be at most {settings.max_top_k}")
+    if not serving.ready:  # a catalogue imported a moment ago: do not wait for the next poll
+        serving = ensure_ready(request.app.state.vcsmatch)
     recommender, catalogue = serving.recommender, serving.catalogue
     if recommender is None or catalogue is None or serving.catalogue_version is None:
         raise ProblemException(

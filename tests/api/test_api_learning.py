@@ -91,3 +91,32 @@ def test_model_shows_the_learner_and_the_recent_attempts(fresh_seed: Seed, fresh
     latest = body["history"][0]
     assert latest["decision"] == "kept" and latest["reason"] == "worse beyond noise"
     assert latest["figures"] == {"candidate": {"rated_ndcg": 0.4}}
+
+
+def test_first_request_after_an_import_elsewhere_is_answered_at_once(
+    world, start_app, tmp_path
+) -> None:
+    """A catalogue imported by another process (the CLI) into an empty store serves at the
+    first request, with its day-one model, without waiting for the next poll."""
+    from api_helpers import test_settings
+
+    from vcsmatch.learner import ensure_day_one
+    from vcsmatch.store import api_keys, catalogue_versions
+
+    url = f"sqlite:///{tmp_path / 'empty' / 'store.db'}"
+    settings = test_settings(url, tmp_path / "empty", model_poll_seconds=3600)
+    sessions = open_store(settings)
+    with sessions() as session:
+        key, _ = api_keys.create_key(session, "practitioner", "first day")
+    client: TestClient = start_app(settings)
+    auth = {"Authorization": f"Bearer {key}"}
+    person = world.new_people[0].model_dump(mode="json", exclude_none=True)
+    assert client.post("/v1/recommendations", json=person, headers=auth).status_code == 503
+    with sessions() as session:  # what `vcsmatch catalogue import` does
+        catalogue_versions.save_catalogue(session, world.catalogue, source="cli")
+    assert ensure_day_one(sessions, settings) is not None
+    answer = client.post("/v1/recommendations", json=person, headers=auth)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["suggestions"]
+    reasons = {r["kind"] for s in answer.json()["suggestions"] for r in s["reasons"]}
+    assert "new_service" in reasons and "collaborative" not in reasons
