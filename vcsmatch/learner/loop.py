@@ -155,7 +155,21 @@ def learn_once(
                 return Outcome("not-due", why)
             newest = learner_lease.newest_rating_id(session)
             learner_lease.mark_attempt(session, newest)
-        return _attempt(sessions, settings, trigger, newest, holder, progress)
+        try:
+            return _attempt(sessions, settings, trigger, newest, holder, progress)
+        except Exception as error:  # noqa: BLE001 - recorded, and the serving model stays
+            reason = f"training failed ({type(error).__name__}); the serving model stays"
+            logger.error("learner: %s", reason)  # no traceback: it could quote data
+            with sessions() as session:
+                attempt = model_registry.record_attempt(
+                    session,
+                    trigger=trigger,
+                    decision="failed",
+                    reason=reason,
+                    last_rating_id=newest,
+                    details={"holder": holder},
+                )
+            return Outcome("failed", reason, None, attempt.id)
     finally:
         with sessions() as session:
             learner_lease.release(session, holder)
