@@ -279,13 +279,16 @@ def _recorder(
 
 
 def _last_promoted(session: Session, serving_record: Any) -> int | None:
-    """The newest rating id the serving model learned from, when the registry knows it."""
+    """The newest rating id the serving model learned from, when the registry knows it (a
+    rollback's attempt does not say; the attempt that first promoted the version does)."""
     if serving_record is None:
         return None
     for attempt in model_registry.list_attempts(session, limit=200):
-        if attempt.candidate_version == serving_record.version and attempt.decision == "promoted":
-            return attempt.last_rating_id
-        if attempt.trigger == "manual" and attempt.candidate_version == serving_record.version:
+        if (
+            attempt.candidate_version == serving_record.version
+            and attempt.decision == "promoted"
+            and attempt.last_rating_id is not None
+        ):
             return attempt.last_rating_id
     return None
 
