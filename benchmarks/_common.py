@@ -214,9 +214,15 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(env: dict[str, str], workers: int = 1, ready_timeout: float = 300.0) -> Iterator[Server]:
-    """Run ``vcsmatch serve --workers N`` in its own process group; yield it once ``/ready``
-    answers 200 repeatedly (from every worker), and kill the whole group afterwards."""
+def serve(
+    env: dict[str, str],
+    workers: int = 1,
+    ready_timeout: float = 300.0,
+    ready_path: str = "/ready",
+) -> Iterator[Server]:
+    """Run ``vcsmatch serve --workers N`` in its own process group; yield it once
+    ``ready_path`` answers 200 repeatedly (from every worker), and kill the whole group
+    afterwards. A store with no catalogue yet is never ready: wait for ``/health`` there."""
     import httpx
 
     port = free_port()
@@ -241,7 +247,7 @@ def serve(env: dict[str, str], workers: int = 1, ready_timeout: float = 300.0) -
                 raise RuntimeError(f"vcsmatch serve did not become ready:\n{tail}")
             try:
                 # a fresh connection each time, so the kernel spreads them over the workers
-                r = httpx.get(f"{url}/ready", timeout=5)
+                r = httpx.get(f"{url}{ready_path}", timeout=5)
                 ok_in_a_row = ok_in_a_row + 1 if r.status_code == 200 else 0
             except httpx.HTTPError:
                 ok_in_a_row = 0

@@ -19,7 +19,6 @@ Prints, in one run:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import tempfile
 import threading
@@ -33,6 +32,7 @@ from _common import (
     exit_cleanly_on_sigterm,
     machine,
     percentiles,
+    serve,
     server_env,
     table,
     verdict,
@@ -163,7 +163,8 @@ def main() -> None:
         )
         auth = {r: {"Authorization": f"Bearer {k}"} for r, k in keys.items()}
         rows: list[list[object]] = []
-        with _serve_unready(env) as url:
+        with serve(env, ready_path="/health") as server:
+            url = server.url
             admin = httpx.Client(base_url=url, headers=auth["admin"], timeout=600)
             started = time.perf_counter()
             admin.post(
@@ -264,46 +265,6 @@ def _training(model: dict[str, object]) -> bool:
     """Whether the learner holds the lease now (a retrain under way)."""
     learning = model.get("learning") or {}
     return bool(isinstance(learning, dict) and learning.get("training"))
-
-
-@contextlib.contextmanager
-def _serve_unready(env: dict[str, str]):  # noqa: ANN202
-    """``vcsmatch serve`` on a store with no catalogue yet: wait for /health (``_common.serve``
-    waits for /ready, which a store without a catalogue never is)."""
-    import os
-    import signal
-    import subprocess
-
-    from _common import REPO, VCSMATCH, free_port
-
-    port = free_port()
-    log = open(Path(env["VCSMATCH_DATA_DIR"]) / "serve.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [VCSMATCH, "serve", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        cwd=REPO,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(Path(log.name).read_text()[-3000:])
-            try:
-                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-        log.close()
 
 
 if __name__ == "__main__":

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from typer.testing import CliRunner
 
 from vcsmatch.cli import app
 from vcsmatch.settings import get_settings
-from vcsmatch.store.db import dispose_engines
 
 runner = CliRunner()
 
@@ -28,14 +26,10 @@ def world_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def store_env(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("VCSMATCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("VCSMATCH_DATABASE_URL", sqlite_url)
+def learning_env(store_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scratch store, with a learner that is due after 100 new ratings at once."""
     monkeypatch.setenv("VCSMATCH_LEARN_MIN_NEW_RATINGS", "100")
     monkeypatch.setenv("VCSMATCH_LEARN_INTERVAL_SECONDS", "0")
-    get_settings.cache_clear()
-    yield
-    dispose_engines()
     get_settings.cache_clear()
 
 
@@ -96,7 +90,7 @@ def test_train_with_no_ratings_builds_the_day_one_model(world_dir: Path, tmp_pat
     assert len(recs.read_text().splitlines()) > 10
 
 
-def test_import_learn_history_and_rollback(world_dir: Path, store_env: None) -> None:
+def test_import_learn_history_and_rollback(world_dir: Path, learning_env: None) -> None:
     """Importing into an empty store serves a day-one model; `learn --once` is not due until
     ratings arrive, then retrains through the gate; history lists both; rollback serves the
     day-one model again."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from vcsmatch.catalogue.hsds3 import read_hsds3
 from vcsmatch.cli import app
 from vcsmatch.files import read_people, read_recommendations
 from vcsmatch.settings import get_settings
-from vcsmatch.store.db import dispose_engines
 
 runner = CliRunner()
 
@@ -234,16 +232,6 @@ def test_evaluate_writes_the_report(world_dir: Path, model_dir: Path, tmp_path: 
     assert "model / nearest" in result.output
     text = report.read_text(encoding="utf-8")
     assert "data:image/png;base64," in text and "by time" in text
-
-
-@pytest.fixture
-def store_env(tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("VCSMATCH_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("VCSMATCH_DATABASE_URL", sqlite_url)
-    get_settings.cache_clear()
-    yield
-    dispose_engines()
-    get_settings.cache_clear()
 
 
 def test_train_from_store_and_register(world_dir: Path, tmp_path: Path, store_env: None):
