@@ -174,7 +174,7 @@ def search_services(
             size=size,
         )
     except ValidationError as exc:
-        errors = validation_errors([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()])
+        errors, _ = validation_errors([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()])
         raise ProblemException(
             422, "Request is not valid", errors[0].message, type_="validation", errors=errors
         ) from None

@@ -1,0 +1,113 @@
+"""Regression tests for the outside audits of issue 17, each named after its finding.
+
+Every test here failed on the code before the fix. ``docs/security.md`` lists each promise
+with the test that keeps it.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from api_helpers import Seed, clone
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.problems import MAX_REPORTED_ERRORS
+
+PERSON = {"postcode": "IP4 1AA", "age": 70, "needs": ["loneliness"]}
+
+
+@pytest.fixture(scope="module")
+def seed(sqlite_template, world, tmp_path_factory) -> Iterator[Seed]:
+    yield from clone(sqlite_template, tmp_path_factory.mktemp("hardening"), world)
+
+
+@pytest.fixture(scope="module")
+def client(seed: Seed) -> Iterator[TestClient]:
+    with TestClient(create_app(seed.settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _unknown_keys(n: int) -> bytes:
+    return json.dumps({**PERSON, **{f"unknown_{i:06d}": i for i in range(n)}}).encode()
+
+
+def _elapsed(client: TestClient, seed: Seed, body: bytes) -> float:
+    started = time.perf_counter()
+    response = client.post(
+        "/v1/recommendations",
+        content=body,
+        headers={**seed.auth("practitioner"), "content-type": "application/json"},
+    )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 422, response.text[:300]
+    return elapsed
+
+
+def test_finding1_many_unknown_keys_refused_in_linear_time(client: TestClient, seed: Seed):
+    """10x the unknown keys costs about 10x at most (quadratic was 100x), and the problem lists
+    at most MAX_REPORTED_ERRORS of them while counting them all."""
+    small, large = _unknown_keys(400), _unknown_keys(4000)
+    _elapsed(client, seed, small)  # warm up
+    t_small = min(_elapsed(client, seed, small) for _ in range(3))
+    t_large = min(_elapsed(client, seed, large) for _ in range(3))
+    assert t_large / t_small < 15, (t_small, t_large)
+
+    response = client.post(
+        "/v1/recommendations",
+        content=large,
+        headers={**seed.auth("practitioner"), "content-type": "application/json"},
+    )
+    problem = response.json()
+    assert len(problem["errors"]) == MAX_REPORTED_ERRORS
+    assert problem["detail"].startswith("4000 field(s) are not valid")
+    assert "unknown_000000" in problem["errors"][0]["field"]
+
+
+def test_finding1_hostile_body_does_not_hold_health(client: TestClient, seed: Seed):
+    """While a body of unknown keys at the size limit is refused, /health keeps answering:
+    its slowest answer meanwhile stays within a small multiple of the hostile request itself
+    being refused, and that request is refused within a small multiple of a same-size body
+    with a single error (both measured here, in the same run)."""
+    limit = seed.settings.max_body_bytes
+    n = 1
+    while len(_unknown_keys(n * 2)) < limit:
+        n *= 2
+    hostile = _unknown_keys(n)
+    # A body of the same size with one error: one long value for one unknown key.
+    one_error = json.dumps({**PERSON, "unknown": "x" * (len(hostile) - 80)}).encode()
+    assert len(one_error) <= limit
+    t_one = min(_elapsed(client, seed, one_error) for _ in range(3))
+
+    baseline = [_health(client) for _ in range(10)]
+    done = threading.Event()
+    result: dict[str, float] = {}
+
+    def send_hostile() -> None:
+        result["hostile"] = _elapsed(client, seed, hostile)
+        done.set()
+
+    thread = threading.Thread(target=send_hostile, daemon=True)
+    thread.start()
+    during: list[float] = []
+    while not done.wait(0.005):
+        during.append(_health(client))
+    thread.join(timeout=120)
+    assert "hostile" in result
+    # Linear, not a stall: the hostile body costs a bounded multiple of the one-error body.
+    # Linear, not a stall: the hostile body costs a bounded multiple of the one-error body
+    # (quadratic made it hours against milliseconds), and /health answered meanwhile.
+    assert result["hostile"] / t_one < 200, (result["hostile"], t_one)
+    assert during, "no /health answer while the hostile body was refused"
+    assert statistics.median(during) < result["hostile"], (during, baseline)
+
+
+def _health(client: TestClient) -> float:
+    started = time.perf_counter()
+    assert client.get("/health").status_code == 200
+    return time.perf_counter() - started
