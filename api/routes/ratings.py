@@ -113,7 +113,7 @@ class RatingsStored(BaseModel):
     status_code=201,
     operation_id="create_ratings",
     summary="Store one rating or a batch (idempotent with a key)",
-    responses=problem_responses(409),
+    responses=problem_responses(404, 409),
 )
 def create_ratings(
     body: RatingsBody,
@@ -197,7 +197,14 @@ def create_ratings(
             type_="idempotency-conflict",
         ) from exc
     except NotFoundError as exc:
-        raise field_problem("request_id", "is not a known recommendation request") from exc
+        # 404 whether the request is unknown, another key's, or did not suggest the service:
+        # the answer never confirms that someone else's request exists.
+        raise ProblemException(
+            404,
+            "Not found",
+            "No recommendation request with this request_id suggested this service to this key.",
+            type_="not-found",
+        ) from exc
     except DataError as exc:
         raise field_problem(exc.field, exc.reason) from exc
     request.state.n_results = len(stored)

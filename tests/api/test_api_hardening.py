@@ -18,6 +18,8 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.problems import MAX_REPORTED_ERRORS
+from vcsmatch.store import api_keys, ratings_log
+from vcsmatch.store.db import open_store
 
 PERSON = {"postcode": "IP4 1AA", "age": 70, "needs": ["loneliness"]}
 
@@ -111,3 +113,71 @@ def _health(client: TestClient) -> float:
     started = time.perf_counter()
     assert client.get("/health").status_code == 200
     return time.perf_counter() - started
+
+
+@pytest.fixture(scope="module")
+def second_practitioner(seed: Seed) -> dict[str, str]:
+    """A second practitioner key (same role as the seed's), for the cross-key findings."""
+    with open_store(seed.settings)() as session:
+        plaintext, _ = api_keys.create_key(session, "practitioner", "second practitioner")
+    return {"Authorization": f"Bearer {plaintext}"}
+
+
+def _recommend(client: TestClient, seed: Seed, headers: dict[str, str]) -> dict:
+    person = seed.world.new_people[0].model_dump(mode="json", exclude_none=True)
+    response = client.post("/v1/recommendations", json=person, headers=headers)
+    assert response.status_code == 200, response.text[:300]
+    return response.json()
+
+
+def test_finding2_rating_another_keys_request_is_404(
+    client: TestClient, seed: Seed, second_practitioner: dict[str, str]
+):
+    rec = _recommend(client, seed, seed.auth("practitioner"))
+    service = rec["suggestions"][0]["service_id"]
+    body = {"request_id": rec["request_id"], "service_id": service, "rating": 5}
+    before = _count_ratings(seed)
+    stolen = client.post("/v1/ratings", json=body, headers=second_practitioner)
+    unknown = client.post(
+        "/v1/ratings", json={**body, "request_id": "0" * 32}, headers=second_practitioner
+    )
+    assert stolen.status_code == unknown.status_code == 404, stolen.text
+    assert stolen.json()["detail"] == unknown.json()["detail"]  # nothing says it exists
+    assert _count_ratings(seed) == before
+    own = client.post("/v1/ratings", json=body, headers=seed.auth("practitioner"))
+    assert own.status_code == 201, own.text
+
+
+def test_finding2_rating_a_service_the_request_did_not_suggest_is_404(
+    client: TestClient, seed: Seed
+):
+    rec = _recommend(client, seed, seed.auth("practitioner"))
+    suggested = {s["service_id"] for s in rec["suggestions"]}
+    other = next(s for s in seed.world.catalogue.ids() if s not in suggested)
+    body = {"request_id": rec["request_id"], "service_id": other, "rating": 5}
+    response = client.post("/v1/ratings", json=body, headers=seed.auth("practitioner"))
+    assert response.status_code == 404, response.text
+
+
+def _count_ratings(seed: Seed) -> int:
+    with open_store(seed.settings)() as session:
+        return ratings_log.count_ratings(session)
+
+
+def test_finding3_idempotency_keys_are_scoped_per_api_key(
+    client: TestClient, seed: Seed, second_practitioner: dict[str, str]
+):
+    """Another key reusing an idempotency key gets its own rating stored (201, a new id), not
+    a 409 nor the first key's rating; each key's retry still answers with its own rating."""
+    service = seed.world.catalogue.ids()[0]
+    person = seed.world.new_people[1].model_dump(mode="json", exclude_none=True)
+    body = {"person": person, "service_id": service, "rating": 4, "idempotency_key": "shared-1"}
+    first = client.post("/v1/ratings", json=body, headers=seed.auth("practitioner"))
+    other = client.post("/v1/ratings", json={**body, "rating": 2}, headers=second_practitioner)
+    assert first.status_code == 201 and other.status_code == 201, other.text
+    first_id, other_id = first.json()["data"][0]["id"], other.json()["data"][0]["id"]
+    assert other.json()["created"] == 1 and other_id != first_id
+    retry = client.post("/v1/ratings", json={**body, "rating": 2}, headers=second_practitioner)
+    assert retry.json()["data"][0]["id"] == other_id and retry.json()["created"] == 0
+    with open_store(seed.settings)() as session:
+        assert ratings_log.get_rating(session, other_id).rating == 2

@@ -24,11 +24,13 @@ import pandas as pd
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from vcsmatch.errors import DataError, NotFoundError, VcsmatchError
 from vcsmatch.ratings import COMMENT_CODES, TRAINING_COLUMNS
 from vcsmatch.store.db import begin_write
 from vcsmatch.store.minimised import MinimisedPerson
+from vcsmatch.store.recommendation_log import may_cite
 from vcsmatch.store.secrets import person_key as keyed_hash
 from vcsmatch.store.tables import RatingRow, RecommendationRequestRow, utcnow
 
@@ -178,16 +180,44 @@ def _requests_for(
     for request_id in wanted:
         if request_id not in found:
             raise NotFoundError(f"no recommendation request with id {request_id!r}")
+    for r in ratings:
+        if r.request_id is None:
+            continue
+        row = found[r.request_id]
+        if not may_cite(
+            r.api_key_id,
+            r.service_id,
+            made_by=row.api_key_id,
+            suggested=json.loads(row.service_ids or "[]"),
+        ):
+            # The same answer as for an unknown id: never confirm another key's request.
+            raise NotFoundError(f"no recommendation request with id {r.request_id!r}")
     return found
 
 
-def _existing_keys(session: Session, keys: Sequence[str]) -> dict[str, RatingRow]:
+def _owned_by(api_key_id: int | None) -> ColumnElement[bool]:
+    """Idempotency keys are scoped per API key (issue 17, finding 3); a local import without
+    a key has its own scope, 0."""
+    return RatingRow.key_scope == (api_key_id or 0)
+
+
+def _existing_keys(
+    session: Session, keys: Sequence[tuple[int | None, str | None]]
+) -> dict[str, RatingRow]:
+    """The stored ratings under these (API key, idempotency key) pairs, by idempotency key
+    (one batch comes from one API key)."""
     found: dict[str, RatingRow] = {}
-    unique = sorted(set(keys))
-    for start in range(0, len(unique), _IN_CHUNK):
-        chunk = unique[start : start + _IN_CHUNK]
-        for row in session.scalars(select(RatingRow).where(RatingRow.idempotency_key.in_(chunk))):
-            found[row.idempotency_key] = row  # type: ignore[index]
+    by_owner: dict[int | None, set[str]] = {}
+    for owner, key in keys:
+        if key is not None:
+            by_owner.setdefault(owner, set()).add(key)
+    for owner, owned in by_owner.items():
+        unique = sorted(owned)
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start : start + _IN_CHUNK]
+            query = select(RatingRow).where(_owned_by(owner), RatingRow.idempotency_key.in_(chunk))
+            for row in session.scalars(query):
+                found[row.idempotency_key] = row  # type: ignore[index]
     return found
 
 
@@ -211,7 +241,8 @@ def _prepare(
     elif r.request_id is not None:
         pkey = keyed_hash(secret, "request:" + r.request_id)
     elif r.idempotency_key is not None:  # a retry must hash to the same person
-        pkey = keyed_hash(secret, "rating:" + r.idempotency_key)
+        scope = "" if r.api_key_id is None else f"{r.api_key_id}:"  # keys are per API key
+        pkey = keyed_hash(secret, "rating:" + scope + r.idempotency_key)
     else:
         pkey = keyed_hash(secret, "anonymous:" + uuid.uuid4().hex)
     return {
@@ -224,6 +255,7 @@ def _prepare(
         "comment_codes": json.dumps(list(r.comment_codes)),
         "practitioner_id": r.practitioner_id,
         "api_key_id": r.api_key_id,
+        "key_scope": r.api_key_id or 0,
         "rated_at": r.rated_at or utcnow(),
         "created_at": utcnow(),
         **person.to_columns(),
@@ -237,7 +269,7 @@ def _add_batch(
     requests = _requests_for(session, ratings)
     prepared = [_prepare(r, secret, requests) for r in ratings]
     existing = _existing_keys(
-        session, [r.idempotency_key for r in ratings if r.idempotency_key is not None]
+        session, [(r.api_key_id, r.idempotency_key) for r in ratings if r.idempotency_key]
     )
     results: list[tuple[RatingRecord, bool] | None] = [None] * len(ratings)
     first_in_batch: dict[str, int] = {}
@@ -275,7 +307,7 @@ def _add_one(session: Session, r: NewRating, secret: bytes) -> tuple[RatingRecor
     values = _prepare(r, secret, _requests_for(session, [r]))
     body = str(values["body_sha256"])
     if r.idempotency_key is not None:
-        existing = _by_key(session, r.idempotency_key)
+        existing = _by_key(session, r.api_key_id, r.idempotency_key)
         if existing is not None:
             return _same_or_conflict(existing, body, r.idempotency_key), False
     row = RatingRow(**values)
@@ -283,15 +315,16 @@ def _add_one(session: Session, r: NewRating, secret: bytes) -> tuple[RatingRecor
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        existing = _by_key(session, r.idempotency_key) if r.idempotency_key else None
+        existing = _by_key(session, r.api_key_id, r.idempotency_key) if r.idempotency_key else None
         if existing is None:
             raise
         return _same_or_conflict(existing, body, r.idempotency_key), False  # type: ignore[arg-type]
     return _record(row), True
 
 
-def _by_key(session: Session, key: str) -> RatingRow | None:
-    return session.scalars(select(RatingRow).where(RatingRow.idempotency_key == key)).first()
+def _by_key(session: Session, api_key_id: int | None, key: str) -> RatingRow | None:
+    query = select(RatingRow).where(_owned_by(api_key_id), RatingRow.idempotency_key == key)
+    return session.scalars(query).first()
 
 
 def _same_or_conflict(existing: RatingRow, body: str, key: str) -> RatingRecord:

@@ -139,6 +139,27 @@ def get_request(session: Session, request_id: str) -> RequestRecord:
     return _record(row)
 
 
+def may_cite(
+    api_key_id: int | None,
+    service_id: str | None,
+    *,
+    made_by: int | None,
+    suggested: Sequence[str],
+) -> bool:
+    """Whether a rating (or a referral) by ``api_key_id`` about ``service_id`` may cite a
+    request made by ``made_by`` that suggested ``suggested``.
+
+    The one home of the rule (issue 17, finding 2): a request is cited only by the key that
+    made it, and only about one of its own suggestions. Callers answer 404 otherwise, so a
+    caller never learns that someone else's request exists. ``api_key_id=None`` is a local,
+    trusted import (the CLI), which is not tied to a key; ``service_id=None`` checks the key
+    only.
+    """
+    if api_key_id is not None and made_by != api_key_id:
+        return False
+    return service_id is None or service_id in suggested
+
+
 #: Columns of ``exposures_frame`` (and of ``GET /v1/exposures/export``).
 EXPOSURE_COLUMNS: tuple[str, ...] = (
     "exposure_id",

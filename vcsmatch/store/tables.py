@@ -118,7 +118,9 @@ class RatingRow(Base):
     __tablename__ = "ratings"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    #: Unique per API key (issue 17, finding 3): another key reusing it neither collides with
+    #: nor learns of this one.
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     #: SHA-256 of the rating's content, to tell a retry from a conflicting reuse of a key.
     body_sha256: Mapped[str] = mapped_column(String(64))
     person_key: Mapped[str] = mapped_column(String(64), index=True)
@@ -128,6 +130,9 @@ class RatingRow(Base):
     comment_codes: Mapped[str] = mapped_column(Text, default="[]")
     practitioner_id: Mapped[str | None] = mapped_column(String(200))
     api_key_id: Mapped[int | None] = mapped_column(Integer)
+    #: The idempotency key's scope: the API key's id, 0 for a local import without one (a
+    #: unique constraint never treats two NULLs as equal, so api_key_id cannot serve).
+    key_scope: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     age: Mapped[int | None] = mapped_column(SmallInteger)
     sex: Mapped[str] = mapped_column(String(16), default="not_recorded")
     needs: Mapped[str] = mapped_column(Text, default="[]")
@@ -137,7 +142,10 @@ class RatingRow(Base):
     rated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
-    __table_args__ = (CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),)
+    __table_args__ = (
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        UniqueConstraint("key_scope", "idempotency_key"),
+    )
 
 
 class RecommendationRequestRow(Base):
