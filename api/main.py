@@ -23,12 +23,13 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from api import web
-from api.deps import reject_unknown_query
+from api.deps import check_key, reject_unknown_query
 from api.loading import refresh
 from api.middleware import (
     AuditMiddleware,
     BodyLimitMiddleware,
     CrashGuardMiddleware,
+    KeyGateMiddleware,
     SecurityHeadersMiddleware,
 )
 from api.problems import install_problem_handlers, problem_responses, problem_schemas
@@ -48,6 +49,7 @@ from vcsmatch import __version__
 from vcsmatch.learner.process import LearnerProcess
 from vcsmatch.settings import Settings, get_settings
 from vcsmatch.store import audit
+from vcsmatch.store.api_keys import ApiKeyRecord
 from vcsmatch.store.db import open_store
 
 logger = logging.getLogger("vcsmatch.api")
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Middleware(SecurityHeadersMiddleware),
             Middleware(AuditMiddleware, writer=write_audit),
             Middleware(CrashGuardMiddleware),
+            Middleware(KeyGateMiddleware, verify=_key_verifier(holder)),
             Middleware(
                 BodyLimitMiddleware,
                 max_bytes=settings.max_body_bytes,
@@ -121,6 +124,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web.router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _key_verifier(holder: dict[str, AppState]) -> Callable[[str], Any]:
+    """``KeyGateMiddleware``'s check: the live key record for a plaintext, or None (also
+    before the store is open). A database outage propagates as a problem 503."""
+
+    async def verify(plaintext: str) -> ApiKeyRecord | None:
+        state = holder.get("state")
+        if state is None:
+            return None
+        return await anyio.to_thread.run_sync(check_key, state, plaintext)
+
+    return verify
 
 
 def _lifespan(settings: Settings, holder: dict[str, AppState]) -> Callable[[FastAPI], Any]:
@@ -220,6 +236,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
             for name in ("HTTPValidationError", "ValidationError"):
                 schema["components"]["schemas"].pop(name, None)
             _local_times(schema)
+            _server_limits(schema, app.state.settings)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -246,3 +263,17 @@ def _local_times(node: Any) -> None:
     elif isinstance(node, list):
         for value in node:
             _local_times(value)
+
+
+def _server_limits(schema: dict[str, Any], settings: Settings) -> None:
+    """Declare the limits this server enforces (issue 17, finding 6): ``top_k`` and ``size``
+    are validated up to 1000 but refused above ``max_top_k`` / ``max_page_size``."""
+    bodies = schema.get("components", {}).get("schemas", {})
+    top_k = bodies.get("RecommendationRequest", {}).get("properties", {}).get("top_k")
+    if top_k is not None:
+        top_k["maximum"] = settings.max_top_k
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and parameter.get("name") == "size":
+                    parameter.setdefault("schema", {})["maximum"] = settings.max_page_size

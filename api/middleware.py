@@ -2,7 +2,8 @@
 
 Order, outermost first (``api.main`` installs them so): security headers (every response
 gets them, even a 500), audit (sees the final status of every request), crash guard (a bug
-becomes a bare problem 500, never a traceback), body limit (size, nesting depth and a deadline
+becomes a bare problem 500, never a traceback), key gate (a ``/v1/`` request without a live
+key is a 401 before anything is read or parsed), body limit (size, nesting depth and a deadline
 for slow clients, checked before FastAPI parses anything).
 """
 
@@ -12,11 +13,13 @@ import datetime as dt
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 import numpy as np
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_MEDIA_TYPE, Problem
@@ -231,6 +234,81 @@ class CrashGuardMiddleware:
                 )
 
 
+#: Verifies an API key's plaintext: its record (with ``id`` and ``role``), or None.
+KeyVerifier = Callable[[str], Awaitable[Any]]
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The ``Authorization: Bearer <token>`` token, or None."""
+    for key, value in scope.get("headers", []):
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() != "bearer":
+                return None
+            return token.strip() or None
+    return None
+
+
+class KeyGateMiddleware:
+    """Every ``/v1/`` request shows a live API key before anything else happens (issue 17,
+    findings 5 and 6): without one it is a 401 before its body is read past the normal limit,
+    before its JSON is parsed and before its query string is checked, so a caller without a
+    key learns nothing of the API's validation and cannot make a worker read 50 MB.
+
+    The verified record goes into the request state (``api_key``), where ``api.deps`` takes
+    it instead of checking the key again, and ``BodyLimitMiddleware`` reads its role.
+    """
+
+    def __init__(self, app: ASGIApp, verify: KeyVerifier) -> None:
+        self.app = app
+        self.verify = verify
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/v1/"):
+            await self.app(scope, receive, send)
+            return
+        token = bearer_token(scope)
+        if token is None:
+            await _unauthorized(send, path, "Send an API key as `Authorization: Bearer <key>`.")
+            return
+        try:
+            record = await self.verify(token)
+        except (DBAPIError, SATimeout):
+            logger.warning("key check failed: the database is not reachable")
+            await send_problem(
+                send,
+                503,
+                "Service unavailable",
+                "The database is not reachable; retry later.",
+                path=path,
+                type_="unavailable",
+                headers={"Retry-After": "5"},
+            )
+            return
+        if record is None:
+            await _unauthorized(send, path, "The API key is unknown or has been revoked.")
+            return
+        state = scope.setdefault("state", {})
+        state["api_key"] = record
+        state["key_id"] = record.id
+        await self.app(scope, receive, send)
+
+
+async def _unauthorized(send: Send, path: str, detail: str) -> None:
+    await send_problem(
+        send,
+        401,
+        "Unauthorized",
+        detail,
+        path=path,
+        type_="unauthorized",
+        headers=UNAUTHORIZED_HEADERS,
+    )
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -261,7 +339,9 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        limit = self.large_paths.get(path, self.max_bytes)
+        limit = self.max_bytes
+        if path in self.large_paths and _verified_role(scope) == "admin":
+            limit = self.large_paths[path]  # only once an admin key is checked (finding 5)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _too_large(send, path, limit)
@@ -334,6 +414,12 @@ async def _too_large(send: Send, path: str, limit: int) -> None:
         type_="too-large",
         headers={"Connection": "close"},
     )
+
+
+def _verified_role(scope: Scope) -> str | None:
+    """The role of the key ``KeyGateMiddleware`` verified for this request, if any."""
+    record = scope.get("state", {}).get("api_key")
+    return getattr(record, "role", None)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -181,3 +181,61 @@ def test_finding3_idempotency_keys_are_scoped_per_api_key(
     assert retry.json()["data"][0]["id"] == other_id and retry.json()["created"] == 0
     with open_store(seed.settings)() as session:
         assert ratings_log.get_rating(session, other_id).rating == 2
+
+
+def test_finding5_no_large_body_is_read_before_an_admin_key(client: TestClient, seed: Seed):
+    """A catalogue body over the normal limit is refused without a key (401, unread) and with
+    a key of another role (413 at the normal limit); an admin key gets the catalogue limit."""
+    big = b'{"services": [' + b" " * (seed.settings.max_body_bytes + 10) + b"]}"
+    headers = {"content-type": "application/json"}
+    anonymous = client.post("/v1/catalogue", content=big, headers=headers)
+    assert anonymous.status_code == 401, anonymous.text[:200]
+    practitioner = client.post(
+        "/v1/catalogue", content=big, headers={**headers, **seed.auth("practitioner")}
+    )
+    assert practitioner.status_code == 413, practitioner.text[:200]
+    admin = client.post("/v1/catalogue", content=big, headers={**headers, **seed.auth("admin")})
+    assert admin.status_code not in (401, 413), admin.text[:200]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs"),
+    [
+        ("post", "/v1/recommendations", {"content": b'{"age": 7', "headers": {}}),
+        ("post", "/v1/ratings", {"content": b"[", "headers": {}}),
+        ("get", "/v1/services?need=loneliness", {}),
+        ("get", "/v1/taxonomy?unknown=1", {}),
+    ],
+)
+def test_finding6_401_comes_before_422(client: TestClient, method, path, kwargs):
+    kwargs = {
+        **kwargs,
+        "headers": {"content-type": "application/json", **kwargs.get("headers", {})},
+    }
+    for auth in ({}, {"Authorization": "Bearer vcs_not_a_key"}):
+        response = getattr(client, method)(
+            path, **{**kwargs, "headers": {**kwargs["headers"], **auth}}
+        )
+        assert response.status_code == 401, (path, response.text[:200])
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["type"] == "/problems/unauthorized"
+
+
+def test_finding6_declared_limits_match_the_servers(client: TestClient, seed: Seed):
+    """The OpenAPI document declares the server's own top_k and size caps, and every operation
+    that can answer 422 declares it."""
+    schema = client.get("/openapi.json").json()
+    top_k = schema["components"]["schemas"]["RecommendationRequest"]["properties"]["top_k"]
+    assert top_k["maximum"] == seed.settings.max_top_k
+    size = next(
+        p for p in schema["paths"]["/v1/services"]["get"]["parameters"] if p["name"] == "size"
+    )
+    assert size["schema"]["maximum"] == seed.settings.max_page_size
+    over = client.get(
+        f"/v1/services?size={seed.settings.max_page_size + 1}", headers=seed.auth("practitioner")
+    )
+    assert over.status_code == 422
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if operation.get("parameters") or "requestBody" in operation:
+                assert "422" in operation["responses"], (method, path)

@@ -116,9 +116,12 @@ def test_malformed_json_is_a_problem(shared_client: TestClient, shared_seed: See
         assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_unknown_paths_and_methods_are_problems(shared_client: TestClient) -> None:
-    """404 and 405 from routing are problem documents too."""
-    is_problem(shared_client.get("/v1/nothing-here"), 404)
+def test_unknown_paths_and_methods_are_problems(
+    shared_client: TestClient, shared_seed: Seed
+) -> None:
+    """404 and 405 from routing are problem documents too (under /v1/ a key comes first)."""
+    is_problem(shared_client.get("/v1/nothing-here"), 401)
+    is_problem(shared_client.get("/v1/nothing-here", headers=shared_seed.auth("analyst")), 404)
     is_problem(shared_client.delete("/health"), 405)
 
 
@@ -222,7 +225,7 @@ def test_a_bug_becomes_a_bare_500_problem(fresh_seed: Seed, start_app) -> None:
         raise RuntimeError("SENTINEL-SECRET-DETAIL")
 
     client.app.add_api_route("/v1/broken", broken, methods=["GET"])
-    response = client.get("/v1/broken")
+    response = client.get("/v1/broken", headers=fresh_seed.auth("analyst"))
     problem = is_problem(response, 500)
     assert "SENTINEL" not in response.text and "Traceback" not in response.text
     assert problem["title"] == "Internal Server Error"
