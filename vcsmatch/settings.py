@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     #: A service rated fewer times than this counts as having little evidence.
     explore_max_ratings: int = Field(default=5, ge=1)
 
+    #: A signed-in web session ends after this many idle seconds (issue 17, finding 7).
+    web_session_idle_seconds: float = Field(default=1800.0, gt=0)
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'vcsmatch.db'}"

@@ -199,7 +199,7 @@ async def sign_out(request: Request) -> Response:
         if ws is not None and not csrf_ok(ws, form.get(CSRF_FIELD)):
             return expired_form(ws)
         response = redirect("/sign-in?signed_out=1")
-        end_session(request, response)
+        end_session(request, response, db, ws)
         # Pages with what was typed about people may sit in this browser's cache and
         # back-forward cache: clear them (a shared computer keeps nothing after sign-out).
         response.headers["Clear-Site-Data"] = '"cache"'

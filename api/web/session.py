@@ -3,9 +3,12 @@
 Signing in checks the API key once (``vcsmatch.store.api_keys.verify_key``) and then forgets
 it: the browser holds only a session cookie naming a random session id and the key's *id*,
 signed with a key derived from the store's secret (so every worker, and every machine
-sharing the database, accepts it). On every request the key id is checked against the store,
-so revoking the key ends its web sessions at once, everywhere. The cookie is HttpOnly,
-SameSite=Lax, Secure when the page is served over https, and lasts at most eight hours.
+sharing the database, accepts it). A signed-in session also lives in the store
+(``vcsmatch.store.web_sessions``): it ends at sign-out, after idle time and at key
+revocation, so a copy of the cookie stops working with it. On every request the key id is
+checked against the store, so revoking the key ends its web sessions at once, everywhere.
+The cookie is HttpOnly, SameSite=Lax, Secure when the page is served over https, and lasts
+at most eight hours.
 
 Every form carries a CSRF token, an HMAC of the session id: a page on another site cannot
 read it, so it cannot forge a form post (SameSite=Lax already stops most such posts; the
@@ -24,7 +27,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from vcsmatch.store import api_keys
+from vcsmatch.store import api_keys, web_sessions
 from vcsmatch.store.api_keys import ApiKeyRecord
 from vcsmatch.store.secrets import get_secret
 
@@ -100,6 +103,12 @@ def read_session(request: Request, db: Session) -> WebSession | None:
     record = None
     kid = data.get("kid")
     if isinstance(kid, int):
+        # The store, not the cookie, says whether the session is live (ended at sign-out,
+        # after idle time, at key revocation): a copied cookie dies with its session.
+        idle = request.app.state.vcsmatch.settings.web_session_idle_seconds
+        if web_sessions.live_key_id(db, sid, idle_seconds=idle) != kid:
+            kid = None
+    if isinstance(kid, int):
         record = _live_key(db, kid)
         db.rollback()
         if record is not None and record.role not in WEB_ROLES:
@@ -112,6 +121,8 @@ def new_session(request: Request, db: Session, key: ApiKeyRecord | None) -> tupl
     value to send with ``set_cookie``."""
     signing = _signing_key(request, db)
     sid = secrets.token_urlsafe(24)
+    if key is not None:
+        web_sessions.start(db, sid, key.id)
     value = _serializer(signing).dumps({"sid": sid, "kid": key.id if key else None})
     return WebSession(sid=sid, key=key, csrf_token=_csrf_for(signing, sid)), value
 
@@ -129,8 +140,13 @@ def set_cookie(request: Request, response: Response, value: str) -> None:
     )
 
 
-def end_session(request: Request, response: Response) -> None:
-    """Clear the cookie (the same attributes, so every browser drops it)."""
+def end_session(
+    request: Request, response: Response, db: Session, session: WebSession | None
+) -> None:
+    """End the session in the store and clear the cookie (the same attributes, so every
+    browser drops it)."""
+    if session is not None:
+        web_sessions.end(db, session.sid)
     response.delete_cookie(
         COOKIE_NAME,
         path="/",

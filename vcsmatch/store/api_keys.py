@@ -18,6 +18,7 @@ from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from vcsmatch.errors import NotFoundError
+from vcsmatch.store import web_sessions
 from vcsmatch.store.db import begin_write, single_statement
 from vcsmatch.store.tables import ApiKeyRow, utcnow
 
@@ -125,4 +126,6 @@ def revoke_key(session: Session, key_id: int) -> ApiKeyRecord:
         row.revoked_at = utcnow()
         row.revoked = True
     session.commit()
-    return _record(row)
+    record = _record(row)
+    web_sessions.end_for_key(session, key_id)  # its web sign-ins end too (issue 17)
+    return record

@@ -299,3 +299,18 @@ class LearnerLeaseRow(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     last_rating_id: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WebSessionRow(Base):
+    """A signed-in web session, kept server-side (issue 17, finding 7): the cookie names it,
+    and it ends at sign-out, after ``web_session_idle_seconds`` or when its key is revoked.
+    ``sid_sha256`` is a hash of the session id, so the table holds nothing a cookie could be
+    made from."""
+
+    __tablename__ = "web_sessions"
+
+    sid_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
