@@ -4,12 +4,15 @@ through the ASGI app; each failed on the code before the fix)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
+import shutil
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
-from web_helpers import WebWorld, signed_in, token
+from web_helpers import CHROMIUM, CHROMIUM_ARGS, WebWorld, signed_in, token
 
 from api.main import create_app
 from vcsmatch.store import api_keys
@@ -70,3 +73,53 @@ def test_finding7_revoking_the_key_ends_its_sessions(client: TestClient, web_wor
         ended = session.query(WebSessionRow).filter_by(key_id=record.id).all()
     assert ended and all(row.ended_at is not None for row in ended)
     assert not _works(client, cookie)
+
+
+@pytest.fixture(scope="module")
+def bfcache_browser() -> Iterator[object]:
+    """Chromium with its back-forward cache ON (Playwright turns it off by default)."""
+    if not CHROMIUM.exists() or shutil.which("chromium") is None:
+        pytest.skip("chromium is not installed (run scripts/install-browser.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[*CHROMIUM_ARGS, "--enable-features=BackForwardCache"],
+            ignore_default_args=["--disable-back-forward-cache"],
+        )
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def test_finding8_back_after_sign_out_shows_no_personal_data(
+    bfcache_browser: Any, live_server: str, web_world: WebWorld
+):
+    context = bfcache_browser.new_context(base_url=live_server)
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.get_by_label("API key").fill(web_world.practitioner_key)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/search")
+        page.get_by_role("link", name="Suggest for a person").click()
+        page.get_by_label("Postcode").fill(web_world.postcode)
+        page.get_by_label("Age (optional)").fill("78")
+        page.get_by_label("Social isolation and loneliness").check()
+        page.get_by_role("button", name="Get suggestions").click()
+        page.wait_for_url(re.compile(r".*/suggestions/[0-9a-f]{32}$"))
+        assert page.locator(".app-result").count() >= 1
+        suggestions = page.url
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url("**/sign-in*")
+        page.go_back()
+        page.wait_for_load_state("load")
+        page.wait_for_timeout(500)  # a restored page's reload has started by now
+        page.wait_for_load_state("load")
+        assert page.locator(".app-result").count() == 0, page.url
+        assert "78" not in page.locator("main").inner_text()
+        assert page.url != suggestions or "Sign in" in page.content()
+    finally:
+        context.close()

@@ -44,3 +44,11 @@ for (const link of document.querySelectorAll("a[data-history-back]")) {
     }
   });
 }
+
+// A page restored from the back-forward cache is shown without asking the server, so after
+// sign-out Back would show a person's details again (Cache-Control: no-store and
+// Clear-Site-Data do not stop it in Chromium). Reload it instead: the server then answers
+// with the sign-in page.
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) window.location.reload();
+});
