@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     #: A signed-in web session ends after this many idle seconds (issue 17, finding 7).
     web_session_idle_seconds: float = Field(default=1800.0, gt=0)
 
+    #: Most ratings carrying a person (not a request_id) one API key may store per UTC day
+    #: (issue 17, finding 4): made-up people cannot flood the training data.
+    max_person_ratings_per_key_per_day: int = Field(default=2000, gt=0)
+    #: API key ids whose ratings the learner leaves out (a key found flooding), e.g. "[7, 9]".
+    learn_exclude_key_ids: list[int] = Field(default_factory=list)
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'vcsmatch.db'}"

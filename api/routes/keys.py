@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.deps import SessionDep, require_role
 from api.problems import problem_responses
 from api.schemas import STRICT
-from vcsmatch.store import api_keys
+from vcsmatch.store import api_keys, ratings_log
 from vcsmatch.store.api_keys import ApiKeyRecord
 
 router = APIRouter(
@@ -39,6 +39,11 @@ class KeyPublic(BaseModel):
     prefix: str = Field(description="The key's first characters, to tell keys apart.")
     created_at: dt.datetime
     revoked_at: dt.datetime | None
+    person_ratings_today: int = Field(
+        default=0,
+        description="Ratings carrying a person (not a request_id) stored today (UTC); capped "
+        "by max_person_ratings_per_key_per_day.",
+    )
 
 
 class KeyCreated(KeyPublic):
@@ -77,8 +82,10 @@ def create_key(body: KeyCreate, session: SessionDep, request: Request) -> KeyCre
 @router.get("", operation_id="list_keys", summary="List API keys (revoked ones included)")
 def list_keys(session: SessionDep, request: Request) -> KeyList:
     records = api_keys.list_keys(session)
+    today = ratings_log.person_ratings_today(session, [r.id for r in records])
     request.state.n_results = len(records)
-    return KeyList(data=[KeyPublic(**_public(r)) for r in records], count=len(records))
+    data = [KeyPublic(**_public(r), person_ratings_today=today.get(r.id, 0)) for r in records]
+    return KeyList(data=data, count=len(records))
 
 
 @router.delete(

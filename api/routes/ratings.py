@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
+from sqlalchemy.orm import Session
 
 from api.deps import ServingDep, SessionDep, SettingsDep, require_role
 from api.problems import UNION_TAG_PREFIX, ProblemException, field_problem, problem_responses
@@ -25,6 +26,7 @@ from vcsmatch.errors import DataError, NotFoundError
 from vcsmatch.features.location import locate
 from vcsmatch.features.person import Sex
 from vcsmatch.ratings import COMMENT_CODES, TRAINING_COLUMNS
+from vcsmatch.settings import Settings
 from vcsmatch.store import ratings_log
 from vcsmatch.store.api_keys import ApiKeyRecord
 from vcsmatch.store.minimised import MinimisedPerson
@@ -108,12 +110,41 @@ class RatingsStored(BaseModel):
     created: int = Field(description="How many were newly stored (the rest were retries).")
 
 
+def _within_daily_person_cap(
+    session: Session, settings: Settings, key: ApiKeyRecord, items: list[RatingCreate]
+) -> None:
+    """429 when this batch's ratings carrying a person would take the key past its daily cap
+    (issue 17, finding 4); ratings that cite a request are not capped (the request was made
+    by the same key, one per person shown)."""
+    carrying = sum(1 for item in items if item.request_id is None)
+    if not carrying:
+        return
+    cap = settings.max_person_ratings_per_key_per_day
+    used = ratings_log.person_ratings_today(session, [key.id])[key.id]
+    session.rollback()
+    if used + carrying > cap:
+        raise ProblemException(
+            429,
+            "Daily limit reached",
+            f"This API key may store {cap} ratings that carry a person (not a request_id) a "
+            f"day; {used} are stored today. Cite the recommendation's request_id instead.",
+            type_="daily-limit",
+            headers={"Retry-After": str(_seconds_to_midnight())},
+        )
+
+
+def _seconds_to_midnight() -> int:
+    now = dt.datetime.now(dt.UTC)
+    tomorrow = (now + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((tomorrow - now).total_seconds()))
+
+
 @router.post(
     "",
     status_code=201,
     operation_id="create_ratings",
     summary="Store one rating or a batch (idempotent with a key)",
-    responses=problem_responses(404, 409),
+    responses=problem_responses(404, 409, 429),
 )
 def create_ratings(
     body: RatingsBody,
@@ -145,6 +176,7 @@ def create_ratings(
             type_="not-ready",
             headers={"Retry-After": "30"},
         )
+    _within_daily_person_cap(session, settings, key, items)
     known = serving.service_rows
     taxonomy = load_taxonomy()
     new: list[NewRating] = []

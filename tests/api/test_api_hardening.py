@@ -239,3 +239,33 @@ def test_finding6_declared_limits_match_the_servers(client: TestClient, seed: Se
         for method, operation in item.items():
             if operation.get("parameters") or "requestBody" in operation:
                 assert "422" in operation["responses"], (method, path)
+
+
+def test_finding4_daily_cap_on_ratings_that_carry_a_person(
+    seed: Seed, world, tmp_path, start_app, sqlite_template
+):
+    """Past the per-key daily cap, ratings carrying a person are a 429 (citing a request is
+    not capped); the count is in the admin's key list; the learner can leave a key out."""
+    own = next(clone(sqlite_template, tmp_path, world))
+    settings = own.settings.model_copy(update={"max_person_ratings_per_key_per_day": 3})
+    client = start_app(settings)
+    service = own.world.catalogue.ids()[0]
+    person = own.world.new_people[2].model_dump(mode="json", exclude_none=True)
+    batch = [{"person": person, "service_id": service, "rating": 3} for _ in range(3)]
+    headers = own.auth("practitioner")
+    assert client.post("/v1/ratings", json={"ratings": batch}, headers=headers).status_code == 201
+    over = client.post("/v1/ratings", json=batch[0], headers=headers)
+    assert over.status_code == 429 and over.json()["type"] == "/problems/daily-limit"
+    rec = client.post("/v1/recommendations", json=person, headers=headers).json()
+    cited = {"request_id": rec["request_id"], "service_id": rec["suggestions"][0]["service_id"]}
+    assert (
+        client.post("/v1/ratings", json={**cited, "rating": 4}, headers=headers).status_code == 201
+    )
+    keys = client.get("/v1/keys", headers=own.auth("admin")).json()["data"]
+    counts = {k["role"]: k["person_ratings_today"] for k in keys}
+    assert counts["practitioner"] == 3 and counts["admin"] == 0
+    practitioner_id = next(k["id"] for k in keys if k["role"] == "practitioner")
+    with open_store(settings)() as session:
+        everything = ratings_log.ratings_frame(session)
+        kept = ratings_log.ratings_frame(session, exclude_key_ids=[practitioner_id])
+    assert len(everything) - len(kept) == 4

@@ -191,7 +191,12 @@ def _attempt(
         if active is None:
             return Outcome("no-catalogue", "the store has no active catalogue; import one first")
         catalogue = active[1]
-        frame = ratings_log.ratings_frame(session, up_to_id=newest, with_ids=True)
+        frame = ratings_log.ratings_frame(
+            session,
+            up_to_id=newest,
+            with_ids=True,
+            exclude_key_ids=settings.learn_exclude_key_ids,
+        )
         serving_record = model_registry.serving_model(session)
         serving_attempt = _last_promoted(session, serving_record)
     record = _recorder(sessions, trigger, newest, serving_record)

@@ -356,17 +356,39 @@ def list_ratings(
     return [_record(r) for r in session.scalars(stmt)]
 
 
+def person_ratings_today(session: Session, api_key_ids: Sequence[int]) -> dict[int, int]:
+    """How many ratings carrying a person (no ``request_id``) each key stored this UTC day
+    (issue 17, finding 4: the daily cap counts them; admins see them in the key list)."""
+    if not api_key_ids:
+        return {}
+    midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = session.execute(
+        select(RatingRow.api_key_id, func.count())
+        .where(
+            RatingRow.api_key_id.in_(list(api_key_ids)),
+            RatingRow.request_id.is_(None),
+            RatingRow.created_at >= midnight,
+        )
+        .group_by(RatingRow.api_key_id)
+    ).all()
+    counts = {int(key_id): 0 for key_id in api_key_ids}
+    counts.update({int(key_id): int(n) for key_id, n in rows})
+    return counts
+
+
 def ratings_frame(
     session: Session,
     since: dt.datetime | None = None,
     *,
     up_to_id: int | None = None,
     with_ids: bool = False,
+    exclude_key_ids: Sequence[int] = (),
 ) -> pd.DataFrame:
     """The training frame (``vcsmatch.ratings.TRAINING_COLUMNS``); ``person_id`` = person key.
 
     ``since`` keeps ratings stored at or after that moment; ``up_to_id`` those with a rating
-    id up to it (what one model learns from). ``with_ids`` adds ``rating_id`` and
+    id up to it (what one model learns from); ``exclude_key_ids`` leaves out those keys'
+    ratings. ``with_ids`` adds ``rating_id`` and
     ``request_id`` (the learner's split by time and its join with the exposure log).
     """
     cols = (
@@ -389,6 +411,10 @@ def ratings_frame(
         stmt = stmt.where(RatingRow.created_at >= since)
     if up_to_id is not None:
         stmt = stmt.where(RatingRow.id <= up_to_id)
+    if exclude_key_ids:  # a key found flooding: its ratings teach nothing
+        stmt = stmt.where(
+            (RatingRow.api_key_id.is_(None)) | RatingRow.api_key_id.not_in(list(exclude_key_ids))
+        )
     rows = session.execute(stmt).all()
     frame = pd.DataFrame(
         {
