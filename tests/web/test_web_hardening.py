@@ -123,3 +123,21 @@ def test_finding8_back_after_sign_out_shows_no_personal_data(
         assert page.url != suggestions or "Sign in" in page.content()
     finally:
         context.close()
+
+
+def test_finding9_unknown_page_is_an_html_404_for_browsers(client: TestClient):
+    page = client.get("/no-such-page", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Page not found" in page.text
+    api = client.get("/no-such-page", headers={"Accept": "application/json"})
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
+def test_finding9_static_files_are_gzipped(client: TestClient):
+    plain = client.get("/static/govuk-frontend.min.js", headers={"Accept-Encoding": "identity"})
+    packed = client.get("/static/govuk-frontend.min.js", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.content == plain.content  # httpx decodes: the same file
+    assert int(packed.headers["content-length"]) < len(plain.content) / 3
+    assert "accept-encoding" in packed.headers["vary"].lower()
