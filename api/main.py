@@ -105,7 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Middleware(SecurityHeadersMiddleware),
             Middleware(AuditMiddleware, writer=write_audit),
             Middleware(CrashGuardMiddleware),
-            Middleware(KeyGateMiddleware, verify=_key_verifier(holder)),
+            Middleware(
+                KeyGateMiddleware,
+                verify=_key_verifier(holder),
+                max_failures_per_minute=settings.max_failed_key_checks_per_minute,
+            ),
             Middleware(
                 BodyLimitMiddleware,
                 max_bytes=settings.max_body_bytes,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -261,14 +262,30 @@ class KeyGateMiddleware:
     it instead of checking the key again, and ``BodyLimitMiddleware`` reads its role.
     """
 
-    def __init__(self, app: ASGIApp, verify: KeyVerifier) -> None:
+    def __init__(
+        self, app: ASGIApp, verify: KeyVerifier, *, max_failures_per_minute: int = 30
+    ) -> None:
         self.app = app
         self.verify = verify
+        self.failures = FailureThrottle(max_failures_per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if scope["type"] != "http" or not path.startswith("/v1/"):
             await self.app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("?", 0))[0]
+        wait = self.failures.blocked_for(client)
+        if wait > 0:
+            await send_problem(
+                send,
+                429,
+                "Too Many Requests",
+                "Too many failed API key checks from this address; retry later.",
+                path=path,
+                type_="rate-limited",
+                headers={"Retry-After": str(wait)},
+            )
             return
         token = bearer_token(scope)
         if token is None:
@@ -289,12 +306,41 @@ class KeyGateMiddleware:
             )
             return
         if record is None:
+            self.failures.failed(client)
             await _unauthorized(send, path, "The API key is unknown or has been revoked.")
             return
         state = scope.setdefault("state", {})
         state["api_key"] = record
         state["key_id"] = record.id
         await self.app(scope, receive, send)
+
+
+class FailureThrottle:
+    """Counts failed key checks per client address in one-minute windows: past the limit, the
+    address is refused (429) until its window ends, before any key is checked. In each
+    worker's memory, like the rate limiter (``api.ratelimit``)."""
+
+    def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_minute = per_minute
+        self._clock = clock
+        self._windows: dict[str, tuple[float, int]] = {}
+
+    def blocked_for(self, client: str) -> int:
+        """Seconds until ``client`` may try again (0: it may now)."""
+        started, count = self._windows.get(client, (0.0, 0))
+        left = started + 60.0 - self._clock()
+        if left <= 0 or count < self.per_minute:
+            return 0
+        return max(1, math.ceil(left))
+
+    def failed(self, client: str) -> None:
+        now = self._clock()
+        started, count = self._windows.get(client, (now, 0))
+        if now - started >= 60.0:
+            started, count = now, 0
+        self._windows[client] = (started, count + 1)
+        if len(self._windows) > 10_000:  # forget finished windows
+            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < 60.0}
 
 
 async def _unauthorized(send: Send, path: str, detail: str) -> None:

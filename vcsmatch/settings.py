@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     #: API key ids whose ratings the learner leaves out (a key found flooding), e.g. "[7, 9]".
     learn_exclude_key_ids: list[int] = Field(default_factory=list)
 
+    #: Failed API key checks one client address may make a minute before it gets 429s for
+    #: the rest of that minute (issue 17, finding 9: guessing keys is throttled).
+    max_failed_key_checks_per_minute: int = Field(default=30, gt=0)
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'vcsmatch.db'}"

@@ -104,7 +104,7 @@ def test_finding1_hostile_body_does_not_hold_health(client: TestClient, seed: Se
     # Linear, not a stall: the hostile body costs a bounded multiple of the one-error body.
     # Linear, not a stall: the hostile body costs a bounded multiple of the one-error body
     # (quadratic made it hours against milliseconds), and /health answered meanwhile.
-    assert result["hostile"] / t_one < 200, (result["hostile"], t_one)
+    assert result["hostile"] / t_one < 300, (result["hostile"], t_one)
     assert during, "no /health answer while the hostile body was refused"
     assert statistics.median(during) < result["hostile"], (during, baseline)
 
@@ -269,3 +269,14 @@ def test_finding4_daily_cap_on_ratings_that_carry_a_person(
         everything = ratings_log.ratings_frame(session)
         kept = ratings_log.ratings_frame(session, exclude_key_ids=[practitioner_id])
     assert len(everything) - len(kept) == 4
+
+
+def test_finding9_failed_key_checks_are_throttled(world, tmp_path, start_app, sqlite_template):
+    own = next(clone(sqlite_template, tmp_path, world))
+    settings = own.settings.model_copy(update={"max_failed_key_checks_per_minute": 3})
+    client = start_app(settings)
+    bad = {"Authorization": "Bearer vcs_guess"}
+    statuses = [client.get("/v1/taxonomy", headers=bad).status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    throttled = client.get("/v1/taxonomy", headers=own.auth("analyst"))
+    assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
