@@ -60,6 +60,8 @@ def test_settings(url: str, data_dir: Path, **overrides) -> Settings:
         "secret_key": "test-secret",
         "model_poll_seconds": 0.2,
         "rate_limit_per_minute": 100_000,
+        # every test client shares one address; the failed-check throttle has its own test
+        "max_failed_key_checks_per_minute": 100_000,
     }
     return Settings(**{**values, **overrides})
 

@@ -73,6 +73,7 @@ class Seeded:
             VCSMATCH_SECRET_KEY=self.secret_key,
             # Every client here shares one key per role; the limiter is not under test.
             VCSMATCH_RATE_LIMIT_PER_MINUTE="10000000",
+            VCSMATCH_MAX_FAILED_KEY_CHECKS_PER_MINUTE="10000000",
             VCSMATCH_MODEL_POLL_SECONDS="1",
             PYTHONUNBUFFERED="1",
             # the learner and exploration stay off (see tests/conftest.py)
