@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures imported from test_web_security are test arguments here
 """Regression tests for issue 17's web findings, each named after its finding (over real HTTP
 through the ASGI app; each failed on the code before the fix)."""
 
@@ -12,24 +13,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
+from test_web_security import app_client, client  # noqa: F401 - the same fresh-browser client
 from web_helpers import CHROMIUM, CHROMIUM_ARGS, WebWorld, signed_in, token
 
-from api.main import create_app
 from vcsmatch.store import api_keys
 from vcsmatch.store.db import open_store
 from vcsmatch.store.tables import WebSessionRow
-
-
-@pytest.fixture(scope="module")
-def app_client(web_world: WebWorld) -> Iterator[TestClient]:
-    with TestClient(create_app(web_world.settings), base_url="http://testserver") as client:
-        yield client
-
-
-@pytest.fixture
-def client(app_client: TestClient) -> TestClient:
-    app_client.cookies.clear()
-    return app_client
 
 
 def _works(client: TestClient, cookie: str) -> bool:
