@@ -274,6 +274,9 @@ class KeyGateMiddleware:
         if scope["type"] != "http" or not path.startswith("/v1/"):
             await self.app(scope, receive, send)
             return
+        # An answer sent before the body is read ends the connection (as a 413 does): the
+        # unread body must not be taken for the next request.
+        closing = {} if scope.get("method") in ("GET", "HEAD", "OPTIONS") else _CLOSE
         client = (scope.get("client") or ("?", 0))[0]
         wait = self.failures.blocked_for(client)
         if wait > 0:
@@ -284,12 +287,14 @@ class KeyGateMiddleware:
                 "Too many failed API key checks from this address; retry later.",
                 path=path,
                 type_="rate-limited",
-                headers={"Retry-After": str(wait)},
+                headers={"Retry-After": str(wait), **closing},
             )
             return
         token = bearer_token(scope)
         if token is None:
-            await _unauthorized(send, path, "Send an API key as `Authorization: Bearer <key>`.")
+            await _unauthorized(
+                send, path, "Send an API key as `Authorization: Bearer <key>`.", closing
+            )
             return
         try:
             record = await self.verify(token)
@@ -302,12 +307,12 @@ class KeyGateMiddleware:
                 "The database is not reachable; retry later.",
                 path=path,
                 type_="unavailable",
-                headers={"Retry-After": "5"},
+                headers={"Retry-After": "5", **closing},
             )
             return
         if record is None:
             self.failures.failed(client)
-            await _unauthorized(send, path, "The API key is unknown or has been revoked.")
+            await _unauthorized(send, path, "The API key is unknown or has been revoked.", closing)
             return
         state = scope.setdefault("state", {})
         state["api_key"] = record
@@ -343,16 +348,24 @@ class FailureThrottle:
             self._windows = {k: v for k, v in self._windows.items() if now - v[0] < 60.0}
 
 
-async def _unauthorized(send: Send, path: str, detail: str) -> None:
-    await send_problem(
-        send,
-        401,
-        "Unauthorized",
-        detail,
-        path=path,
-        type_="unauthorized",
-        headers=UNAUTHORIZED_HEADERS,
-    )
+_CLOSE = {"Connection": "close"}
+
+
+async def _unauthorized(send: Send, path: str, detail: str, extra: dict[str, str]) -> None:
+    try:
+        await send_problem(
+            send,
+            401,
+            "Unauthorized",
+            detail,
+            path=path,
+            type_="unauthorized",
+            headers={**UNAUTHORIZED_HEADERS, **extra},
+        )
+    except Exception as exc:  # noqa: BLE001 - the server already answered a broken request
+        # The body is not read before a 401, so the server may find it malformed (a bad
+        # chunk) and answer 400 itself first; then this answer cannot be sent, and need not be.
+        logger.info("401 not sent, the connection had failed: %s", type(exc).__name__)
 
 
 class _BodyTooLarge(Exception):
