@@ -86,7 +86,8 @@ def record_request(
     exposures: Sequence[Exposure] = (),
 ) -> RequestRecord:
     """Log one recommendation request, and what it showed (``exposures``), in one commit. The
-    reference is stored only keyed-hashed.
+    reference is stored only keyed-hashed. A log commit (``db.LOG_COMMIT``): it does not wait
+    for the disk, and a rating citing the request carries it to disk with its own commit.
 
     ``secret`` is required when ``person_reference`` is given.
     """
@@ -110,7 +111,9 @@ def record_request(
     # One Core INSERT (autocommitted on PostgreSQL): the ORM's unit of work cost more CPU than
     # the statement itself on the API's recommendation path.
     try:
-        with single_statement(session, write=True, statements=1 + bool(exposures)) as conn:
+        with single_statement(
+            session, write=True, statements=1 + bool(exposures), log=True
+        ) as conn:
             conn.execute(_INSERT, columns)
             if exposures:
                 conn.execute(
