@@ -102,10 +102,11 @@ def get_current_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKeyRecord:
     """The caller's live API key, checked against the store on every request (so revoking a
-    key takes effect at once in every worker), then charged one token of its rate limit."""
+    key takes effect at once in every worker: ``vcsmatch.store.key_cache``, one read of the
+    key generation for a key this worker knows), then charged one token of its rate limit."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-    record = api_keys.verify_key(session, credentials.credentials)
+    record = state.key_cache.verify(session, credentials.credentials)
     # End the read (on PostgreSQL it was autocommitted: no round trip), so the connection goes
     # back to the pool while the route works instead of being held by every request in flight.
     session.rollback()
