@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from vcsmatch.store.db import begin_write, single_statement
@@ -100,10 +100,15 @@ def record_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> int:
     """
     if not entries:
         return 0
-    rows = [_columns(e) for e in entries]
     with single_statement(session, write=True, log=True) as conn:
-        conn.execute(_INSERT, rows)
-    return len(rows)
+        insert_entries(conn, entries)
+    return len(entries)
+
+
+def insert_entries(conn: Connection, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``entries`` on ``conn``, in the transaction it has open (another log's, whose
+    commit they share: ``recommendation_log.record_request``)."""
+    conn.execute(_INSERT, [_columns(e) for e in entries])
 
 
 def recent(session: Session, limit: int = 100) -> list[AuditRecord]:
