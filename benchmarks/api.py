@@ -171,6 +171,8 @@ class Side:
     root: Path  # the checkout whose code the server runs
     env: dict[str, str] = field(default_factory=dict)
     auth: dict[str, str] = field(default_factory=dict)
+    #: A directory of stand-ins that refuse to import, put first on the server's path.
+    hidden: Path | None = None
     #: (store, workers, endpoint, clients) -> measurements
     results: dict[tuple[str, int, str, int], dict[str, float]] = field(default_factory=dict)
 
@@ -204,7 +206,19 @@ def prepare_side(
     if done.returncode != 0:
         raise SystemExit(f"preparing the {side.name} store failed:\n{done.stderr[-3000:]}")
     side.auth = {"Authorization": f"Bearer {done.stdout.split()[-1]}"}
-    side.env = server_env(data_dir, db_url, PYTHONPATH=str(side.root))
+    path = [str(side.root)] if side.hidden is None else [str(side.hidden), str(side.root)]
+    side.env = server_env(data_dir, db_url, PYTHONPATH=os.pathsep.join(path))
+
+
+def hide_modules(directory: Path, modules: list[str]) -> Path:
+    """Stand-in packages that raise ImportError, so a baseline server runs as it would without
+    a dependency this checkout added (uvicorn falls back to asyncio's loop without uvloop)."""
+    for module in modules:
+        (directory / module).mkdir(parents=True)
+        (directory / module / "__init__.py").write_text(
+            f"raise ImportError('{module} is hidden from the baseline by benchmarks/api.py')\n"
+        )
+    return directory
 
 
 def main() -> None:
@@ -216,6 +230,13 @@ def main() -> None:
     parser.add_argument("--database", choices=["both", "postgres", "sqlite"], default="both")
     parser.add_argument("--people", type=int, default=1000, help="training people")
     parser.add_argument("--baseline", type=Path, help="another checkout to run beside this one")
+    parser.add_argument(
+        "--baseline-without",
+        nargs="+",
+        default=[],
+        metavar="MODULE",
+        help="modules the baseline's server may not import (dependencies this side added: uvloop)",
+    )
     parser.add_argument(
         "--profile", type=Path, help="py-spy this checkout's workers (recommend, 16 clients)"
     )
@@ -235,6 +256,8 @@ def main() -> None:
     profiles: dict[int, list[Path]] = {}
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vcsmatch-bench-")))
+        if args.baseline_without:
+            sides[0].hidden = hide_modules(tmp / "hidden", args.baseline_without)
         from vcsmatch.ranking.recommender import Recommender
 
         model_dir = Recommender(show_progress=False).fit(catalogue, ratings).save(tmp / "model")
