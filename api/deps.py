@@ -102,13 +102,14 @@ def get_current_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKeyRecord:
     """The caller's live API key, checked against the store on every request (so revoking a
-    key takes effect at once in every worker), then charged one token of its rate limit."""
+    key takes effect at once in every worker: ``vcsmatch.store.key_cache``, one read of the
+    key generation for a key this worker knows), then charged one token of its rate limit."""
     # api.middleware.KeyGateMiddleware checked the key already (before the body was read).
     record: ApiKeyRecord | None = getattr(request.state, "api_key", None)
     if record is None:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise _unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-        record = api_keys.verify_key(session, credentials.credentials)
+        record = state.key_cache.verify(session, credentials.credentials)
         # End the read (on PostgreSQL it was autocommitted: no round trip), so the connection
         # goes back to the pool while the route works instead of being held by every request.
         session.rollback()
@@ -134,7 +135,7 @@ def check_key(state: AppState, plaintext: str) -> ApiKeyRecord | None:
     """The live key for ``plaintext`` or None, on a session of its own (blocking: run it in a
     worker thread). The one key check ``KeyGateMiddleware`` and the routes share."""
     with state.sessions() as session:
-        return api_keys.verify_key(session, plaintext)
+        return state.key_cache.verify(session, plaintext)
 
 
 def require_role(*roles: str) -> Callable[..., ApiKeyRecord]:

@@ -108,6 +108,31 @@ class SecurityHeadersMiddleware:
 
 AuditWriter = Callable[[list[dict[str, Any]]], None]
 
+#: Request-state keys: when ``AuditMiddleware`` started timing the request, and that the route
+#: has stored the request's audit entry itself, in the commit of its own log rows.
+AUDIT_STARTED = "audit_started"
+AUDITED = "audited"
+
+
+def audit_entry(scope: Scope, status: int) -> dict[str, Any]:
+    """The audit entry of the request in ``scope`` answered with ``status``, timed so far.
+
+    ``AuditMiddleware`` writes it once the response is sent. A route that commits log rows of
+    its own (a recommendation) writes its success entry in that commit instead, so an answer
+    costs one commit, and sets ``AUDITED``; its latency then stops at that commit.
+    """
+    state = scope.get("state", {})
+    started = state.get(AUDIT_STARTED)
+    return {
+        "created_at": dt.datetime.now(dt.UTC),
+        "key_id": state.get("key_id"),
+        "method": scope.get("method", "?"),
+        "route_template": getattr(scope.get("route"), "path", None) or "<unmatched>",
+        "status": status,
+        "latency_ms": 0.0 if started is None else (time.perf_counter() - started) * 1000.0,
+        "n_results": state.get("n_results"),
+    }
+
 
 class _Batch:
     """Audit entries written together, and the event set once they have been."""
@@ -145,6 +170,7 @@ class AuditMiddleware:
         started = time.perf_counter()
         status = 500
         state = scope.setdefault("state", {})
+        state[AUDIT_STARTED] = started
 
         async def capture(message: Message) -> None:
             nonlocal status
@@ -155,18 +181,10 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, capture)
         finally:
-            route = scope.get("route")
-            entry = {
-                "created_at": dt.datetime.now(dt.UTC),
-                "key_id": state.get("key_id"),
-                "method": scope.get("method", "?"),
-                "route_template": getattr(route, "path", None) or "<unmatched>",
-                "status": status,
-                "latency_ms": (time.perf_counter() - started) * 1000.0,
-                "n_results": state.get("n_results"),
-            }
-            with anyio.CancelScope(shield=True):
-                await self._record(entry)
+            if not state.get(AUDITED):
+                entry = audit_entry(scope, status)
+                with anyio.CancelScope(shield=True):
+                    await self._record(entry)
 
     async def _record(self, entry: dict[str, Any]) -> None:
         """Add ``entry`` to the open batch (and wait until it is written), or open one."""

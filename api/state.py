@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.ratelimit import RateLimiter
 from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.settings import Settings
+from vcsmatch.store.key_cache import KeyCache
 
 logger = logging.getLogger("vcsmatch.api")
 
@@ -63,6 +64,8 @@ class AppState:
         self.settings = settings
         self.sessions = sessions
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+        #: API keys this worker has verified; revocations anywhere reach it at once.
+        self.key_cache = KeyCache()
         self._serving = Serving()
         self._swap_lock = threading.Lock()
         #: Held for a whole load-validate-swap, so two reloads never race each other.

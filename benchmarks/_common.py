@@ -312,17 +312,21 @@ def prepare_store(
 
 
 @contextlib.contextmanager
-def py_spy(pids: list[int], directory: Path | None, seconds: float) -> Iterator[list[Path]]:
+def py_spy(
+    pids: list[int], directory: Path | None, seconds: float, *, svg: bool = False
+) -> Iterator[list[Path]]:
     """Sample ``pids`` with py-spy (when ``directory`` is given and py-spy is installed) for
     ``seconds``, into collapsed-stack files; yields their paths (filled once the block ends).
     Only threads holding the GIL are sampled: Python's CPU time, not threads waiting on the
-    database or the network."""
+    database or the network. ``svg``: a second sampler per process writes a flame graph
+    (``py-spy-PID.svg``) beside each file."""
     exe = Path(PYTHON).with_name("py-spy")
     if directory is None or not exe.exists():
         yield []
         return
     directory.mkdir(parents=True, exist_ok=True)
     outs = [directory / f"py-spy-{pid}.txt" for pid in pids]
+    formats = ["raw", "flamegraph"] if svg else ["raw"]
     procs = [
         subprocess.Popen(
             [
@@ -331,7 +335,7 @@ def py_spy(pids: list[int], directory: Path | None, seconds: float) -> Iterator[
                 "--pid",
                 str(pid),
                 "--format",
-                "raw",
+                fmt,
                 "--nonblocking",
                 "--rate",
                 "200",
@@ -339,12 +343,13 @@ def py_spy(pids: list[int], directory: Path | None, seconds: float) -> Iterator[
                 "--duration",
                 str(int(seconds)),
                 "-o",
-                str(out),
+                str(out if fmt == "raw" else out.with_suffix(".svg")),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         for pid, out in zip(pids, outs, strict=True)
+        for fmt in formats
     ]
     try:
         yield outs

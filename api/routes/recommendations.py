@@ -3,7 +3,8 @@
 The person's features arrive in the body only (never the URL). The request is logged
 minimised (``vcsmatch.store.recommendation_log``) under a ``request_id`` that ratings can cite
 instead of resending the features, with what it showed (the exposure log: rank, score and the
-probability the serving policy showed each suggestion), in one commit.
+probability the serving policy showed each suggestion) and the answer's audit entry, in one
+commit that does not wait for the disk (``vcsmatch.store.db``: what each commit survives).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from api.deps import ServingDep, SessionDep, SettingsDep, StateDep, require_role
 from api.loading import ensure_ready
+from api.middleware import AUDIT_STARTED, AUDITED, audit_entry
 from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
 from api.state import Serving
@@ -169,6 +171,26 @@ def recommend(
     )
 
     request_id = uuid.uuid4().hex
+    request.state.n_results = len(suggestions)
+    index = serving.service_rows
+    out = []
+    for s in suggestions:
+        service = catalogue.services[index[s.service_id]]
+        out.append(_public(s, service.name, service.organisation))
+    # One validation of the whole answer (in pydantic-core) instead of one model per
+    # suggestion and per reason.
+    answer = RecommendationResponse.model_validate(
+        {
+            "request_id": request_id,
+            "model_version": serving.model_version or "unknown",
+            "catalogue_version": serving.catalogue_version,
+            "generated_at": dt.datetime.now(dt.UTC),
+            "suggestions": out,
+        }
+    )
+    # The answer is complete, so its audit entry (under /v1: AuditMiddleware timed it) goes in
+    # the log's commit: one commit per recommendation.
+    audited = AUDIT_STARTED in request.scope.get("state", {})
     recommendation_log.record_request(
         session,
         request_id,
@@ -188,21 +210,8 @@ def recommend(
             )
             for s in suggestions
         ],
+        audit_entries=[audit_entry(request.scope, 200)] if audited else (),
     )
-    request.state.n_results = len(suggestions)
-    index = serving.service_rows
-    out = []
-    for s in suggestions:
-        service = catalogue.services[index[s.service_id]]
-        out.append(_public(s, service.name, service.organisation))
-    # One validation of the whole answer (in pydantic-core) instead of one model per
-    # suggestion and per reason.
-    return RecommendationResponse.model_validate(
-        {
-            "request_id": request_id,
-            "model_version": serving.model_version or "unknown",
-            "catalogue_version": serving.catalogue_version,
-            "generated_at": dt.datetime.now(dt.UTC),
-            "suggestions": out,
-        }
-    )
+    if audited:
+        request.scope["state"][AUDITED] = True  # AuditMiddleware: already stored
+    return answer

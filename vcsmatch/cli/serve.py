@@ -82,6 +82,8 @@ def serve(
         workers=workers,
         access_log=False,
         proxy_headers=False,
+        # uvloop when installed (a dependency on Linux and macOS), else asyncio's own loop.
+        loop="auto",
         # Request headers get the same deadline as bodies (slow or idle clients are cut off
         # with a 408 problem); see vcsmatch/cli/http_limits.py.
         http=HTTP_PROTOCOL,

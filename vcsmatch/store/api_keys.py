@@ -2,7 +2,9 @@
 
 A key is 32 random bytes, so a plain (unsalted) SHA-256 is enough: there is nothing to guess.
 ``verify_key`` looks the hash up and compares it in constant time; it reads the database on
-every call, so a revoked key stops working at once in every worker.
+every call, so a revoked key stops working at once in every worker. The API checks keys
+through ``key_cache.KeyCache`` instead, which remembers live keys and reads only the key
+generation that ``revoke_key`` moves in the same transaction as the revocation.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from vcsmatch.errors import NotFoundError
 from vcsmatch.store import web_sessions
 from vcsmatch.store.db import begin_write, single_statement
-from vcsmatch.store.tables import ApiKeyRow, utcnow
+from vcsmatch.store.tables import ApiKeyRow, KeyGenerationRow, utcnow
 
 ROLES: tuple[str, ...] = ("practitioner", "front_door", "analyst", "admin")
 KEY_PREFIX = "vcs_"
@@ -42,8 +44,8 @@ class ApiKeyRecord:
         return self.revoked_at is not None
 
 
-#: ``verify_key``'s one statement, built once (a Core select of the columns a record needs).
-_BY_DIGEST = select(
+#: The columns a record needs, and the digest to compare (``record_of`` reads such rows).
+KEY_COLUMNS = (
     ApiKeyRow.id,
     ApiKeyRow.name,
     ApiKeyRow.role,
@@ -51,10 +53,21 @@ _BY_DIGEST = select(
     ApiKeyRow.created_at,
     ApiKeyRow.revoked_at,
     ApiKeyRow.key_sha256,
-).where(ApiKeyRow.key_sha256 == bindparam("digest"))
+)
+#: ``verify_key``'s one statement, built once (a Core select of those columns).
+_BY_DIGEST = select(*KEY_COLUMNS).where(ApiKeyRow.key_sha256 == bindparam("digest"))
 
 
-def _record(row: ApiKeyRow | Row[Any]) -> ApiKeyRecord:
+#: Moves the key generation (``key_cache``), in the transaction of the change it announces.
+_NEXT_GENERATION = (
+    update(KeyGenerationRow)
+    .where(KeyGenerationRow.slot == 1)
+    .values(generation=KeyGenerationRow.generation + 1)
+)
+
+
+def record_of(row: ApiKeyRow | Row[Any]) -> ApiKeyRecord:
+    """The public facts of a key's row (an ORM row or a Core row with the same columns)."""
     return ApiKeyRecord(
         id=row.id,
         name=row.name,
@@ -89,7 +102,7 @@ def create_key(session: Session, role: str, name: str) -> tuple[str, ApiKeyRecor
     )
     session.add(row)
     session.commit()
-    return plaintext, _record(row)
+    return plaintext, record_of(row)
 
 
 def verify_key(session: Session, plaintext: str | None) -> ApiKeyRecord | None:
@@ -107,12 +120,12 @@ def verify_key(session: Session, plaintext: str | None) -> ApiKeyRecord | None:
         return None
     if row.revoked_at is not None:
         return None
-    return _record(row)
+    return record_of(row)
 
 
 def list_keys(session: Session) -> list[ApiKeyRecord]:
     """Every key, oldest first, revoked ones included."""
-    return [_record(r) for r in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.id))]
+    return [record_of(r) for r in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.id))]
 
 
 def revoke_key(session: Session, key_id: int) -> ApiKeyRecord:
@@ -125,7 +138,9 @@ def revoke_key(session: Session, key_id: int) -> ApiKeyRecord:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         row.revoked = True
+        # Every worker's KeyCache forgets the keys it remembers on its next check.
+        session.execute(_NEXT_GENERATION)
     session.commit()
-    record = _record(row)
+    record = record_of(row)
     web_sessions.end_for_key(session, key_id)  # its web sign-ins end too (issue 17)
     return record

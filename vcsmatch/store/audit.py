@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.orm import Session
 
 from vcsmatch.store.db import begin_write, single_statement
@@ -95,15 +95,20 @@ def record_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> int:
     previous batch was being written. One Core INSERT (an executemany for several entries)
     skips the ORM's unit of work and the ``RETURNING id`` that ``record`` needs for its
     result; on PostgreSQL it is autocommitted (no ``BEGIN``/``COMMIT`` round trips), and on
-    SQLite, where every commit is an fsync, one commit per batch keeps the audit log from
-    competing with ratings for the write lock.
+    SQLite, one commit per batch keeps the audit log from competing with ratings for the write
+    lock. A log commit (``db.LOG_COMMIT``): it does not wait for the disk.
     """
     if not entries:
         return 0
-    rows = [_columns(e) for e in entries]
-    with single_statement(session, write=True) as conn:
-        conn.execute(_INSERT, rows)
-    return len(rows)
+    with single_statement(session, write=True, log=True) as conn:
+        insert_entries(conn, entries)
+    return len(entries)
+
+
+def insert_entries(conn: Connection, entries: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``entries`` on ``conn``, in the transaction it has open (another log's, whose
+    commit they share: ``recommendation_log.record_request``)."""
+    conn.execute(_INSERT, [_columns(e) for e in entries])
 
 
 def recent(session: Session, limit: int = 100) -> list[AuditRecord]:

@@ -8,6 +8,21 @@ store functions that write can start with ``BEGIN IMMEDIATE`` (see ``begin_write
 deferred transaction that reads first and then writes can fail at once with "database is
 locked" when another writer committed in between, whatever the busy timeout.
 
+What a commit must survive, per table. A **rating** (``ratings``; also catalogue versions,
+models, keys, secrets and the learner's records) is acknowledged only once its commit is on
+disk: it survives a SIGKILL of the server and a power cut (SQLite ``synchronous=FULL``, which
+in WAL mode syncs the log at every commit; PostgreSQL's default ``synchronous_commit = on``).
+The **logs** (``recommendation_requests``, ``exposures``, ``audit_log``) are written in
+transactions marked ``LOG_COMMIT``, whose commit does not wait for the disk: SQLite
+``synchronous=NORMAL`` (set on the connection before ``BEGIN``; a WAL commit then survives a
+SIGKILL of any process, and only a power cut or OS crash can lose the last few), PostgreSQL
+``SET LOCAL synchronous_commit = off`` (the row is committed and visible at once; a crash of the
+database server, not of ours, can lose the last ~0.6 s of them). What a rating that cites a
+request needs of the request log still holds: the rating reads the request row, so the request
+committed first, and both databases write their log in order, so the rating's synced commit
+carries every earlier commit to disk with it. A lost log row can only be one that no
+acknowledged rating cites (an exposure or audit entry of the last moments before a power cut).
+
 PostgreSQL is reached through psycopg 3 with ``pool_pre_ping`` so a restarted server costs a
 reconnect, not an error, and a pool of ``PG_POOL_SIZE`` connections. Every engine hides
 statement parameters (``hide_parameters``) and the values of fetched rows from SQLAlchemy's
@@ -41,6 +56,9 @@ BUSY_TIMEOUT_MS = 30_000
 PG_POOL_SIZE = 20
 
 _MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: Execution option marking a transaction that writes only logs (module docstring: its
+#: commit does not wait for the disk). ``single_statement(..., log=True)`` sets it.
+LOG_COMMIT = "vcsmatch_log_commit"
 #: Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations.
 _PG_MIGRATION_LOCK = 0x7C5_3A7C
 
@@ -117,7 +135,15 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        options = conn.get_execution_options()
+        # Every transaction sets its own level (a pragma outlives the transaction that set
+        # it): FULL unless it writes only logs. Not transactional, so tracking it is exact.
+        level = "NORMAL" if options.get(LOG_COMMIT) else "FULL"
+        info = conn.connection.info
+        if info.get("vcsmatch_synchronous", "FULL") != level:
+            conn.exec_driver_sql(f"PRAGMA synchronous = {level}")
+            info["vcsmatch_synchronous"] = level
+        mode = options.get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -169,7 +195,9 @@ def _autocommit(engine: Engine) -> Engine:
 
 
 @contextmanager
-def single_statement(session: Session, *, write: bool, statements: int = 1) -> Iterator[Connection]:
+def single_statement(
+    session: Session, *, write: bool, statements: int = 1, log: bool = False
+) -> Iterator[Connection]:
     """A connection for one SQL statement that is its own unit of work, committed on exit.
 
     When ``session`` has no transaction open, the statement bypasses the session: it runs on a
@@ -182,6 +210,10 @@ def single_statement(session: Session, *, write: bool, statements: int = 1) -> I
 
     ``statements`` > 1: the block runs that many statements, which must commit together, so on
     PostgreSQL they share one transaction instead of autocommitting one by one.
+
+    ``log``: the block writes only log rows (``LOG_COMMIT``, module docstring), so its commit
+    does not wait for the disk; on PostgreSQL that takes a transaction (``SET LOCAL``). A
+    transaction the session already has keeps its own level.
     """
     bind = session.get_bind()
     if session.in_transaction() or not isinstance(bind, Engine):
@@ -193,9 +225,14 @@ def single_statement(session: Session, *, write: bool, statements: int = 1) -> I
     if bind.dialect.name == "sqlite":
         with bind.connect() as conn:
             if write:
-                conn = conn.execution_options(sqlite_begin="IMMEDIATE")
+                conn = conn.execution_options(sqlite_begin="IMMEDIATE", **{LOG_COMMIT: log})
             with conn.begin():
                 yield conn
+        return
+    if write and log:
+        with bind.begin() as conn:
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            yield conn
         return
     if statements > 1:
         with bind.begin() as conn:

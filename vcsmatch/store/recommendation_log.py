@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import insert, select
@@ -18,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vcsmatch.errors import NotFoundError
+from vcsmatch.store import audit
 from vcsmatch.store.db import single_statement
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.secrets import person_key as keyed_hash
@@ -84,11 +86,14 @@ def record_request(
     secret: bytes | None = None,
     api_key_id: int | None = None,
     exposures: Sequence[Exposure] = (),
+    audit_entries: Sequence[Mapping[str, Any]] = (),
 ) -> RequestRecord:
     """Log one recommendation request, and what it showed (``exposures``), in one commit. The
-    reference is stored only keyed-hashed.
+    reference is stored only keyed-hashed. A log commit (``db.LOG_COMMIT``): it does not wait
+    for the disk, and a rating citing the request carries it to disk with its own commit.
 
-    ``secret`` is required when ``person_reference`` is given.
+    ``secret`` is required when ``person_reference`` is given. ``audit_entries`` (the API's
+    entry for this answer, ``audit.record_many``'s form) are stored in the same commit.
     """
     if not request_id or len(request_id) > 64:
         raise ValueError("The 'request_id' parameter must be 1 to 64 characters.")
@@ -110,13 +115,16 @@ def record_request(
     # One Core INSERT (autocommitted on PostgreSQL): the ORM's unit of work cost more CPU than
     # the statement itself on the API's recommendation path.
     try:
-        with single_statement(session, write=True, statements=1 + bool(exposures)) as conn:
+        statements = 1 + bool(exposures) + bool(audit_entries)
+        with single_statement(session, write=True, statements=statements, log=True) as conn:
             conn.execute(_INSERT, columns)
             if exposures:
                 conn.execute(
                     _INSERT_EXPOSURE,
                     [e.columns(request_id, created_at) for e in exposures],
                 )
+            if audit_entries:
+                audit.insert_entries(conn, audit_entries)
     except IntegrityError:
         session.rollback()
         raise ValueError(f"request id {request_id!r} is already logged") from None

@@ -202,6 +202,17 @@ class ApiKeyRow(Base):
     )
 
 
+class KeyGenerationRow(Base):
+    """A single row (``slot`` = 1) counting the changes to ``api_keys`` that can stop a key
+    working (revocations). Workers keep the keys they have verified in memory and read only this
+    counter per request: when it moved, they forget them all (``vcsmatch.store.key_cache``)."""
+
+    __tablename__ = "api_key_generation"
+
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class AuditRow(Base):
     """Who called what, when, with what outcome. Never a person's features."""
 

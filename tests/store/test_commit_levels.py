@@ -1,0 +1,104 @@
+"""What each commit waits for: ratings for the disk, logs not (``vcsmatch.store.db``).
+
+Each INSERT is caught as it runs and the level of the transaction it runs in is read on the
+same database connection: SQLite's ``synchronous`` pragma, PostgreSQL's ``synchronous_commit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+
+from vcsmatch.errors import NotFoundError
+from vcsmatch.store import audit, ratings_log, recommendation_log, secrets
+from vcsmatch.store.minimised import MinimisedPerson
+from vcsmatch.store.ratings_log import NewRating
+from vcsmatch.store.recommendation_log import Exposure
+
+#: The level each backend reports: (waits for the disk, does not).
+LEVELS = {"sqlite": (2, 1), "postgresql": ("on", "off")}  # SQLite: FULL = 2, NORMAL = 1
+
+
+@contextmanager
+def insert_levels(engine: Engine) -> Iterator[list[tuple[str, object]]]:
+    """(table, commit level) of every INSERT ``engine`` runs while the block runs."""
+    seen: list[tuple[str, object]] = []
+    query = "PRAGMA synchronous" if engine.dialect.name == "sqlite" else "SHOW synchronous_commit"
+
+    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.startswith("INSERT INTO"):
+            level = cursor.connection.execute(query).fetchone()[0]
+            seen.append((statement.split()[2], level))
+
+    event.listen(engine, "after_cursor_execute", capture)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "after_cursor_execute", capture)
+
+
+PERSON = MinimisedPerson(age=70, sex="female", needs=("dementia",), latitude=51.5, longitude=-0.1)
+
+
+def test_ratings_wait_for_the_disk_and_logs_do_not(session: Session, engine: Engine) -> None:
+    """Request and exposure log and audit commit without waiting for the disk; a rating that
+    cites that request, written on the same pooled connections afterwards, waits for it."""
+    durable, relaxed = LEVELS[engine.dialect.name]
+    secret = secrets.get_secret(session)
+    with insert_levels(engine) as seen:
+        for round_ in range(3):  # alternate, so a level left on a pooled connection would show
+            request_id = f"req-{round_}"
+            recommendation_log.record_request(
+                session,
+                request_id,
+                PERSON,
+                "m-1",
+                ["svc-1"],
+                exposures=[Exposure(1, "svc-1", 0.5)],
+            )
+            entry = {"method": "POST", "route_template": "/x", "status": 200, "latency_ms": 1}
+            audit.record_many(session, [entry])
+            ratings_log.add_ratings(
+                session, [NewRating("svc-1", 4, request_id=request_id)], secret=secret
+            )
+    levels = {table: set() for table, _ in seen}
+    for table, level in seen:
+        levels[table].add(level)
+    assert levels == {
+        "recommendation_requests": {relaxed},
+        "exposures": {relaxed},
+        "audit_log": {relaxed},
+        "ratings": {durable},
+    }
+
+
+def test_a_log_write_inside_an_open_transaction_keeps_its_level(
+    session: Session, engine: Engine
+) -> None:
+    """A log row written into a transaction that is already open (a rating's, say) commits
+    with that transaction, at its level: the relaxed level is never imposed on other work."""
+    durable, _ = LEVELS[engine.dialect.name]
+    secret = secrets.get_secret(session)
+    recommendation_log.record_request(session, "req-a", PERSON, "m-1", ["svc-1"])
+    with insert_levels(engine) as seen:
+        ratings_log.add_ratings(session, [NewRating("svc-1", 5, request_id="req-a")], secret=secret)
+        session.connection()  # open a transaction, as a route with pending work would
+        audit.record_many(
+            session, [{"method": "GET", "route_template": "/y", "status": 200, "latency_ms": 1}]
+        )
+    assert sorted(seen) == [("audit_log", durable), ("ratings", durable)]
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_log_transactions_are_still_atomic(session: Session, engine: Engine, n: int) -> None:
+    """A request whose exposures cannot be stored leaves no request row either."""
+    bad = [Exposure(i + 1, f"svc-{i}", 0.1, propensity=0.0) for i in range(n)]  # out of range
+    with pytest.raises(Exception):  # noqa: B017, PT011 - the database's own check error
+        recommendation_log.record_request(session, "req-x", PERSON, "m", ["svc"], exposures=bad)
+    session.rollback()
+    with pytest.raises(NotFoundError):
+        recommendation_log.get_request(session, "req-x")

@@ -1,0 +1,89 @@
+"""API keys checked from memory, with revocations taking effect at once in every worker.
+
+A worker keeps the keys it has verified (by SHA-256, never the plaintext) together with the
+store's key generation (``api_key_generation``), a counter that ``api_keys.revoke_key`` moves
+in the same transaction as the revocation. Each check reads that one integer; while it stands
+still the key is answered from memory, and once it has moved the worker forgets every key it
+holds and looks the caller's up again, in the statement that reads the new generation. So a
+revocation committed in any process is seen by every worker's next request, as when every
+check read the key's row.
+
+A key that fails costs what it always did (one statement) and is not remembered, so unknown
+keys cannot fill the memory; at most ``max_keys`` live keys are kept (then all are forgotten).
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from vcsmatch.store.api_keys import KEY_COLUMNS, ApiKeyRecord, hash_key, record_of
+from vcsmatch.store.db import single_statement
+from vcsmatch.store.tables import ApiKeyRow, KeyGenerationRow
+
+#: The check of a remembered key: the generation alone.
+_GENERATION = select(KeyGenerationRow.generation).where(KeyGenerationRow.slot == 1)
+#: The check of any other key: the generation and the key's row (if any), in one statement.
+_GENERATION_AND_KEY = (
+    select(KeyGenerationRow.generation, *KEY_COLUMNS)
+    .select_from(KeyGenerationRow)
+    .outerjoin(ApiKeyRow, ApiKeyRow.key_sha256 == bindparam("digest"))
+    .where(KeyGenerationRow.slot == 1)
+)
+
+
+class KeyCache:
+    """One worker's verified keys; ``verify`` is ``api_keys.verify_key`` with one cheap read."""
+
+    def __init__(self, max_keys: int = 10_000) -> None:
+        self.max_keys = max_keys
+        self._lock = threading.Lock()
+        self._generation: int | None = None
+        self._keys: dict[str, ApiKeyRecord] = {}
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @property
+    def generation(self) -> int | None:
+        """The store's key generation as last read (None before the first check)."""
+        return self._generation
+
+    def verify(self, session: Session, plaintext: str | None) -> ApiKeyRecord | None:
+        """The live key whose plaintext this is, or None (unknown, malformed or revoked)."""
+        if not plaintext or len(plaintext) > 200:
+            return None
+        digest = hash_key(plaintext)
+        known = self._keys.get(digest)
+        if known is not None:
+            with single_statement(session, write=False) as conn:
+                generation = conn.execute(_GENERATION).scalar_one()
+            if generation == self._generation:
+                return known
+        with single_statement(session, write=False) as conn:
+            row = conn.execute(_GENERATION_AND_KEY, {"digest": digest}).one()
+        live = (
+            row.key_sha256 is not None
+            and hmac.compare_digest(row.key_sha256, digest)
+            and row.revoked_at is None
+        )
+        record = record_of(row) if live else None
+        self._remember(row.generation, digest, record)
+        return record
+
+    def _remember(self, generation: int, digest: str, record: ApiKeyRecord | None) -> None:
+        """Move to ``generation`` (forgetting every key) if it is newer, and keep ``record``
+        if it was read at the generation now held (a slower thread's older read is not kept)."""
+        with self._lock:
+            if self._generation is None or generation > self._generation:
+                self._keys = {}
+                self._generation = generation
+            if record is None or generation != self._generation:
+                self._keys.pop(digest, None)
+                return
+            if len(self._keys) >= self.max_keys:
+                self._keys = {}
+            self._keys[digest] = record
