@@ -40,6 +40,7 @@ from api.routes import (
     model,
     ratings,
     recommendations,
+    referrals,
     services,
     taxonomy,
 )
@@ -75,6 +76,7 @@ ROUTERS = (
     model.router,
     catalogue.router,
     keys.router,
+    referrals.router,
 )
 
 

@@ -21,7 +21,7 @@ from vcsmatch.errors import NotFoundError
 from vcsmatch.store.db import begin_write, single_statement
 from vcsmatch.store.tables import ApiKeyRow, utcnow
 
-ROLES: tuple[str, ...] = ("practitioner", "front_door", "analyst", "admin")
+ROLES: tuple[str, ...] = ("practitioner", "front_door", "analyst", "admin", "manager")
 KEY_PREFIX = "vcs_"
 
 
