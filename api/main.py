@@ -36,6 +36,7 @@ from api.routes import (
     catalogue,
     exposures,
     health,
+    insights,
     keys,
     model,
     ratings,
@@ -77,6 +78,7 @@ ROUTERS = (
     catalogue.router,
     keys.router,
     referrals.router,
+    insights.router,
 )
 
 
