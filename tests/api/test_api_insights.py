@@ -10,9 +10,9 @@ import io
 from api_helpers import Seed
 from fastapi.testclient import TestClient
 
+from vcsmatch.staleness import months_since
 from vcsmatch.store import api_keys
 from vcsmatch.store.db import open_store
-from vcsmatch.store.insights import months_since
 
 
 def _manager(seed: Seed) -> dict[str, str]:

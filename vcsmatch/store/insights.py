@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vcsmatch.catalogue.model import Catalogue
+from vcsmatch.staleness import months_since
 from vcsmatch.store.tables import RecommendationRequestRow, ReferralRow
 
 #: Counts below this are suppressed everywhere.
@@ -107,12 +108,6 @@ def discovered(session: Session) -> list[CountRow]:
         counts[f"{team} {created_at:%Y-%m}"] += 1
     session.rollback()
     return _rows(counts)
-
-
-def months_since(reviewed: dt.date, today: dt.date) -> int:
-    """Whole months from ``reviewed`` to ``today``."""
-    months = (today.year - reviewed.year) * 12 + today.month - reviewed.month
-    return months - (today.day < reviewed.day)
 
 
 @dataclass(frozen=True)
