@@ -70,3 +70,36 @@ def test_refer_from_suggestions_then_record_the_outcome(
         key_id = api_keys.verify_key(s, web_world.practitioner_key).id
         record = referrals.get_referral(s, referral_id, api_key_id=key_id)
     assert record.status == "attended"
+
+
+@pytest.mark.browser
+def test_refer_in_the_browser_and_the_referrals_page_is_accessible(
+    browser, live_server: str, web_world: WebWorld, axe_source: str | None
+) -> None:
+    """Suggest, click "Refer", land on the open referrals page (axe clean), record acceptance."""
+    from test_web_browser import check_accessibility, sign_in
+
+    context = browser.new_context(base_url=live_server, viewport={"width": 1200, "height": 1500})
+    try:
+        page = context.new_page()
+        sign_in(page, web_world.practitioner_key)
+        page.get_by_role("link", name="Suggest for a person").click()
+        page.get_by_label("Postcode").fill(web_world.postcode)
+        page.get_by_label("Age (optional)").fill("66")
+        page.get_by_label("Social isolation and loneliness").check()
+        page.get_by_role("button", name="Get suggestions").click()
+        page.wait_for_url("**/suggestions/*")
+        page.locator(".app-result").first.get_by_role(
+            "button", name=re.compile("^Refer to ")
+        ).click()
+        page.wait_for_url("**/referrals?referred=*")
+        assert "Referral recorded" in page.locator("main").inner_text()
+        check_accessibility(page, axe_source)
+        first = page.locator(".app-result").first
+        first.get_by_role("combobox", name=re.compile("^What happened")).select_option("accepted")
+        first.get_by_role("button", name=re.compile("^Update ")).click()
+        page.wait_for_url("**/referrals")
+        assert "Accepted by the service" in page.locator("main").inner_text()
+        check_accessibility(page, axe_source)
+    finally:
+        context.close()
