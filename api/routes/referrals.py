@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, SettingsDep, require_role
+from api.problems import problem_responses
 from api.schemas import STRICT
 from vcsmatch.store import referrals
 from vcsmatch.store.api_keys import ApiKeyRecord
@@ -89,7 +90,10 @@ def _public(record: referrals.ReferralRecord, created: bool | None = None) -> Re
     status_code=201,
     operation_id="create_referral",
     summary="Refer the person of a request to one of its suggestions (idempotent)",
-    responses={200: {"description": "Already made: the stored referral.", "model": Referral}},
+    responses={
+        200: {"description": "Already made: the stored referral.", "model": Referral},
+        **problem_responses(404),
+    },
 )
 def create_referral(
     body: ReferralCreate, key: Practitioner, session: SessionDep, response: Response
@@ -112,6 +116,7 @@ def create_referral(
     "/{referral_id}",
     operation_id="update_referral",
     summary="Record what became of a referral (by the key that made it)",
+    responses=problem_responses(404),
 )
 def update_referral(
     referral_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
