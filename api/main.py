@@ -37,10 +37,12 @@ from api.routes import (
     catalogue,
     exposures,
     health,
+    insights,
     keys,
     model,
     ratings,
     recommendations,
+    referrals,
     services,
     taxonomy,
 )
@@ -77,6 +79,8 @@ ROUTERS = (
     model.router,
     catalogue.router,
     keys.router,
+    referrals.router,
+    insights.router,
 )
 
 

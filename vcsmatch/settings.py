@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_000_000, gt=0)
     #: Requests per minute allowed for one API key.
     rate_limit_per_minute: int = Field(default=600, gt=0)
+    #: A listing last reviewed longer ago than this is stale: demoted and flagged (issue 16).
+    stale_after_months: int = Field(default=12, gt=0)
     max_top_k: int = Field(default=100, gt=0)
     max_page_size: int = Field(default=100, gt=0)
     #: Largest catalogue import body (``POST /v1/catalogue``), in bytes.

@@ -20,7 +20,7 @@ router = APIRouter(
     dependencies=[Depends(require_role("admin"))],
 )
 
-Role = Literal["practitioner", "front_door", "analyst", "admin"]
+Role = Literal[api_keys.ROLES]  # type: ignore[valid-type]
 
 
 class KeyCreate(BaseModel):

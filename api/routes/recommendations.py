@@ -29,6 +29,7 @@ from vcsmatch.features.person import Person
 from vcsmatch.ranking.exploration import Exploration
 from vcsmatch.ranking.result import ReasonKind, Suggestion
 from vcsmatch.settings import Settings
+from vcsmatch.staleness import demote_stale
 from vcsmatch.store import recommendation_log
 from vcsmatch.store.api_keys import ApiKeyRecord
 from vcsmatch.store.minimised import MinimisedPerson
@@ -166,13 +167,19 @@ def recommend(
     if location is not None and person.latitude is None:
         # Resolve the postcode once, here; the ranker then works from coordinates.
         person = person.model_copy(update={"latitude": location[0], "longitude": location[1]})
-    suggestions = recommender.recommend(
+    ranked = recommender.recommend(
         person, top_k=body.top_k, exploration=exploration_policy(settings)
+    )
+    index = serving.service_rows
+    suggestions = demote_stale(
+        ranked,
+        {s.service_id: catalogue.services[index[s.service_id]] for s in ranked},
+        today=dt.date.today(),
+        after_months=settings.stale_after_months,
     )
 
     request_id = uuid.uuid4().hex
     request.state.n_results = len(suggestions)
-    index = serving.service_rows
     out = []
     for s in suggestions:
         service = catalogue.services[index[s.service_id]]

@@ -22,7 +22,7 @@ from vcsmatch.settings import Settings
 from vcsmatch.store import api_keys, catalogue_versions, model_registry
 from vcsmatch.store.db import get_engine, open_store
 
-ROLES = ("practitioner", "front_door", "analyst", "admin")
+ROLES = ("practitioner", "front_door", "analyst", "admin", "manager")
 POSTGRES_ADMIN_URL = os.environ.get(
     "VCSMATCH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -25,6 +25,7 @@ class RoleChoice(StrEnum):
     front_door = "front_door"
     analyst = "analyst"
     admin = "admin"
+    manager = "manager"
 
 
 def _sessions():  # noqa: ANN202 - a sessionmaker; typed in vcsmatch.store.db

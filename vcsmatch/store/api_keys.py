@@ -24,7 +24,7 @@ from vcsmatch.store import web_sessions
 from vcsmatch.store.db import begin_write, single_statement
 from vcsmatch.store.tables import ApiKeyRow, KeyGenerationRow, utcnow
 
-ROLES: tuple[str, ...] = ("practitioner", "front_door", "analyst", "admin")
+ROLES: tuple[str, ...] = ("practitioner", "front_door", "analyst", "admin", "manager")
 KEY_PREFIX = "vcs_"
 
 

@@ -18,6 +18,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -390,6 +391,10 @@ def ratings_frame(
     id up to it (what one model learns from); ``exclude_key_ids`` leaves out those keys'
     ratings. ``with_ids`` adds ``rating_id`` and
     ``request_id`` (the learner's split by time and its join with the exposure log).
+
+    A referral's outcome (a row with ``referral_id``, ``vcsmatch.store.referrals``) is stronger
+    evidence than a rating: the newest outcome of a suggestion stands in for every rating and
+    earlier outcome of the same request and service.
     """
     cols = (
         RatingRow.person_key,
@@ -405,6 +410,7 @@ def ratings_frame(
         RatingRow.longitude,
         RatingRow.id,
         RatingRow.request_id,
+        RatingRow.referral_id,
     )
     stmt = select(*cols).order_by(RatingRow.id)
     if since is not None:
@@ -415,7 +421,7 @@ def ratings_frame(
         stmt = stmt.where(
             (RatingRow.api_key_id.is_(None)) | RatingRow.api_key_id.not_in(list(exclude_key_ids))
         )
-    rows = session.execute(stmt).all()
+    rows = _outcomes_first(session.execute(stmt).all())
     frame = pd.DataFrame(
         {
             "person_id": pd.Series([r[0] for r in rows], dtype=object),
@@ -442,3 +448,15 @@ def ratings_frame(
         frame["request_id"] = pd.Series([r[12] for r in rows], dtype=object)
         return frame[[*TRAINING_COLUMNS, "rating_id", "request_id"]]
     return frame[list(TRAINING_COLUMNS)]
+
+
+def _outcomes_first(rows: Sequence[Any]) -> list[Any]:
+    """``rows`` (ordered by id, ``request_id`` and ``referral_id`` last) less every rating and
+    earlier outcome of a suggestion whose newest outcome is among them."""
+    newest: dict[tuple[str, str], int] = {}
+    for r in rows:
+        if r[-1] is not None:
+            newest[(r[-2], r[1])] = r[11]
+    if not newest:
+        return list(rows)
+    return [r for r in rows if newest.get((r[-2], r[1]), r[11]) == r[11]]

@@ -140,6 +140,8 @@ class RatingRow(Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     rated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: Set when the row is a referral outcome's evidence (``vcsmatch.store.referrals``).
+    referral_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     __table_args__ = (
@@ -198,7 +200,9 @@ class ApiKeyRow(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
-        CheckConstraint("role IN ('practitioner', 'front_door', 'analyst', 'admin')", name="role"),
+        CheckConstraint(
+            "role IN ('practitioner', 'front_door', 'analyst', 'admin', 'manager')", name="role"
+        ),
     )
 
 
@@ -325,3 +329,41 @@ class WebSessionRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+#: A referral's statuses: ``made`` first, then what the service and the person did.
+REFERRAL_STATUSES: tuple[str, ...] = (
+    "made",
+    "accepted",
+    "declined",
+    "attended",
+    "not_attended",
+    "withdrawn",
+)
+
+
+class ReferralRow(Base):
+    """A practitioner's referral of one suggestion (a request id and one of its service ids)
+    and what became of it. No personal data: the person's features stay on the request."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    service_id: Mapped[str] = mapped_column(String(200))
+    api_key_id: Mapped[int] = mapped_column(Integer, index=True)
+    #: The referring key's name when the referral was made (keys are issued per team).
+    team: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="made")
+    #: A decline's reason code (``vcsmatch.store.referrals.DECLINE_REASONS``).
+    reason: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("request_id", "service_id"),
+        CheckConstraint(
+            "status IN ('made', 'accepted', 'declined', 'attended', 'not_attended', 'withdrawn')",
+            name="status",
+        ),
+    )

@@ -1,0 +1,127 @@
+"""``GET /v1/insights/referrals``, ``/discovered`` and ``/stale``: counts for managers and
+commissioners (``manager`` and ``analyst`` keys).
+
+Only counts leave, and counts under ``vcsmatch.store.insights.SUPPRESS_BELOW`` are sent as
+``null`` (suppressed); no person-level row. ``format=csv`` gives the same table as CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, Field
+
+from api.deps import ServingDep, SessionDep, SettingsDep, require_role
+from vcsmatch.store import insights
+from vcsmatch.store.api_keys import ApiKeyRecord
+
+router = APIRouter(prefix="/v1/insights", tags=["insights"])
+
+Manager = Annotated[ApiKeyRecord, Depends(require_role("manager", "analyst"))]
+Format = Annotated[Literal["json", "csv"], Query()]
+Grouping = Literal[insights.GROUPINGS]  # type: ignore[valid-type]
+
+_CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+
+class Count(BaseModel):
+    group: str
+    count: int | None = Field(description=f"null: under {insights.SUPPRESS_BELOW}, suppressed.")
+    accepted_or_attended: int | None = None
+
+
+class Counts(BaseModel):
+    by: str
+    suppressed_below: int = insights.SUPPRESS_BELOW
+    data: list[Count]
+
+
+class Stale(BaseModel):
+    service_id: str
+    name: str
+    last_reviewed: dt.date | None
+    months: int | None = Field(description="Whole months since the last review; null: never.")
+
+
+class StaleList(BaseModel):
+    older_than_months: int
+    count: int
+    data: list[Stale]
+
+
+def _csv(rows: list[dict[str, Any]], columns: list[str], name: str) -> Response:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: "" if row[c] is None else row[c] for c in columns})
+    return Response(
+        buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _counts(by: str, rows: list[insights.CountRow], format: str) -> Any:  # noqa: A002
+    data = [Count(**vars(r)) for r in rows]
+    if format == "csv":
+        return _csv([d.model_dump() for d in data], list(Count.model_fields), f"referrals-{by}")
+    return Counts(by=by, data=data)
+
+
+@router.get(
+    "/referrals",
+    operation_id="insight_referrals",
+    response_model=Counts,
+    summary="Referrals made by week, service, need or team (small counts suppressed)",
+    responses=_CSV,
+)
+def referral_insight(
+    key: Manager,
+    session: SessionDep,
+    by: Annotated[Grouping, Query()] = "week",
+    format: Format = "json",  # noqa: A002 - the API's name
+) -> Any:
+    return _counts(by, insights.referral_counts(session, by), format)
+
+
+@router.get(
+    "/discovered",
+    operation_id="insight_discovered",
+    response_model=Counts,
+    summary="Per team and month: services referred to for the first time",
+    responses=_CSV,
+)
+def discovered_insight(key: Manager, session: SessionDep, format: Format = "json") -> Any:  # noqa: A002
+    return _counts("team-month", insights.discovered(session), format)
+
+
+@router.get(
+    "/stale",
+    operation_id="insight_stale",
+    response_model=StaleList,
+    summary="Listings not reviewed within Settings.stale_after_months, oldest first",
+    responses=_CSV,
+)
+def stale_insight(
+    key: Manager,
+    serving: ServingDep,
+    settings: SettingsDep,
+    format: Format = "json",  # noqa: A002
+) -> Any:
+    catalogue = serving.catalogue
+    found = (
+        []
+        if catalogue is None
+        else insights.stale(
+            catalogue, older_than_months=settings.stale_after_months, today=dt.date.today()
+        )
+    )
+    data = [Stale(**vars(s)) for s in found]
+    if format == "csv":
+        return _csv([d.model_dump() for d in data], list(Stale.model_fields), "stale")
+    return StaleList(older_than_months=settings.stale_after_months, count=len(data), data=data)

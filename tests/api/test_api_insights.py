@@ -1,0 +1,107 @@
+"""Insight endpoints on a synthetic world, for a manager key: counts only, and every count
+under 10 suppressed (null), in JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from api_helpers import Seed
+from fastapi.testclient import TestClient
+
+from vcsmatch.staleness import months_since
+from vcsmatch.store import api_keys
+from vcsmatch.store.db import open_store
+
+
+def _manager(seed: Seed) -> dict[str, str]:
+    with open_store(seed.settings)() as session:
+        plaintext, _ = api_keys.create_key(session, "manager", "commissioning")
+    return {"Authorization": f"Bearer {plaintext}"}
+
+
+def _refer(client: TestClient, seed: Seed, n: int) -> list[str]:
+    """``n`` requests, each referred to its first suggestion; returns the services referred."""
+    owner = seed.auth("practitioner")
+    services = []
+    for i in range(n):
+        person = seed.world.new_people[i % len(seed.world.new_people)]
+        answer = client.post(
+            "/v1/recommendations",
+            json={**person.model_dump(mode="json", exclude_none=True), "top_k": 3},
+            headers=owner,
+        ).json()
+        service_id = answer["suggestions"][0]["service_id"]
+        made = client.post(
+            "/v1/referrals",
+            json={"request_id": answer["request_id"], "service_id": service_id},
+            headers=owner,
+        )
+        assert made.status_code == 201, made.text
+        services.append(service_id)
+    return services
+
+
+def test_referral_insights_count_and_suppress_small_numbers(
+    fresh_client: TestClient, fresh_seed: Seed
+) -> None:
+    manager = _manager(fresh_seed)
+    assert (
+        fresh_client.get(
+            "/v1/insights/referrals", headers=fresh_seed.auth("practitioner")
+        ).status_code
+        == 403
+    )
+    services = _refer(fresh_client, fresh_seed, 4)
+    week = fresh_client.get("/v1/insights/referrals?by=week", headers=manager).json()
+    assert week["suppressed_below"] == 10
+    assert [r["count"] for r in week["data"]] == [None]  # 4 referrals: too few to show
+
+    services += _refer(fresh_client, fresh_seed, 8)
+    week = fresh_client.get("/v1/insights/referrals?by=week", headers=manager).json()
+    assert [r["count"] for r in week["data"]] == [12]
+    team = fresh_client.get("/v1/insights/referrals?by=team", headers=manager).json()
+    assert team["data"] == [
+        {"group": "test practitioner", "count": 12, "accepted_or_attended": None}
+    ]
+    by_service = fresh_client.get("/v1/insights/referrals?by=service", headers=manager).json()
+    expected = {s: services.count(s) for s in set(services)}
+    for row in by_service["data"]:
+        n = expected[row["group"]]
+        assert row["count"] == (n if n >= 10 else None)
+    by_need = fresh_client.get("/v1/insights/referrals?by=need", headers=manager).json()
+    assert by_need["data"] and all(r["count"] is None or r["count"] >= 10 for r in by_need["data"])
+
+    as_csv = fresh_client.get("/v1/insights/referrals?by=team&format=csv", headers=manager)
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert rows == [{"group": "test practitioner", "count": "12", "accepted_or_attended": ""}]
+
+    found = fresh_client.get("/v1/insights/discovered", headers=manager).json()
+    assert all(r["count"] is None or r["count"] >= 10 for r in found["data"])
+    assert fresh_client.get("/v1/insights/referrals?by=person", headers=manager).status_code == 422
+
+
+def test_stale_lists_listings_beyond_the_setting(fresh_seed: Seed, start_app) -> None:
+    """Listings reviewed 8 or more months ago (the setting), oldest first; the rest not."""
+    client = start_app(fresh_seed.settings.model_copy(update={"stale_after_months": 8}))
+    response = client.get("/v1/insights/stale", headers=_manager(fresh_seed))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    today = dt.date.today()
+    expected = {
+        s.id
+        for s in fresh_seed.world.catalogue
+        if s.last_reviewed is None or months_since(s.last_reviewed, today) >= 8
+    }
+    assert {r["service_id"] for r in body["data"]} == expected
+    assert body["count"] == len(expected) > 0
+    months = [r["months"] for r in body["data"] if r["months"] is not None]
+    assert months == sorted(months, reverse=True) and all(m >= 8 for m in months)
+    assert len(expected) < len(fresh_seed.world.catalogue)
+
+
+def test_months_since_counts_whole_months() -> None:
+    assert months_since(dt.date(2025, 10, 15), dt.date(2026, 12, 14)) == 13
+    assert months_since(dt.date(2025, 10, 15), dt.date(2026, 12, 15)) == 14
