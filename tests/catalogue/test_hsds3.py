@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from strategies import full_catalogues
 
 from vcsmatch.catalogue.hsds3 import read_hsds3, write_hsds3, write_hsds3_pages
+from vcsmatch.catalogue.ids import public_id
 from vcsmatch.catalogue.importing import import_file, load_catalogue
 from vcsmatch.catalogue.model import (
     Catalogue,
@@ -127,7 +128,7 @@ def test_export_has_hsds_required_fields() -> None:
     locs = [sal["location"] for sal in out["service_at_locations"]]
     assert [loc["location_type"] for loc in locs] == ["physical", "physical", "virtual"]
     assert out["organization"] == {
-        "id": "org-wct",
+        "id": public_id("organization", "org-wct", "synthetic"),
         "name": "Wendover Community Trust",
         "description": "",
     }

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vcsmatch.catalogue.hsds3 import write_hsds3
+from vcsmatch.catalogue.ids import public_id
 from vcsmatch.catalogue.model import Catalogue, Location, Service
 from vcsmatch.cli import app
 from vcsmatch.settings import get_settings
@@ -113,7 +114,8 @@ def test_export_round_trips_the_active_catalogue(cli_env: CliRunner, tmp_path: P
     out = tmp_path / "out.json"
     result = cli_env.invoke(app, ["catalogue", "export", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert [r["id"] for r in json.loads(out.read_text())] == original.ids()
+    exported = [r["id"] for r in json.loads(out.read_text())]
+    assert exported == [public_id("service", s.id, s.source) for s in original.services]
     again = cli_env.invoke(app, ["catalogue", "import", str(out)])
     assert again.exit_code == 0, again.output
     with open_store(get_settings())() as session:

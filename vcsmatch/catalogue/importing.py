@@ -141,6 +141,12 @@ class TermContext:
         self.crosswalk = crosswalk
         self.need_codes = frozenset(taxonomy.need_codes)
         self.activity_codes = frozenset(taxonomy.activity_codes)
+        #: Problems a record survived (a value coerced or left out), for the report.
+        self.warnings: list[str] = []
+
+    def warn(self, record_id: str | None, field_path: str, reason: str) -> None:
+        """Note a problem that refuses nothing: the record is imported without the value."""
+        self.warnings.append(f"{record_id or '?'}: {field_path}: {reason}")
 
     def check_code(self, kind: str, code: str, record_id: str | None, field_path: str) -> str:
         """Raise ``CatalogueError`` unless ``code`` is one of ours for ``kind``."""
@@ -516,6 +522,7 @@ def import_file(
 
     services: list[Service] = []
     first_seen: dict[str, int] = {}
+    n_warnings = 0
     for position, record in enumerate(_progress(records, progress, f"importing {fmt}"), start=1):
         rid = record_id_of(record, position)
         try:
@@ -523,6 +530,7 @@ def import_file(
                 raise CatalogueError(
                     rid, "<record>", f"expected a JSON object, got {type(record).__name__}"
                 )
+            n_warnings = len(ctx.warnings)
             service = spec.convert(record, ctx)
             if service.id in first_seen:
                 raise CatalogueError(
@@ -531,6 +539,7 @@ def import_file(
                     f"duplicate id (first used by record #{first_seen[service.id]})",
                 )
         except CatalogueError as exc:
+            del ctx.warnings[n_warnings:]  # a rejected record is reported once, as rejected
             report.rejected.append(Rejection(exc.record_id or rid, exc.field, exc.reason, position))
             continue
         first_seen[service.id] = position
@@ -546,6 +555,7 @@ def import_file(
             f"{report.rejected[0].reason}); nothing was imported",
             report,
         )
+    report.warnings.extend(ctx.warnings)
     report.accepted = len(services)
     return ImportResult(Catalogue(services=services, source=source), report)
 
