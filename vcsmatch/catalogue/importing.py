@@ -455,14 +455,21 @@ def import_file(
     crosswalk: Crosswalk | str | Path | None = None,
     progress: bool = False,
     taxonomy: Taxonomy | None = None,
+    max_invalid: float = 0.0,
 ) -> ImportResult:
     """Import a published directory (HSDS 3.0, Open Referral UK 1.0 or Outpost) as a Catalogue.
 
     All-or-nothing by default: if any record is invalid, ``ImportFailed`` is raised carrying
     the full report, so a bad feed never half-replaces a good catalogue. With
     ``skip_invalid=True`` the valid records are imported and the report still lists every
-    rejected one.
+    rejected one. ``max_invalid`` is the share of invalid records (0.05 for 5%) up to which
+    the valid ones are imported anyway (the CLI's default tolerance for real feeds).
     """
+    if not 0.0 <= max_invalid <= 1.0:
+        raise ValueError(
+            "The 'max_invalid' parameter of import_file must be a share from 0 to 1. "
+            f"Got {max_invalid!r} instead."
+        )
     if format != "auto" and format not in FORMATS:
         raise ValueError(
             f"The 'format' parameter of import_file must be one of "
@@ -547,10 +554,12 @@ def import_file(
         for term in service.unmapped_terms:
             report.unmapped_terms[(term.taxonomy, term.code, term.label)] += 1
 
-    if report.rejected and not skip_invalid:
+    too_many = report.n_rejected > max_invalid * report.read
+    if report.rejected and not skip_invalid and too_many:
         report.accepted = 0
+        limit = f" (more than {max_invalid:.0%})" if max_invalid else ""
         raise ImportFailed(
-            f"import refused: {report.n_rejected} of {report.read} records are invalid "
+            f"import refused: {report.n_rejected} of {report.read} records are invalid{limit} "
             f"(first: {report.rejected[0].record_id}: {report.rejected[0].field}: "
             f"{report.rejected[0].reason}); nothing was imported",
             report,

@@ -235,8 +235,9 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     if attending:
         for part in attending.replace(";", ",").split(","):
             mode = _ATTENDING.get(part.strip().lower())
-            if mode is None:
-                raise rec.fail("attending_type", f"unknown attending type {part.strip()!r}")
+            if mode is None:  # outside the ORUK enum: the record is still usable without it
+                ctx.warn(rec.id, "attending_type", f"unknown attending type {part.strip()!r}")
+                continue
             if mode not in modes:
                 modes.append(mode)
     if not modes and locations:
