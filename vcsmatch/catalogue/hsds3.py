@@ -685,7 +685,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
     out: dict[str, Any] = {
         "id": pid,
         "name": s.name,
-        "description": s.description,
+        "description": s.description_html or s.description,
         "status": _STATUS_OUT.get(s.status, s.status),
         "url": as_uri(s.url),
         "email": s.email,

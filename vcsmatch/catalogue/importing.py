@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from vcsmatch.catalogue.crosswalk import Crosswalk, default_crosswalk
+from vcsmatch.catalogue.html import looks_like_html, sanitise, to_text
 from vcsmatch.catalogue.model import DELIVERY_MODES, Catalogue, ExternalTerm, Service
 from vcsmatch.errors import CatalogueError, ImportFailed
 from vcsmatch.taxonomy import (
@@ -539,6 +540,13 @@ def import_file(
                 )
             n_warnings = len(ctx.warnings)
             service = spec.convert(record, ctx)
+            if looks_like_html(service.description):
+                service = service.model_copy(
+                    update={
+                        "description": to_text(service.description),
+                        "description_html": sanitise(service.description) or None,
+                    }
+                )
             if service.id in first_seen:
                 raise CatalogueError(
                     service.id,

@@ -112,7 +112,10 @@ class Service(_Model):
 
     id: str = Field(min_length=1, max_length=200)
     name: str = Field(min_length=1, max_length=500)
+    #: Plain text (what search and ranking read); a feed's HTML is turned into text on import.
     description: str = ""
+    #: The feed's HTML description cut to a small safe subset, for display (None if plain).
+    description_html: str | None = None
     organisation: str | None = None
     organisation_id: str | None = None
     status: Status = "active"
