@@ -38,6 +38,7 @@ from api.routes import (
     health,
     keys,
     model,
+    openreferral,
     ratings,
     recommendations,
     services,
@@ -75,6 +76,7 @@ ROUTERS = (
     model.router,
     catalogue.router,
     keys.router,
+    openreferral.router,
 )
 
 

@@ -413,7 +413,7 @@ def read_hsds3(
 
 
 @functools.lru_cache(maxsize=1024)
-def _term_id(taxonomy: str, code: str) -> str:
+def term_id(taxonomy: str, code: str) -> str:
     """The id of one of our taxonomy terms: the same in every export (pure, so cached)."""
     return str(uuid.uuid5(_NAMESPACE, f"term/{taxonomy}/{code}"))
 
@@ -428,7 +428,7 @@ def _attribute(
     entity: str = "service",
 ) -> dict[str, Any]:
     """An attribute linking one of our terms to ``owner`` (its derived-id seed, public id)."""
-    term_id = _term_id(taxonomy, code)
+    tid = term_id(taxonomy, code)
     attr: dict[str, Any] = {
         "id": derived_id(owner[0], entity, "attribute", n)
         if entity != "service"
@@ -436,9 +436,9 @@ def _attribute(
         "link_id": owner[1],
         "link_type": entity,
         "link_entity": entity,
-        "taxonomy_term_id": term_id,
+        "taxonomy_term_id": tid,
         "taxonomy_term": {
-            "id": term_id,
+            "id": tid,
             "code": code,
             "name": name,
             "description": name,
@@ -781,6 +781,7 @@ __all__ = [
     "as_uri",
     "derived_id",
     "read_hsds3",
+    "term_id",
     "service_to_hsds3",
     "write_hsds3",
     "write_hsds3_pages",
