@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api.deps import ServingDep, SettingsDep
-from api.problems import ProblemException, field_problem
+from api.problems import ProblemException, field_problem, problem_responses
 from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.catalogue.oruk3_feed import ORUK_VERSION, PROFILE_URL, Feed, build_feed, page
 from vcsmatch.features.geo import haversine_km
@@ -26,7 +26,13 @@ def _cors(response: Response) -> None:
     response.headers["Access-Control-Allow-Origin"] = "*"
 
 
-router = APIRouter(prefix="/openreferral", tags=["openreferral"], dependencies=[Depends(_cors)])
+router = APIRouter(
+    prefix="/openreferral",
+    tags=["openreferral"],
+    dependencies=[Depends(_cors)],
+    responses=problem_responses(503),
+)
+_NOT_FOUND = problem_responses(404)
 
 _cache: dict[int, tuple[Catalogue, Feed]] = {}
 
@@ -52,7 +58,7 @@ PerPage = Annotated[int, Query(ge=1, le=1000)]
 def _one(feed: Feed, kind: str, object_id: str) -> dict[str, Any]:
     found = feed.by_id(kind).get(object_id.lower())
     if found is None:
-        raise ProblemException(404, "Not found", f"no {kind.rstrip('s')} with id {object_id!r}")
+        raise ProblemException(404, "Not found", f"no such {kind} id: {object_id[:80]!r}")
     return found
 
 
@@ -134,7 +140,7 @@ def _open_between(svc: dict[str, Any], start: dt.time | None, end: dt.time | Non
     return False
 
 
-@router.get("/services/{id}", summary="One service")
+@router.get("/services/{id}", responses=_NOT_FOUND, summary="One service")
 def get_service(feed: FeedDep, object_id: Annotated[str, Path(alias="id")]) -> dict[str, Any]:
     return _one(feed, "services", object_id)
 
@@ -181,7 +187,7 @@ def list_service_at_locations(
     return page(chosen, page_number, per_page)
 
 
-@router.get("/service_at_locations/{id}", summary="One service at a location")
+@router.get("/service_at_locations/{id}", responses=_NOT_FOUND, summary="One service at a location")
 def get_service_at_location(
     feed: FeedDep, object_id: Annotated[str, Path(alias="id")]
 ) -> dict[str, Any]:
@@ -195,7 +201,7 @@ def list_taxonomies(
     return page(feed.taxonomies, page_number, per_page)
 
 
-@router.get("/taxonomies/{id}", summary="One taxonomy")
+@router.get("/taxonomies/{id}", responses=_NOT_FOUND, summary="One taxonomy")
 def get_taxonomy(feed: FeedDep, object_id: Annotated[str, Path(alias="id")]) -> dict[str, Any]:
     return _one(feed, "taxonomies", object_id)
 
@@ -207,6 +213,6 @@ def list_taxonomy_terms(
     return page(feed.taxonomy_terms, page_number, per_page)
 
 
-@router.get("/taxonomy_terms/{id}", summary="One taxonomy term")
+@router.get("/taxonomy_terms/{id}", responses=_NOT_FOUND, summary="One taxonomy term")
 def get_taxonomy_term(feed: FeedDep, object_id: Annotated[str, Path(alias="id")]) -> dict[str, Any]:
     return _one(feed, "taxonomy_terms", object_id)
