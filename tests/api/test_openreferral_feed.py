@@ -133,3 +133,17 @@ def test_importing_the_feeds_own_output_gives_back_the_same_catalogue(
     services = _all(shared_client, "/openreferral/services")
     back = import_file(services).catalogue
     assert back.services == shared_seed.world.catalogue.services
+
+
+def test_the_feed_imports_with_format_oruk3(
+    shared_client: TestClient, shared_seed, tmp_path
+) -> None:
+    import json
+
+    feed = tmp_path / "feed.json"
+    feed.write_text(
+        json.dumps(shared_client.get("/openreferral/services", params={"per_page": 1000}).json())
+    )
+    result = import_file(feed, "oruk3")
+    assert result.report.format == "oruk3"
+    assert result.catalogue.services == shared_seed.world.catalogue.services

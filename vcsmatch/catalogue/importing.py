@@ -29,8 +29,9 @@ from vcsmatch.taxonomy import (
     load_taxonomy,
 )
 
-Format = Literal["auto", "hsds3", "oruk", "outpost"]
-FORMATS: tuple[str, ...] = ("hsds3", "oruk", "outpost")
+Format = Literal["auto", "hsds3", "oruk3", "oruk", "outpost"]
+#: ``oruk3`` is Open Referral UK 3.0, the UK profile of HSDS 3.0: read as HSDS 3.0.
+FORMATS: tuple[str, ...] = ("hsds3", "oruk3", "oruk", "outpost")
 
 #: What ``import_file`` reads: a path, raw JSON bytes (an HTTP body) or parsed JSON.
 PathOrObj = str | Path | bytes | dict[str, Any] | list[Any]
@@ -511,7 +512,7 @@ def import_file(
                     "pass format= explicitly",
                 )
         fmt = detected
-    spec = _formats()[fmt]
+    spec = _formats()["hsds3" if fmt == "oruk3" else fmt]
 
     report = ImportReport(format=fmt, source=source, read=len(records))
     if announced_pages is not None and announced_pages > n_pages:

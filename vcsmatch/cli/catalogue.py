@@ -31,6 +31,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class FormatChoice(StrEnum):
     auto = "auto"
     hsds3 = "hsds3"
+    oruk3 = "oruk3"
     oruk = "oruk"
     outpost = "outpost"
 
