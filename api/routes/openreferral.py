@@ -9,6 +9,7 @@ filters and pages. A postcode in the query is a place, not a person.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -104,12 +105,9 @@ def feed_root() -> dict[str, str]:
     }
 
 
-@router.get("/services", summary="Services, paged (HSDS envelope)")
-def list_services(
+def _service_filter(
     feed: FeedDep,
     search: str | None = None,
-    page_number: Annotated[Page, Query(alias="page")] = 1,
-    per_page: PerPage = 50,
     taxonomy_term_id: str | None = None,
     taxonomy_id: str | None = None,
     minimum_age: Annotated[float | None, Query(ge=0)] = None,
@@ -117,14 +115,28 @@ def list_services(
     start_time: dt.time | None = None,
     end_time: dt.time | None = None,
     day: str | None = None,
+) -> Callable[[dict[str, Any]], bool]:
+    """The ORUK service filters of the query, as one test of an exported service."""
+
+    def keep(svc: dict[str, Any]) -> bool:
+        return _matches(
+            svc, feed, search, taxonomy_term_id, taxonomy_id, minimum_age, maximum_age, day
+        ) and _open_between(svc, start_time, end_time)
+
+    return keep
+
+
+Keep = Annotated[Callable[[dict[str, Any]], bool], Depends(_service_filter)]
+
+
+@router.get("/services", summary="Services, paged (HSDS envelope)")
+def list_services(
+    feed: FeedDep,
+    keep: Keep,
+    page_number: Annotated[Page, Query(alias="page")] = 1,
+    per_page: PerPage = 50,
 ) -> dict[str, Any]:
-    chosen = [
-        s
-        for s in feed.services
-        if _matches(s, feed, search, taxonomy_term_id, taxonomy_id, minimum_age, maximum_age, day)
-        and _open_between(s, start_time, end_time)
-    ]
-    return page(chosen, page_number, per_page)
+    return page([s for s in feed.services if keep(s)], page_number, per_page)
 
 
 def _open_between(svc: dict[str, Any], start: dt.time | None, end: dt.time | None) -> bool:
@@ -149,27 +161,14 @@ def get_service(feed: FeedDep, object_id: Annotated[str, Path(alias="id")]) -> d
 def list_service_at_locations(
     feed: FeedDep,
     settings: SettingsDep,
-    search: str | None = None,
+    keep: Keep,
     page_number: Annotated[Page, Query(alias="page")] = 1,
     per_page: PerPage = 50,
-    taxonomy_term_id: str | None = None,
-    taxonomy_id: str | None = None,
-    minimum_age: Annotated[float | None, Query(ge=0)] = None,
-    maximum_age: Annotated[float | None, Query(ge=0)] = None,
-    start_time: dt.time | None = None,
-    end_time: dt.time | None = None,
-    day: str | None = None,
     postcode: Annotated[str | None, Query(max_length=10)] = None,
     proximity: Annotated[float | None, Query(gt=0, description="Metres from the postcode.")] = None,
 ) -> dict[str, Any]:
     services = feed.by_id("services")
-    chosen = []
-    for sal in feed.service_at_locations:
-        svc = services[sal["service_id"]]
-        if _matches(
-            svc, feed, search, taxonomy_term_id, taxonomy_id, minimum_age, maximum_age, day
-        ) and _open_between(svc, start_time, end_time):
-            chosen.append(sal)
+    chosen = [sal for sal in feed.service_at_locations if keep(services[sal["service_id"]])]
     if postcode is not None:
         point = locate(Person(postcode=postcode), settings=settings)
         if point is None:
@@ -194,25 +193,31 @@ def get_service_at_location(
     return _one(feed, "service_at_locations", object_id)
 
 
-@router.get("/taxonomies", summary="The taxonomies services are tagged with")
-def list_taxonomies(
-    feed: FeedDep, page_number: Annotated[Page, Query(alias="page")] = 1, per_page: PerPage = 50
-) -> dict[str, Any]:
-    return page(feed.taxonomies, page_number, per_page)
+def _vocabulary_routes(kind: str, what: str) -> None:
+    """List and detail routes of one vocabulary kind (``taxonomies``, ``taxonomy_terms``)."""
+
+    def list_objects(
+        feed: FeedDep,
+        page_number: Annotated[Page, Query(alias="page")] = 1,
+        per_page: PerPage = 50,
+    ) -> dict[str, Any]:
+        return page(getattr(feed, kind), page_number, per_page)
+
+    def get_object(feed: FeedDep, object_id: Annotated[str, Path(alias="id")]) -> dict[str, Any]:
+        return _one(feed, kind, object_id)
+
+    router.add_api_route(
+        f"/{kind}", list_objects, methods=["GET"], summary=what, operation_id=f"list_{kind}"
+    )
+    router.add_api_route(
+        f"/{kind}/{{id}}",
+        get_object,
+        methods=["GET"],
+        summary=f"One of {what.lower()}",
+        operation_id=f"get_{kind}",
+        responses=_NOT_FOUND,
+    )
 
 
-@router.get("/taxonomies/{id}", responses=_NOT_FOUND, summary="One taxonomy")
-def get_taxonomy(feed: FeedDep, object_id: Annotated[str, Path(alias="id")]) -> dict[str, Any]:
-    return _one(feed, "taxonomies", object_id)
-
-
-@router.get("/taxonomy_terms", summary="Taxonomy terms (needs, activities, eligibility...)")
-def list_taxonomy_terms(
-    feed: FeedDep, page_number: Annotated[Page, Query(alias="page")] = 1, per_page: PerPage = 50
-) -> dict[str, Any]:
-    return page(feed.taxonomy_terms, page_number, per_page)
-
-
-@router.get("/taxonomy_terms/{id}", responses=_NOT_FOUND, summary="One taxonomy term")
-def get_taxonomy_term(feed: FeedDep, object_id: Annotated[str, Path(alias="id")]) -> dict[str, Any]:
-    return _one(feed, "taxonomy_terms", object_id)
+_vocabulary_routes("taxonomies", "The taxonomies services are tagged with")
+_vocabulary_routes("taxonomy_terms", "Taxonomy terms (needs, activities, eligibility...)")
