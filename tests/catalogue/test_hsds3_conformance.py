@@ -103,3 +103,14 @@ def test_the_invalid_latitude_of_service_full_is_reported_and_coerced() -> None:
     assert "service_at_locations[0].location.latitude" in warning
     location = result.catalogue.services[0].locations[0]
     assert location.latitude is None and location.longitude is None
+
+
+def test_an_organisation_document_is_read_for_its_nested_services() -> None:
+    require_openreferral()
+    result = import_file(EXAMPLES / "organization_full.json")
+    assert result.report.format == "hsds3"
+    (service,) = result.catalogue.services
+    assert service.id == "ac148810-d857-441c-9679-408f346de14b"
+    assert service.name == "Community Counselling"
+    assert service.organisation and service.organisation_id
+    assert invalid(result.catalogue) == {}

@@ -367,6 +367,33 @@ def _pages(docs: list[Document]) -> Iterator[tuple[Document, Any]]:
             yield doc, data
 
 
+def _is_organisation(doc: Any) -> bool:
+    """An HSDS 3.0 organisation document: services nested under it, and no service ``status``."""
+    return (
+        isinstance(doc, dict)
+        and isinstance(doc.get("services"), list)
+        and "status" not in doc
+        and ("organization_identifiers" in doc or "legal_status" in doc or "website" in doc)
+    )
+
+
+def _services_of_organisations(records: list[Any]) -> list[Any]:
+    """Organisation documents (``organization_full.json``) replaced by their nested services,
+    each carrying the organisation it belongs to."""
+    out: list[Any] = []
+    for rec in records:
+        if not _is_organisation(rec):
+            out.append(rec)
+            continue
+        org = {k: v for k, v in rec.items() if k != "services"}
+        for svc in rec["services"]:
+            if isinstance(svc, dict):
+                svc = {**svc, "organization": svc.get("organization") or org}
+                svc.setdefault("organization_id", org.get("id"))
+            out.append(svc)
+    return out
+
+
 def _records_of(page: Any, name: str) -> tuple[list[Any], dict[str, Any] | None]:
     """Unwrap a page: a bare list of records, or an envelope with ``contents``/``content``."""
     if isinstance(page, list):
@@ -497,6 +524,7 @@ def import_file(
                 if isinstance(value, int) and not isinstance(value, bool):
                     announced_pages = max(announced_pages or 0, value)
 
+    records = _services_of_organisations(records)
     fmt = format
     if fmt == "auto":
         detected = detect_format(records, first_envelope)
