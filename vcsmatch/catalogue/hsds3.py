@@ -27,9 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from vcsmatch.catalogue.crosswalk import Crosswalk
-from vcsmatch.catalogue.ids import NAMESPACE as _NAMESPACE
-from vcsmatch.catalogue.ids import derived_id, public_id
-from vcsmatch.catalogue.importing import (
+from vcsmatch.catalogue.formats import (
     DELIVERY_TAXONOMY,
     META_TAXONOMY,
     FormatSpec,
@@ -37,8 +35,9 @@ from vcsmatch.catalogue.importing import (
     MappedTerms,
     PathOrObj,
     TermContext,
-    import_file,
 )
+from vcsmatch.catalogue.ids import NAMESPACE as _NAMESPACE
+from vcsmatch.catalogue.ids import derived_id, public_id
 from vcsmatch.catalogue.model import (
     Catalogue,
     Contact,
@@ -403,6 +402,8 @@ def read_hsds3(
     progress: bool = False,
 ) -> ImportResult:
     """Import an HSDS 3.0 file, page dump or parsed object (see ``import_file``)."""
+    from vcsmatch.catalogue.importing import import_file  # the driver imports this module
+
     return import_file(
         path_or_obj, "hsds3", skip_invalid=skip_invalid, crosswalk=crosswalk, progress=progress
     )

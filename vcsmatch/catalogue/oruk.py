@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from vcsmatch.catalogue.crosswalk import Crosswalk
-from vcsmatch.catalogue.importing import (
+from vcsmatch.catalogue.formats import (
     FormatSpec,
     ImportResult,
     MappedTerms,
     PathOrObj,
     TermContext,
-    import_file,
 )
 from vcsmatch.catalogue.model import (
     Contact,
@@ -306,6 +305,8 @@ def read_oruk(
     progress: bool = False,
 ) -> ImportResult:
     """Import an Open Referral UK 1.0 file, page dump or parsed object (see ``import_file``)."""
+    from vcsmatch.catalogue.importing import import_file  # the driver imports this module
+
     return import_file(
         path_or_obj, "oruk", skip_invalid=skip_invalid, crosswalk=crosswalk, progress=progress
     )
