@@ -40,6 +40,7 @@ from api.routes import (
     insights,
     keys,
     model,
+    openreferral,
     ratings,
     recommendations,
     referrals,
@@ -81,6 +82,7 @@ ROUTERS = (
     keys.router,
     referrals.router,
     insights.router,
+    openreferral.router,
 )
 
 

@@ -91,6 +91,24 @@ def test_service_detail_is_hsds3(shared_client: TestClient, shared_seed: Seed) -
     assert response.json() == write_hsds3(Catalogue(services=[service]))[0]
 
 
+def test_service_detail_by_its_public_uuid(shared_client: TestClient, shared_seed: Seed) -> None:
+    """The UUID an HSDS export publishes finds the same service as the source's own id."""
+    service = shared_seed.world.catalogue.services[5]
+    by_source = shared_client.get(
+        f"/v1/services/{service.id}", headers=shared_seed.auth("practitioner")
+    )
+    public = by_source.json()["id"]
+    assert public != service.id
+    by_uuid = shared_client.get(f"/v1/services/{public}", headers=shared_seed.auth("practitioner"))
+    assert by_uuid.status_code == 200
+    assert by_uuid.json() == by_source.json()
+    other = shared_client.get(
+        "/v1/services/00000000-0000-4000-8000-000000000000",
+        headers=shared_seed.auth("practitioner"),
+    )
+    assert other.status_code == 404
+
+
 def test_catalogue_import_serves_the_new_version(
     fresh_client: TestClient, fresh_seed: Seed
 ) -> None:

@@ -73,10 +73,14 @@ def test_oruk_bad_records_report() -> None:
     assert [(r.record_id, r.field, r.reason) for r in info.value.report.rejected] == [
         ("bad-elig", "eligibilitys[0].minimum_age", "greater than maximum_age (65 > 18)"),
         ("bad-day", "regular_schedules[0].weekday", "not a weekday: 'Funday'"),
-        ("bad-attend", "attending_type", "unknown attending type 'carrier pigeon'"),
         ("bad-lon", "service_at_locations[0].location.longitude", "expected a number, got 'west'"),
     ]
-    assert read_oruk(FIXTURES / "oruk_bad.json", skip_invalid=True).catalogue.ids() == ["ok-1"]
+    result = read_oruk(FIXTURES / "oruk_bad.json", skip_invalid=True)
+    # An attending_type outside the ORUK enum is a warning: the record is still usable.
+    assert result.catalogue.ids() == ["ok-1", "bad-attend"]
+    assert "bad-attend: attending_type: unknown attending type 'carrier pigeon'" in (
+        result.report.warnings
+    )
 
 
 def test_outpost_page_is_detected_and_read() -> None:

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vcsmatch.catalogue.hsds3 import write_hsds3
+from vcsmatch.catalogue.ids import public_id
 from vcsmatch.catalogue.model import Catalogue, Location, Service
 from vcsmatch.cli import app
 from vcsmatch.settings import get_settings
@@ -113,7 +114,8 @@ def test_export_round_trips_the_active_catalogue(cli_env: CliRunner, tmp_path: P
     out = tmp_path / "out.json"
     result = cli_env.invoke(app, ["catalogue", "export", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert [r["id"] for r in json.loads(out.read_text())] == original.ids()
+    exported = [r["id"] for r in json.loads(out.read_text())]
+    assert exported == [public_id("service", s.id, s.source) for s in original.services]
     again = cli_env.invoke(app, ["catalogue", "import", str(out)])
     assert again.exit_code == 0, again.output
     with open_store(get_settings())() as session:
@@ -201,3 +203,56 @@ def test_crosswalk_maps_a_council_term_to_our_code(cli_env: CliRunner, tmp_path:
     with open_store(get_settings())() as session:
         _, catalogue = catalogue_versions.active_catalogue(session)
     assert "dementia" in catalogue.services[0].needs
+
+
+def _oruk_feed(path: Path, n: int) -> Path:
+    """An ORUK 1.0 page of ``n`` services, one with an empty name and one with an
+    ``attending_type`` outside the ORUK enum (as two real council feeds carried)."""
+    content = [
+        {
+            "id": f"oruk-{i}",
+            "name": f"Club {i}",
+            "status": "active",
+            "attending_type": "Venue",
+            "service_taxonomys": [],
+        }
+        for i in range(n)
+    ]
+    content[3]["name"] = ""
+    content[7]["attending_type"] = "Drop-in"
+    page = {"totalElements": n, "totalPages": 1, "number": 1, "first": True, "last": True}
+    path.write_text(json.dumps({**page, "size": n, "content": content}), encoding="utf-8")
+    return path
+
+
+def test_a_real_feed_with_a_bad_record_imports_by_default(
+    cli_env: CliRunner, tmp_path: Path
+) -> None:
+    """Every valid record is stored and the rejected one is named; the odd enum is a warning."""
+    feed = _oruk_feed(tmp_path / "oruk.json", 40)
+    result = cli_env.invoke(app, ["catalogue", "import", str(feed)])
+    assert result.exit_code == 0, result.output
+    assert "#4 oruk-3: name: missing" in result.output
+    assert "warning: oruk-7: attending_type: unknown attending type 'Drop-in'" in result.output
+    (version,) = _versions()
+    with open_store(get_settings())() as session:
+        stored = catalogue_versions.load_version(session, version.id)
+    assert len(stored) == 39 and "oruk-3" not in stored.ids() and "oruk-7" in stored.ids()
+
+
+@pytest.mark.parametrize("options", [["--strict"], ["--max-invalid", "2%"]])
+def test_strict_or_a_lower_limit_refuses_the_feed(
+    cli_env: CliRunner, tmp_path: Path, options: list[str]
+) -> None:
+    feed = _oruk_feed(tmp_path / "oruk.json", 40)  # 1 of 40 invalid: 2.5%
+    result = cli_env.invoke(app, ["catalogue", "import", str(feed), *options])
+    assert result.exit_code == 1
+    assert "oruk-3: name: missing" in result.output
+    assert _versions() == []
+
+
+def test_max_invalid_must_be_a_share(cli_env: CliRunner, tmp_path: Path) -> None:
+    feed = _oruk_feed(tmp_path / "oruk.json", 10)
+    result = cli_env.invoke(app, ["catalogue", "import", str(feed), "--max-invalid", "lots"])
+    assert result.exit_code == 2
+    assert "expected a share" in result.output

@@ -326,5 +326,7 @@ def test_only_search_takes_person_like_fields_in_its_url(tmp_path) -> None:
             names = {p["name"] for p in op.get("parameters", []) if p["in"] in ("query", "path")}
             if names & personal:
                 in_url[f"{method.upper()} {path}"] = names & personal
+    # The public ORUK 3.0 feed takes a postcode (a place to search near) as its profile lists.
+    assert in_url.pop("GET /openreferral/service_at_locations", set()) <= {"postcode"}
     assert set(in_url) == {"GET /v1/services"}, in_url
     assert not in_url["GET /v1/services"] & {"reference", "needs_text", "strengths_text"}

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 from vcsmatch.catalogue.crosswalk import Crosswalk
-from vcsmatch.catalogue.importing import (
+from vcsmatch.catalogue.formats import (
     DELIVERY_TAXONOMY,
     META_TAXONOMY,
     FormatSpec,
@@ -34,8 +35,9 @@ from vcsmatch.catalogue.importing import (
     MappedTerms,
     PathOrObj,
     TermContext,
-    import_file,
 )
+from vcsmatch.catalogue.ids import NAMESPACE as _NAMESPACE
+from vcsmatch.catalogue.ids import derived_id, public_id
 from vcsmatch.catalogue.model import (
     Catalogue,
     Contact,
@@ -57,6 +59,7 @@ from vcsmatch.catalogue.parsing import (
     parse_geojson_extent,
     split_byday,
 )
+from vcsmatch.errors import CatalogueError
 from vcsmatch.taxonomy import (
     ACTIVITIES_TAXONOMY,
     ELIGIBILITY_TAXONOMY,
@@ -69,13 +72,10 @@ INFERRED = "inferred"
 _STATUS_IN = {"temporarily closed": "temporarily_closed"}
 _STATUSES = frozenset({"active", "inactive", "defunct", "temporarily closed", "temporarily_closed"})
 _STATUS_OUT = {"temporarily_closed": "temporarily closed"}
-#: Namespace of the UUIDs the writer derives for nested objects our model gives no id.
-_NAMESPACE = uuid.UUID("6f1c9a52-3b1e-4f0e-9d7a-0c2b8f3e5a11")
-
-
-def derived_id(service_id: str, *parts: object) -> str:
-    """A stable UUID for a nested object of a service (same input, same id)."""
-    return str(uuid.uuid5(_NAMESPACE, "/".join([service_id, *map(str, parts)])))
+#: The ``vcsmatch-meta`` code whose attribute value is the source's own id of an object.
+SOURCE_ID = "source_id"
+#: ... and the source's own id of the service's organisation.
+ORGANIZATION_SOURCE_ID = "organization_source_id"
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,28 +132,36 @@ def _term_of(attr: Record) -> tuple[ExternalTerm | None, Record]:
     return ExternalTerm(taxonomy=taxonomy, code=term.text("code"), label=term.text("name")), term
 
 
-def _read_attributes(rec: Record, ctx: TermContext) -> tuple[MappedTerms, list[str], str | None]:
-    """Split a service's attributes into our codes and modes, external terms, and meta fields.
+def _meta(rec: Record) -> dict[str, str]:
+    """The ``vcsmatch-meta`` attributes of an object: code -> value (first one wins)."""
+    meta: dict[str, str] = {}
+    for attr in rec.objs("attributes"):
+        term = attr.obj("taxonomy_term")
+        if term is None or (term.text("taxonomy") or "").lower() != META_TAXONOMY:
+            continue
+        code, value = term.text("code"), attr.text("value")
+        if code and value and code != "accessibility":
+            meta.setdefault(code, value)
+    return meta
 
-    Returns the mapped terms, the accessibility notes and the source kept as attributes.
-    """
+
+def _read_attributes(rec: Record, ctx: TermContext) -> tuple[MappedTerms, list[str]]:
+    """Split a service's attributes into our codes and modes, external terms, and the
+    accessibility notes kept as attributes (other meta fields are read by ``_meta``)."""
     mapped = MappedTerms()
     accessibility: list[str] = []
-    source: str | None = None
     for attr in rec.objs("attributes"):
         ext, term = _term_of(attr)
         if ext is None:
             continue
         value = attr.text("value")
         if (ext.taxonomy or "").strip().lower() == META_TAXONOMY:
-            if ext.code == "source" and value and source is None:
-                source = value
-            elif ext.code == "accessibility" and value and value not in accessibility:
+            if ext.code == "accessibility" and value and value not in accessibility:
                 accessibility.append(value)
             continue
         inferred = (value or "").lower() == INFERRED
         mapped.add_term(ext, ctx, rec.id, term.path("code"), inferred=inferred)
-    return mapped, accessibility, source
+    return mapped, accessibility
 
 
 def _address_of(loc: Record) -> tuple[str | None, str | None]:
@@ -165,7 +173,21 @@ def _address_of(loc: Record) -> tuple[str | None, str | None]:
     return one_line_address(chosen), chosen.text("postal_code")
 
 
-def _read_locations(rec: Record) -> tuple[list[Location], list[str], bool, bool]:
+def _coordinates(loc: Record, ctx: TermContext) -> tuple[Any, Any]:
+    """A location's (latitude, longitude); a pair outside the globe is reported and dropped."""
+    lat, lon = loc.number("latitude"), loc.number("longitude")
+    for key, value, bound in (("latitude", lat, 90), ("longitude", lon, 180)):
+        if value is not None and not -bound <= value <= bound:
+            ctx.warn(
+                loc.id,
+                loc.path(key),
+                f"{value:g} is outside -{bound}..{bound}: coordinates left out",
+            )
+            return None, None
+    return lat, lon
+
+
+def _read_locations(rec: Record, ctx: TermContext) -> tuple[list[Location], list[str], bool, bool]:
     """Physical locations, their accessibility notes, and whether any is physical/virtual."""
     locations: list[Location] = []
     accessibility: list[str] = []
@@ -182,7 +204,8 @@ def _read_locations(rec: Record) -> tuple[list[Location], list[str], bool, bool]
             continue  # a postal address is where letters go, not where the service is
         physical = True
         address, postcode = _address_of(loc)
-        loc_id = loc.text("id")
+        latitude, longitude = _coordinates(loc, ctx)
+        loc_id = _meta(loc).get(SOURCE_ID) or loc.text("id")
         if loc_id == derived_id(rec.id, "location", len(locations)):
             loc_id = None
         locations.append(
@@ -193,8 +216,8 @@ def _read_locations(rec: Record) -> tuple[list[Location], list[str], bool, bool]
                     "name": loc.text("name"),
                     "address": address,
                     "postcode": postcode,
-                    "latitude": loc.get("latitude"),
-                    "longitude": loc.get("longitude"),
+                    "latitude": latitude,
+                    "longitude": longitude,
                 },
                 loc,
             )
@@ -257,14 +280,18 @@ def _read_contacts(rec: Record) -> list[Contact]:
 def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     """One HSDS 3.0 service object -> ``Service`` (raises ``CatalogueError``)."""
     rec = Record.root(raw)
-    mapped, meta_access, source = _read_attributes(rec, ctx)
-    locations, loc_access, physical, virtual = _read_locations(rec)
+    meta = _meta(rec)
+    source = meta.get("source")
+    # The source's own id, kept beside the public UUID by our export, is the service's id.
+    rec.id = meta.get(SOURCE_ID) or rec.id
+    mapped, meta_access = _read_attributes(rec, ctx)
+    locations, loc_access, physical, virtual = _read_locations(rec, ctx)
     modes = mapped.modes
     if not modes:
         modes = (["in_person"] if physical else []) + (["online"] if virtual else [])
 
     org = rec.obj("organization")
-    org_id = rec.text("organization_id")
+    org_id = meta.get(ORGANIZATION_SOURCE_ID) or rec.text("organization_id")
     org_name = org.text("name") if org else None
     if org_id is None and org is not None:
         org_id = org.text("id")
@@ -273,12 +300,15 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
 
     areas = []
     for i, a in enumerate(rec.objs("service_areas")):
-        area_id = a.text("id")
+        area_id = _meta(a).get(SOURCE_ID) or a.text("id")
         if area_id == derived_id(rec.id, "service_area", i):
             area_id = None
         geometry = None
         if (a.text("extent_type") or "").lower() == "geojson" and a.get("extent") not in (None, ""):
-            geometry = parse_geojson_extent(a, "extent")
+            try:
+                geometry = parse_geojson_extent(a, "extent")
+            except CatalogueError as exc:  # the area is still named: keep it, without a shape
+                ctx.warn(exc.record_id, exc.field, f"{exc.reason}: extent left out")
         areas.append(
             build(ServiceArea, {"id": area_id, "name": a.text("name"), "geometry": geometry}, a)
         )
@@ -372,6 +402,8 @@ def read_hsds3(
     progress: bool = False,
 ) -> ImportResult:
     """Import an HSDS 3.0 file, page dump or parsed object (see ``import_file``)."""
+    from vcsmatch.catalogue.importing import import_file  # the driver imports this module
+
     return import_file(
         path_or_obj, "hsds3", skip_invalid=skip_invalid, crosswalk=crosswalk, progress=progress
     )
@@ -382,23 +414,32 @@ def read_hsds3(
 
 
 @functools.lru_cache(maxsize=1024)
-def _term_id(taxonomy: str, code: str) -> str:
+def term_id(taxonomy: str, code: str) -> str:
     """The id of one of our taxonomy terms: the same in every export (pure, so cached)."""
     return str(uuid.uuid5(_NAMESPACE, f"term/{taxonomy}/{code}"))
 
 
 def _attribute(
-    service_id: str, n: int, taxonomy: str, code: str, name: str, value: str | None = None
+    owner: tuple[str, str],
+    n: int,
+    taxonomy: str,
+    code: str,
+    name: str,
+    value: str | None = None,
+    entity: str = "service",
 ) -> dict[str, Any]:
-    term_id = _term_id(taxonomy, code)
+    """An attribute linking one of our terms to ``owner`` (its derived-id seed, public id)."""
+    tid = term_id(taxonomy, code)
     attr: dict[str, Any] = {
-        "id": derived_id(service_id, "attribute", n),
-        "link_id": service_id,
-        "link_type": "service",
-        "link_entity": "service",
-        "taxonomy_term_id": term_id,
+        "id": derived_id(owner[0], entity, "attribute", n)
+        if entity != "service"
+        else derived_id(owner[0], "attribute", n),
+        "link_id": owner[1],
+        "link_type": entity,
+        "link_entity": entity,
+        "taxonomy_term_id": tid,
         "taxonomy_term": {
-            "id": term_id,
+            "id": tid,
             "code": code,
             "name": name,
             "description": name,
@@ -421,15 +462,35 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+_HOST = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?([/?#]\S*)?$")
+
+
+def as_uri(url: str | None) -> str | None:
+    """A URL HSDS accepts (``format: uri`` needs a scheme): ``www.x.org`` -> ``https://...``.
+
+    Text that is no URL at all is left out rather than published as one.
+    """
+    if url is None:
+        return None
+    url = url.strip()
+    if _SCHEME.match(url) and " " not in url:
+        return url
+    if _HOST.match(url):
+        return "https://" + url
+    return None
+
+
 def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict[str, Any]:
     """One ``Service`` as an HSDS 3.0 service object."""
     tax = taxonomy or load_taxonomy()
     s = service
-    sid = s.id
+    sid = s.id  # seeds the ids derived for nested objects
+    pid = public_id("service", sid, s.source)
     attrs: list[dict[str, Any]] = []
 
     def add(taxonomy_name: str, code: str, name: str, value: str | None = None) -> None:
-        attrs.append(_attribute(sid, len(attrs), taxonomy_name, code, name, value))
+        attrs.append(_attribute((sid, pid), len(attrs), taxonomy_name, code, name, value))
 
     for code in s.needs:
         add(NEEDS_TAXONOMY, code, _label(tax, "need", code))
@@ -448,7 +509,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
         attrs.append(
             {
                 "id": derived_id(sid, "attribute", len(attrs)),
-                "link_id": sid,
+                "link_id": pid,
                 "link_type": "service",
                 "link_entity": "service",
                 "taxonomy_term": _drop_none(
@@ -464,13 +525,22 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
         )
     if s.source is not None:
         add(META_TAXONOMY, "source", "Source", s.source)
+    if pid != sid:
+        add(META_TAXONOMY, SOURCE_ID, "Source id", sid)
+    org_pid = None
+    if s.organisation_id is not None:
+        org_pid = public_id("organization", s.organisation_id, s.source)
+        if org_pid != s.organisation_id:
+            add(META_TAXONOMY, ORGANIZATION_SOURCE_ID, "Organisation source id", s.organisation_id)
     if not s.locations:
         for text in s.accessibility:
             add(META_TAXONOMY, "accessibility", "Accessibility", text)
 
     sals: list[dict[str, Any]] = []
     for i, loc in enumerate(s.locations):
-        loc_id = loc.id or derived_id(sid, "location", i)
+        loc_id = (
+            public_id("location", loc.id, s.source) if loc.id else derived_id(sid, "location", i)
+        )
         location: dict[str, Any] = _drop_none(
             {
                 "id": loc_id,
@@ -497,10 +567,22 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
             {"id": derived_id(sid, "accessibility", i, j), "location_id": loc_id, "description": a}
             for j, a in enumerate(s.accessibility)
         ]
+        if loc.id is not None and loc_id != loc.id:
+            location["attributes"] = [
+                _attribute(
+                    (f"{sid}/location/{i}", loc_id),
+                    0,
+                    META_TAXONOMY,
+                    SOURCE_ID,
+                    "Source id",
+                    loc.id,
+                    entity="location",
+                )
+            ]
         sals.append(
             {
                 "id": derived_id(sid, "service_at_location", i),
-                "service_id": sid,
+                "service_id": pid,
                 "location_id": loc_id,
                 "location": location,
             }
@@ -510,10 +592,15 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
         sals.append(
             {
                 "id": derived_id(sid, "service_at_location", "virtual"),
-                "service_id": sid,
+                "service_id": pid,
                 "location_id": loc_id,
                 "location": _drop_none(
-                    {"id": loc_id, "location_type": "virtual", "name": "Online", "url": s.url}
+                    {
+                        "id": loc_id,
+                        "location_type": "virtual",
+                        "name": "Online",
+                        "url": as_uri(s.url),
+                    }
                 ),
             }
         )
@@ -524,7 +611,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
             _drop_none(
                 {
                     "id": derived_id(sid, "schedule", i),
-                    "service_id": sid,
+                    "service_id": pid,
                     "freq": sc.freq,
                     "interval": sc.interval,
                     "byday": ",".join(sc.weekdays) if sc.weekdays else None,
@@ -537,25 +624,38 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
             )
         )
 
-    areas = [
-        _drop_none(
+    areas = []
+    for i, a in enumerate(s.service_areas):
+        area_id = public_id("service_area", a.id, s.source) if a.id else None
+        area = _drop_none(
             {
-                "id": a.id or derived_id(sid, "service_area", i),
-                "service_id": sid,
+                "id": area_id or derived_id(sid, "service_area", i),
+                "service_id": pid,
                 "name": a.name,
                 "extent": json.dumps(a.geometry, separators=(",", ":")) if a.geometry else None,
                 "extent_type": "geojson" if a.geometry else None,
             }
         )
-        for i, a in enumerate(s.service_areas)
-    ]
+        if a.id is not None and area_id != a.id:
+            area["attributes"] = [
+                _attribute(
+                    (f"{sid}/service_area/{i}", area["id"]),
+                    0,
+                    META_TAXONOMY,
+                    SOURCE_ID,
+                    "Source id",
+                    a.id,
+                    entity="service_area",
+                )
+            ]
+        areas.append(area)
 
     cost_options = []
     if s.cost.free is True:
         cost_options.append(
             {
                 "id": derived_id(sid, "cost_option"),
-                "service_id": sid,
+                "service_id": pid,
                 "option": "Free",
                 "amount": 0,
                 "currency": "GBP",
@@ -565,7 +665,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
         cost_options.append(
             {
                 "id": derived_id(sid, "cost_option"),
-                "service_id": sid,
+                "service_id": pid,
                 "option": "Charge",
                 "currency": "GBP",
             }
@@ -575,7 +675,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
     for i, c in enumerate(s.contacts):
         cid = derived_id(sid, "contact", i)
         contact = _drop_none(
-            {"id": cid, "service_id": sid, "name": c.name, "title": c.title, "email": c.email}
+            {"id": cid, "service_id": pid, "name": c.name, "title": c.title, "email": c.email}
         )
         if c.phone is not None:
             contact["phones"] = [
@@ -584,13 +684,13 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
         contacts.append(contact)
 
     out: dict[str, Any] = {
-        "id": sid,
+        "id": pid,
         "name": s.name,
-        "description": s.description,
+        "description": s.description_html or s.description,
         "status": _STATUS_OUT.get(s.status, s.status),
-        "url": s.url,
+        "url": as_uri(s.url),
         "email": s.email,
-        "organization_id": s.organisation_id,
+        "organization_id": org_pid,
         "eligibility_description": s.eligibility.rules,
         "minimum_age": s.eligibility.min_age,
         "maximum_age": s.eligibility.max_age,
@@ -601,17 +701,17 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
     out = _drop_none(out)
     if s.organisation is not None:
         out["organization"] = {
-            "id": s.organisation_id or derived_id(sid, "organization"),
+            "id": org_pid or derived_id(sid, "organization"),
             "name": s.organisation,
             "description": "",
         }
     if s.phone is not None:
-        out["phones"] = [{"id": derived_id(sid, "phone"), "service_id": sid, "number": s.phone}]
+        out["phones"] = [{"id": derived_id(sid, "phone"), "service_id": pid, "number": s.phone}]
     out["schedules"] = schedules
     out["service_areas"] = areas
     out["service_at_locations"] = sals
     out["languages"] = [
-        {"id": derived_id(sid, "language", i), "service_id": sid, "name": lang}
+        {"id": derived_id(sid, "language", i), "service_id": pid, "name": lang}
         for i, lang in enumerate(s.languages)
     ]
     out["cost_options"] = cost_options
@@ -679,8 +779,10 @@ def _write_json(path: Path, data: Any) -> None:
 __all__ = [
     "DELIVERY_TAXONOMY",
     "META_TAXONOMY",
+    "as_uri",
     "derived_id",
     "read_hsds3",
+    "term_id",
     "service_to_hsds3",
     "write_hsds3",
     "write_hsds3_pages",

@@ -58,6 +58,18 @@ class Schedule(_Model):
     valid_to: dt.date | None = None
     description: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _daily_as_weekly(cls, data: Any) -> Any:
+        """HSDS 3.0 allows WEEKLY or MONTHLY: a daily rule is a weekly one on all seven days."""
+        if isinstance(data, dict) and str(data.get("freq") or "").upper() == "DAILY":
+            data = {**data, "freq": "WEEKLY"}
+            if not data.get("weekdays"):
+                data["weekdays"] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"]
+            if data.get("interval") not in (None, 1):
+                data["interval"] = None  # every n days has no weekly equivalent
+        return data
+
 
 class Contact(_Model):
     name: str | None = None
@@ -69,8 +81,9 @@ class Contact(_Model):
 class Eligibility(_Model):
     """Hard eligibility rules. Ages are inclusive; ``sex`` restricts to one sex."""
 
-    min_age: int | None = Field(default=None, ge=0, le=130)
-    max_age: int | None = Field(default=None, ge=0, le=130)
+    #: Fractional ages are valid HSDS (0.5 for a service for babies).
+    min_age: int | float | None = Field(default=None, ge=0, le=130)
+    max_age: int | float | None = Field(default=None, ge=0, le=130)
     sex: SexRestriction | None = None
     rules: str | None = None
 
@@ -99,7 +112,10 @@ class Service(_Model):
 
     id: str = Field(min_length=1, max_length=200)
     name: str = Field(min_length=1, max_length=500)
+    #: Plain text (what search and ranking read); a feed's HTML is turned into text on import.
     description: str = ""
+    #: The feed's HTML description cut to a small safe subset, for display (None if plain).
+    description_html: str | None = None
     organisation: str | None = None
     organisation_id: str | None = None
     status: Status = "active"
@@ -176,9 +192,16 @@ class Catalogue(_Model):
         return {s.id: i for i, s in enumerate(self.services)}
 
     def get(self, service_id: str) -> Service:
+        """The service with this id, or with this public (UUID) id as HSDS exports name it."""
+        from vcsmatch.catalogue.ids import as_uuid, public_id
         from vcsmatch.errors import NotFoundError
 
         for s in self.services:
             if s.id == service_id:
                 return s
+        wanted = as_uuid(service_id)
+        if wanted is not None:
+            for s in self.services:
+                if public_id("service", s.id, s.source) == wanted:
+                    return s
         raise NotFoundError(f"no service with id {service_id!r}")

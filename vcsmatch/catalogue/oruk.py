@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from vcsmatch.catalogue.crosswalk import Crosswalk
-from vcsmatch.catalogue.importing import (
+from vcsmatch.catalogue.formats import (
     FormatSpec,
     ImportResult,
     MappedTerms,
     PathOrObj,
     TermContext,
-    import_file,
 )
 from vcsmatch.catalogue.model import (
     Contact,
@@ -235,8 +234,9 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     if attending:
         for part in attending.replace(";", ",").split(","):
             mode = _ATTENDING.get(part.strip().lower())
-            if mode is None:
-                raise rec.fail("attending_type", f"unknown attending type {part.strip()!r}")
+            if mode is None:  # outside the ORUK enum: the record is still usable without it
+                ctx.warn(rec.id, "attending_type", f"unknown attending type {part.strip()!r}")
+                continue
             if mode not in modes:
                 modes.append(mode)
     if not modes and locations:
@@ -305,6 +305,8 @@ def read_oruk(
     progress: bool = False,
 ) -> ImportResult:
     """Import an Open Referral UK 1.0 file, page dump or parsed object (see ``import_file``)."""
+    from vcsmatch.catalogue.importing import import_file  # the driver imports this module
+
     return import_file(
         path_or_obj, "oruk", skip_invalid=skip_invalid, crosswalk=crosswalk, progress=progress
     )

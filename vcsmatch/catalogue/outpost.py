@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from vcsmatch.catalogue.crosswalk import Crosswalk
-from vcsmatch.catalogue.importing import (
+from vcsmatch.catalogue.formats import (
     FormatSpec,
     ImportResult,
     MappedTerms,
     PathOrObj,
     TermContext,
-    import_file,
 )
 from vcsmatch.catalogue.model import (
     Contact,
@@ -245,6 +244,8 @@ def read_outpost(
     progress: bool = False,
 ) -> ImportResult:
     """Import Outpost API pages (a file, a directory of pages, or parsed JSON)."""
+    from vcsmatch.catalogue.importing import import_file  # the driver imports this module
+
     return import_file(
         path_or_obj, "outpost", skip_invalid=skip_invalid, crosswalk=crosswalk, progress=progress
     )

@@ -31,6 +31,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class FormatChoice(StrEnum):
     auto = "auto"
     hsds3 = "hsds3"
+    oruk3 = "oruk3"
     oruk = "oruk"
     outpost = "outpost"
 
@@ -54,7 +55,26 @@ def _sessions():  # noqa: ANN202 - a sessionmaker; typed in vcsmatch.store.db
     return open_store(get_settings())
 
 
-def _run_import(file: Path, fmt: FormatChoice, skip_invalid: bool, crosswalk: Path | None):  # noqa: ANN202
+def parse_share(text: str) -> float:
+    """``5%``, ``5`` (both per cent) or ``0.05`` as a share from 0 to 1."""
+    raw = text.strip().removesuffix("%")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise typer.BadParameter(f"expected a share such as 5% or 0.05, got {text!r}") from None
+    share = value / 100 if text.strip().endswith("%") or value > 1 else value
+    if not 0 <= share <= 1:
+        raise typer.BadParameter(f"expected a share from 0% to 100%, got {text!r}")
+    return share
+
+
+def _run_import(  # noqa: ANN202
+    file: Path,
+    fmt: FormatChoice,
+    skip_invalid: bool,
+    crosswalk: Path | None,
+    max_invalid: float = 0.0,
+):
     """Read ``file``; print the report and exit 1 when the import is refused."""
     from vcsmatch.catalogue.importing import import_file
 
@@ -63,7 +83,12 @@ def _run_import(file: Path, fmt: FormatChoice, skip_invalid: bool, crosswalk: Pa
         raise typer.Exit(2)
     try:
         result = import_file(
-            file, fmt.value, skip_invalid=skip_invalid, crosswalk=crosswalk, progress=True
+            file,
+            fmt.value,
+            skip_invalid=skip_invalid,
+            crosswalk=crosswalk,
+            progress=True,
+            max_invalid=max_invalid,
         )
     except ImportFailed as exc:
         report = getattr(exc, "report", None)
@@ -82,14 +107,30 @@ def import_(
     file: FileArg,
     format: FormatOpt = FormatChoice.auto,  # noqa: A002 - the option is --format
     skip_invalid: Annotated[
-        bool, typer.Option(help="Import the valid records and report the rest.")
+        bool, typer.Option(help="Import the valid records and report the rest, however many.")
     ] = False,
     crosswalk: CrosswalkOpt = None,
+    max_invalid: Annotated[
+        str,
+        typer.Option(
+            help="Import the valid records and name each rejected one, unless more than this "
+            "share of the records is invalid (5%, 0.05)."
+        ),
+    ] = "5%",
+    strict: Annotated[
+        bool, typer.Option(help="Refuse the whole import if any record is invalid.")
+    ] = False,
 ) -> None:
-    """Import FILE as a new catalogue version and serve it. Refused imports store nothing."""
+    """Import FILE as a new catalogue version and serve it. Refused imports store nothing.
+
+    Real feeds carry the odd bad record: by default every valid record is imported and each
+    rejected one is named (record id, field, reason); the import is refused only when more
+    than --max-invalid of the records are invalid, or with --strict.
+    """
     from vcsmatch.store import catalogue_versions
 
-    result = _run_import(file, format, skip_invalid, crosswalk)
+    share = 0.0 if strict else parse_share(max_invalid)
+    result = _run_import(file, format, skip_invalid and not strict, crosswalk, share)
     out.print(result.report.to_text(), markup=False)
     if len(result.catalogue) == 0:
         err.print("refused: no valid services to import; the current catalogue stays active")
