@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -105,18 +106,25 @@ def live_server(web_world: WebWorld) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    """Headless Chromium from Debian's package (never a downloaded build)."""
+def playwright_driver() -> Iterator[object]:
+    """One Playwright driver for the whole run: its sync API allows only one at a time, so
+    every browser fixture launches from this one."""
     if not CHROMIUM.exists() or shutil.which("chromium") is None:
         pytest.skip("chromium is not installed (run scripts/install-browser.sh)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver: Any) -> Iterator[object]:
+    """Headless Chromium from Debian's package (never a downloaded build)."""
+    instance = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        yield instance
+    finally:
+        instance.close()
 
 
 @pytest.fixture(scope="session")

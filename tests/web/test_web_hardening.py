@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -65,22 +64,17 @@ def test_finding7_revoking_the_key_ends_its_sessions(client: TestClient, web_wor
 
 
 @pytest.fixture(scope="module")
-def bfcache_browser() -> Iterator[object]:
+def bfcache_browser(playwright_driver: Any) -> Iterator[object]:
     """Chromium with its back-forward cache ON (Playwright turns it off by default)."""
-    if not CHROMIUM.exists() or shutil.which("chromium") is None:
-        pytest.skip("chromium is not installed (run scripts/install-browser.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[*CHROMIUM_ARGS, "--enable-features=BackForwardCache"],
-            ignore_default_args=["--disable-back-forward-cache"],
-        )
-        try:
-            yield instance
-        finally:
-            instance.close()
+    instance = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[*CHROMIUM_ARGS, "--enable-features=BackForwardCache"],
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+    try:
+        yield instance
+    finally:
+        instance.close()
 
 
 def test_finding8_back_after_sign_out_shows_no_personal_data(
