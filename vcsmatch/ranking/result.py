@@ -15,6 +15,7 @@ ReasonKind = Literal[
     "prior",
     "new_service",
     "exploration",
+    "off_need",
     "other",
 ]
 
