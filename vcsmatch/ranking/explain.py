@@ -23,29 +23,14 @@ from vcsmatch.catalogue.model import DELIVERY_MODES
 from vcsmatch.ranking.collaborative import GroupStats, describe_group, values_in_rows
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.need_evidence import NeedEvidence
+from vcsmatch.ranking.parts import default_parts
 from vcsmatch.ranking.priors import ServicePriors
 from vcsmatch.ranking.result import Reason, Suggestion
 from vcsmatch.taxonomy import Taxonomy
 
-#: Which reason each blend feature's contribution counts toward.
+#: Which reason each blend feature's contribution counts toward (``parts.default_parts``).
 FEATURE_REASON: dict[str, str] = {
-    "needs": "need",
-    "main_need": "need",
-    "any_need": "need",
-    "strengths": "activity",
-    "distance": "distance",
-    "mode": "delivery",
-    "group_share": "collaborative",
-    "group_lift": "collaborative",
-    "taste": "collaborative",
-    "als": "collaborative",
-    "rated_taste": "collaborative",
-    "kind_taste": "collaborative",
-    "need_fit": "need_evidence",
-    "main_need_fit": "need_evidence",
-    "prior_lift": "prior",
-    "quality": "prior",
-    "rated_quality": "prior",
+    f: kind for part in default_parts() for f, kind in part.reasons.items()
 }
 
 _MODE_WORDS = {

@@ -46,6 +46,7 @@ from vcsmatch.ranking.explain import Explainer
 from vcsmatch.ranking.exploration import EXPLORATION_REASON, Exploration, exploration_pool
 from vcsmatch.ranking.factorization import RatingFactorization
 from vcsmatch.ranking.need_evidence import NeedEvidence
+from vcsmatch.ranking.parts import default_parts
 from vcsmatch.ranking.priors import ServicePriors, fit_priors
 from vcsmatch.ranking.result import Suggestion
 from vcsmatch.ranking.validation import (
@@ -62,37 +63,12 @@ from vcsmatch.taxonomy import load_taxonomy
 #: What the learned parts know of a person (``PersonFeatures`` groups).
 PERSON_GROUPS: tuple[str, ...] = ("age_band", "sex", "age_band_sex", "needs", "strengths")
 
-#: Blend features of each part, in the order of the blend's columns.
-PART_FEATURES: dict[str, tuple[str, ...]] = {
-    "content": ("needs", "main_need", "any_need", "strengths", "distance", "mode"),
-    "collaborative": (
-        "group_share",
-        "group_lift",
-        "taste",
-        "als",
-        "rated_taste",
-        "kind_taste",
-        "need_fit",
-        "main_need_fit",
-    ),
-    "priors": ("prior_lift", "quality", "rated_quality"),
-}
+#: Blend features of each part, in the order of the blend's columns (``parts.default_parts``).
+PART_FEATURES: dict[str, tuple[str, ...]] = {p.name: p.features for p in default_parts()}
 
 #: Features that only ratings of the service itself inform: missing (NaN) for a service nobody
 #: rated, so they contribute nothing to its score (see ``Blend.impute``).
-EVIDENCE_FEATURES: frozenset[str] = frozenset(
-    {
-        "group_share",
-        "group_lift",
-        "als",
-        "rated_taste",
-        "need_fit",
-        "main_need_fit",
-        "prior_lift",
-        "quality",
-        "rated_quality",
-    }
-)
+EVIDENCE_FEATURES: frozenset[str] = frozenset().union(*(p.evidence for p in default_parts()))
 
 #: With ``negatives_per_rating=None``, the largest share of relevant rows in the blend's training
 #: rows before sampled unrated services are added as negatives.
