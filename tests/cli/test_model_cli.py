@@ -314,3 +314,33 @@ def test_the_same_commands_run_on_an_online_only_world(tmp_path: Path):
     recs = read_recommendations(tmp_path / "recs.csv")
     assert recs["person_id"].nunique() == 10
     assert (recs.groupby("person_id").size() == 10).all()
+
+
+def test_recommend_accepts_a_top_k_as_large_as_a_big_catalogue(
+    world_dir: Path, model_dir: Path, tmp_path: Path
+):
+    """--top-k 5000 (more than any fixed cap, as large as a county's catalogue) is accepted
+    and gives each person their whole ranked candidate list, no longer than the catalogue."""
+    recs_path = tmp_path / "all.csv"
+    result = runner.invoke(
+        app,
+        [
+            "recommend",
+            "--catalogue",
+            str(world_dir / "services.json"),
+            "--model-dir",
+            str(model_dir),
+            "--people",
+            str(world_dir / "new_people.csv"),
+            "--top-k",
+            "5000",
+            "--output",
+            str(recs_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    recs = read_recommendations(recs_path)
+    n_services = len(read_hsds3(world_dir / "services.json").catalogue)
+    per_person = recs.groupby("person_id").size()
+    assert per_person.max() <= n_services
+    assert per_person.max() > 10

@@ -54,7 +54,8 @@ RatingsOpt = Annotated[
     ),
 ]
 ModelDirOpt = Annotated[Path, typer.Option("--model-dir", help="The model's directory.")]
-TopKOpt = Annotated[int, typer.Option("--top-k", min=1, max=1000, help="Suggestions per person.")]
+# no upper bound: a list as long as the catalogue is a valid request (a full ranking)
+TopKOpt = Annotated[int, typer.Option("--top-k", min=1, help="Suggestions per person.")]
 
 
 def _refuse(error: BaseException) -> typer.Exit:
