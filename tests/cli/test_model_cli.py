@@ -230,6 +230,11 @@ def test_evaluate_writes_the_report(world_dir: Path, model_dir: Path, tmp_path: 
     )
     assert result.exit_code == 0, result.output
     assert "model / nearest" in result.output
+    # the exposure-fair figure comes first, and the logged-rating one says why it misleads
+    fair = result.output.index("model / nearest (rated_ndcg)")
+    assert fair < result.output.index("model / nearest (ndcg on logged ratings)")
+    assert "favours the old tool" in result.output
+    assert "0 specialist suggestions without their need" in result.output
     text = report.read_text(encoding="utf-8")
     assert "data:image/png;base64," in text and "by time" in text
 
