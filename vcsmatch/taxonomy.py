@@ -2,6 +2,10 @@
 
 Strength codes double as the codes of a service's activities: a person who loves gardening
 matches a service whose activity is gardening.
+
+A need marked ``specialist`` (domestic abuse, alcohol and drugs) is one whose services are for
+people with that need only: a service whose main need it is is never suggested to anyone else
+(``vcsmatch.features.specialist``).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class Term:
     description: str
     synonyms: tuple[str, ...] = ()
     care_act_outcome: str = ""
+    #: Services meeting this need as their main one are only for people with the need.
+    specialist: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,11 @@ class Taxonomy:
     @cached_property
     def need_codes(self) -> tuple[str, ...]:
         return tuple(t.code for t in self.needs)
+
+    @cached_property
+    def specialist_codes(self) -> frozenset[str]:
+        """Need codes marked specialist in ``needs.csv``."""
+        return frozenset(t.code for t in self.needs if t.specialist)
 
     @cached_property
     def strength_codes(self) -> tuple[str, ...]:
@@ -87,6 +98,7 @@ def _read_terms(path: Path) -> tuple[Term, ...]:
             description=row["description"].strip(),
             synonyms=tuple(s.strip() for s in (row.get("synonyms") or "").split(";") if s.strip()),
             care_act_outcome=(row.get("care_act_outcome") or "").strip(),
+            specialist=(row.get("specialist") or "").strip().lower() in ("yes", "true", "1"),
         )
         for row in rows
     )

@@ -230,6 +230,11 @@ def test_evaluate_writes_the_report(world_dir: Path, model_dir: Path, tmp_path: 
     )
     assert result.exit_code == 0, result.output
     assert "model / nearest" in result.output
+    # the exposure-fair figure comes first, and the logged-rating one says why it misleads
+    fair = result.output.index("model / nearest (rated_ndcg)")
+    assert fair < result.output.index("model / nearest (ndcg on logged ratings)")
+    assert "favours the old tool" in result.output
+    assert "0 specialist suggestions without their need" in result.output
     text = report.read_text(encoding="utf-8")
     assert "data:image/png;base64," in text and "by time" in text
 
@@ -314,3 +319,33 @@ def test_the_same_commands_run_on_an_online_only_world(tmp_path: Path):
     recs = read_recommendations(tmp_path / "recs.csv")
     assert recs["person_id"].nunique() == 10
     assert (recs.groupby("person_id").size() == 10).all()
+
+
+def test_recommend_accepts_a_top_k_as_large_as_a_big_catalogue(
+    world_dir: Path, model_dir: Path, tmp_path: Path
+):
+    """--top-k 5000 (more than any fixed cap, as large as a county's catalogue) is accepted
+    and gives each person their whole ranked candidate list, no longer than the catalogue."""
+    recs_path = tmp_path / "all.csv"
+    result = runner.invoke(
+        app,
+        [
+            "recommend",
+            "--catalogue",
+            str(world_dir / "services.json"),
+            "--model-dir",
+            str(model_dir),
+            "--people",
+            str(world_dir / "new_people.csv"),
+            "--top-k",
+            "5000",
+            "--output",
+            str(recs_path),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    recs = read_recommendations(recs_path)
+    n_services = len(read_hsds3(world_dir / "services.json").catalogue)
+    per_person = recs.groupby("person_id").size()
+    assert per_person.max() <= n_services
+    assert per_person.max() > 10

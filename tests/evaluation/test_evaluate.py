@@ -169,3 +169,46 @@ def test_rated_protocol_scores_the_order_of_rated_services(world):
     assert result.models["best"].rated_ndcg == pytest.approx(1.0)
     assert result.models["best"].ndcg == pytest.approx(1.0)
     assert result.models["worst"].rated_ndcg < 0.8
+
+
+class _AlwaysSpecialist:
+    """Not a ranker: suggests the catalogue's specialist services to everyone, first."""
+
+    def get_params(self, deep: bool = False) -> dict:
+        return {}
+
+    def fit(self, catalogue, ratings):  # noqa: ANN001, ANN201
+        from vcsmatch.features.specialist import SpecialistServices
+
+        special = SpecialistServices().fit(catalogue)
+        ids = np.asarray(catalogue.ids(), dtype=object)
+        self.ids_ = list(ids[special.specialist_]) + list(ids[~special.specialist_])
+        return self
+
+    def recommend_batch(self, people, top_k: int = 10):  # noqa: ANN001, ANN201
+        from vcsmatch.ranking.result import Suggestion
+
+        return [
+            [Suggestion(sid, 1.0 / (r + 1), r + 1) for r, sid in enumerate(self.ids_[:top_k])]
+            for _ in people
+        ]
+
+
+def test_specialist_and_off_need_figures_are_reported(world):
+    """Every ranker of the run reports no specialist service without its need and its
+    off-need share of the top five; a ranker that ignores needs is caught on both."""
+    result = evaluate(
+        {"careless": _AlwaysSpecialist()},
+        world.catalogue,
+        world.ratings,
+        people=world.new_people,
+        truth=world.new_relevance,
+        progress=False,
+    )
+    careless = result.models.pop("careless")
+    assert careless.specialist > 0
+    assert careless.off_need > max(m.off_need for m in result.models.values())
+    for scores in result.models.values():
+        assert scores.specialist == 0
+        assert 0.0 <= scores.off_need <= 1.0
+    assert "off_need@5" in result.to_frame().columns

@@ -192,3 +192,33 @@ def test_model_of_an_older_format_asks_for_retraining(small_world: World, tmp_pa
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelLoadError, match="older than this vcsmatch reads.*retrain"):
         Recommender.load(tmp_path)
+
+
+def _with_needs(world: World) -> list[Any]:
+    """The new people, and each again with the needs that specialist services list second
+    (mental wellbeing) but without the specialist need itself."""
+    people = list(world.new_people)
+    people += [p.model_copy(update={"needs": ["mental-wellbeing"]}) for p in world.new_people]
+    return people
+
+
+@pytest.mark.parametrize("name", RANKERS)
+def test_no_specialist_service_without_its_need(name: str, small_world: World) -> None:
+    """A specialist service (domestic abuse, alcohol and drugs) is never suggested to a person
+    without its need, however its ratings by such people went; it is to one with the need."""
+    from vcsmatch.features.specialist import SpecialistServices
+
+    model = fitted(name, small_world)
+    special = SpecialistServices().fit(small_world.catalogue)
+    assert special.specialist_.any()
+    index = small_world.catalogue.index()
+    n_catalogue = len(small_world.catalogue)
+    for p in _with_needs(small_world):
+        allowed = special.allowed(p.needs)
+        for s in model.recommend(p, top_k=n_catalogue):
+            assert allowed[index[s.service_id]], (s.service_id, p.needs)
+    row = int(np.flatnonzero(special.specialist_)[0])
+    need = str(special.need_[row])
+    person = small_world.new_people[0].model_copy(update={"needs": [need]})
+    suggested = {s.service_id for s in model.recommend(person, top_k=n_catalogue)}
+    assert any(special.need_[index[sid]] == need for sid in suggested)

@@ -13,7 +13,10 @@ test person, and scores the lists:
   synthetic world's, where every service's relevance to every person is known.
 
 It also counts catalogue coverage, the share of never-rated services surfaced, suggestions
-the eligibility rules forbid (must be 0), and NDCG per sex and age band with the largest gap.
+the eligibility rules forbid (must be 0), specialist services suggested to a person without
+their need (must be 0, ``vcsmatch.features.specialist``), the share of the first five
+suggestions that meet none of the person's needs (``off_need``), and NDCG per sex and age
+band with the largest gap.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ BASELINE_NAMES: tuple[str, ...] = (
     "global-popularity",
     "group-popularity",
 )
+
+#: How many places of each list the off-need share looks at.
+OFF_NEED_HEAD = 5
 
 Truth = Callable[[Person], np.ndarray] | np.ndarray
 
@@ -85,6 +91,11 @@ class ModelScores:
     new_share: float = 0.0
     new_surfaced: int = 0
     ineligible: int = 0
+    #: Suggestions of a specialist service to a person without its need (must be 0).
+    specialist: int = 0
+    #: Share of the first ``OFF_NEED_HEAD`` suggestions meeting none of the person's needs
+    #: (over people with at least one need recorded).
+    off_need: float = math.nan
     n_people: int = 0
     fit_seconds: float = 0.0
     recommend_seconds: float = 0.0
@@ -146,6 +157,8 @@ class EvaluationResult:
                     "coverage_share": m.coverage_share,
                     "new_share": m.new_share,
                     "ineligible": m.ineligible,
+                    "specialist": m.specialist,
+                    f"off_need@{OFF_NEED_HEAD}": m.off_need,
                     "largest_gap": np.nan if gap is None else gap[3],
                     "gap_between": "" if gap is None else f"{gap[1]} vs {gap[2]}",
                     "fit_s": m.fit_seconds,
@@ -258,6 +271,7 @@ def evaluate(
     rated_in_training = set(train["service_id"].astype(str))
     n_active = sum(1 for s in catalogue if s.is_active) or len(catalogue)
     eligibility = _EligibilityCheck(catalogue, people)
+    needs_check = _NeedCheck(catalogue, people)
     ids = np.asarray(catalogue.ids(), dtype=object)
 
     results: dict[str, ModelScores] = {}
@@ -287,6 +301,8 @@ def evaluate(
             scores.new_share = new_service_share(lists, rated_in_training)
             scores.new_surfaced = len({s for r in lists for s in r} - rated_in_training)
             scores.ineligible = eligibility.count(lists)
+            scores.specialist = needs_check.specialist(lists)
+            scores.off_need = needs_check.off_need_share(lists, OFF_NEED_HEAD)
 
             per_person_true: list[float | None] = []
             per_person_rated: list[float | None] = []
@@ -413,6 +429,41 @@ class _EligibilityCheck:
             ok = self.flt.check(person, where).eligible
             bad += sum(1 for s in ranked if s not in self.row or not ok[self.row[s]])
         return bad
+
+
+class _NeedCheck:
+    """Counts specialist services suggested without their need, and the share of the head of
+    each list meeting none of the person's needs (published or inferred)."""
+
+    def __init__(self, catalogue: Catalogue, people: Sequence[Person]) -> None:
+        from vcsmatch.features.service import ServiceFeatures
+        from vcsmatch.features.specialist import SpecialistServices
+
+        features = ServiceFeatures().fit(catalogue)
+        self.need_col = {c: j for j, c in enumerate(features.need_codes_)}
+        self.meets = features.need_matrix_ > 0
+        self.special = SpecialistServices().fit(catalogue)
+        self.row = catalogue.index()
+        self.people = people
+
+    def specialist(self, lists: Sequence[Sequence[str]]) -> int:
+        bad = 0
+        for person, ranked in zip(self.people, lists, strict=True):
+            if ranked:
+                ok = self.special.allowed(person.needs)
+                bad += sum(1 for s in ranked if s in self.row and not ok[self.row[s]])
+        return bad
+
+    def off_need_share(self, lists: Sequence[Sequence[str]], head: int) -> float:
+        off = shown = 0
+        for person, ranked in zip(self.people, lists, strict=True):
+            cols = [self.need_col[c] for c in person.needs if c in self.need_col]
+            if not cols:
+                continue
+            rows = [self.row[s] for s in ranked[:head] if s in self.row]
+            shown += len(rows)
+            off += int((~self.meets[np.ix_(rows, cols)].any(axis=1)).sum()) if rows else 0
+        return off / shown if shown else math.nan
 
 
 def _by_group(

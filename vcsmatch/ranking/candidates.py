@@ -1,7 +1,9 @@
 """Which services a person could use at all: eligible, and able to reach them.
 
 A service is a candidate when the eligibility filter passes it (hard rules: active, age, sex,
-declared area) AND it reaches the person:
+declared area), it is not a specialist service for a need the person does not have
+(``vcsmatch.features.specialist``: domestic abuse, alcohol and drugs), AND it reaches the
+person:
 
 - in person: a location within the person's travel radius (spatial index query);
 - online or phone: always (no travel);
@@ -26,6 +28,7 @@ from vcsmatch.catalogue.model import DELIVERY_MODES, Catalogue
 from vcsmatch.features.eligibility import EligibilityFilter, EligibilityResult
 from vcsmatch.features.geo import EARTH_RADIUS_KM, SpatialIndex, service_points
 from vcsmatch.features.person import Person
+from vcsmatch.features.specialist import SpecialistServices
 
 _IN_PERSON, _ONLINE, _PHONE, _HOME = (
     DELIVERY_MODES.index(m) for m in ("in_person", "online", "phone", "home_visit")
@@ -51,6 +54,7 @@ class CandidateFinder:
         modes = np.asarray(modes, dtype=bool).reshape(n, len(DELIVERY_MODES))
         self.n_services_ = n
         self.eligibility_ = EligibilityFilter().fit(services)
+        self.specialist_ = SpecialistServices().fit(services)
         declared = self.eligibility_.areas_.declared_
         self.remote_ = modes[:, _ONLINE] | modes[:, _PHONE]
         self.home_visit_ = modes[:, _HOME]
@@ -131,5 +135,5 @@ class CandidateFinder:
             reach = reach.copy()
             reach[rows] = True
             distance[rows] = km
-        keep = np.flatnonzero(check.eligible & reach)
+        keep = np.flatnonzero(check.eligible & reach & self.specialist_.allowed(person.needs))
         return Candidates(rows=keep, distance_km=distance[keep], eligibility=check)

@@ -4,38 +4,67 @@ Greedy selection maximising ``sum(relevance) + weight * coverage``, where covera
 the person's needs, the best need-match among the chosen services.
 Coverage is submodular, so the greedy choice's marginal gain never rises from one pick to the
 next: the gains are the scores we report, and scores never rise down the list.
+
+The same pass bounds the suggestions that meet none of the person's needs at the head of the
+list (``off_need``, ``max_off_in_head``): once the head holds that many, the rest of the head
+is filled from services that meet a need, while there are any. A pick held back that way may
+come later with a higher gain than the one above it, so reported scores are capped at the
+score above (they still never rise).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+#: How many places count as the head of the list for the off-need bound.
+HEAD = 5
+
 
 def rerank(
-    relevance: np.ndarray, need_match: np.ndarray, top_k: int, weight: float
+    relevance: np.ndarray,
+    need_match: np.ndarray,
+    top_k: int,
+    weight: float,
+    *,
+    off_need: np.ndarray | None = None,
+    max_off_in_head: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick ``top_k`` positions from a pool.
 
     ``relevance``: pool scores; ``need_match``: pool x person's needs (0..1 how well each
-    service meets each need). Returns ``(order, gains)``: positions into the pool and each
-    pick's marginal gain (relevance plus the coverage it added).
+    service meets each need); ``off_need``: pool mask of services meeting none of the
+    person's needs, at most ``max_off_in_head`` of which go in the first ``HEAD`` places
+    (``None``: no bound). Returns ``(order, gains)``: positions into the pool and each
+    pick's score (relevance plus the coverage it added), never rising.
     """
     n = len(relevance)
     k = min(top_k, n)
-    if n == 0 or need_match.shape[1] == 0 or weight <= 0:
+    order = np.empty(k, dtype=np.int64)
+    gains = np.empty(k)
+    if n == 0:
+        return order, gains
+    diverse = need_match.shape[1] > 0 and weight > 0
+    bounded = off_need is not None and max_off_in_head is not None
+    if not diverse and not bounded:
         order = np.argsort(-relevance, kind="stable")[:k]
         return order, relevance[order]
     covered = np.zeros(need_match.shape[1])
-    scale = weight  # each of the person's needs newly met is worth ``weight``
     free = np.ones(n, dtype=bool)
-    order = np.empty(k, dtype=np.int64)
-    gains = np.empty(k)
+    n_off = 0
     for step in range(k):
-        extra = np.maximum(need_match - covered, 0.0).sum(axis=1) * scale
-        gain = np.where(free, relevance + extra, -np.inf)
+        gain = relevance.copy()
+        if diverse:  # each of the person's needs newly met is worth ``weight``
+            gain += np.maximum(need_match - covered, 0.0).sum(axis=1) * weight
+        gain[~free] = -np.inf
+        if bounded and step < HEAD and n_off >= max_off_in_head:
+            on_need = free & ~off_need
+            if on_need.any():
+                gain[~on_need] = -np.inf
         pick = int(np.argmax(gain))
         order[step] = pick
         gains[step] = gain[pick]
         free[pick] = False
         covered = np.maximum(covered, need_match[pick])
-    return order, gains
+        if bounded and off_need[pick]:
+            n_off += 1
+    return order, np.minimum.accumulate(gains)

@@ -6,6 +6,10 @@ collaborative, prior) and each part that pushed the score up becomes a reason, w
 facts behind it: which of the person's needs the service meets, how far it is, which group of
 similar people practitioners rated it relevant for and on how many ratings. A new service
 says so. No part that did not help is quoted as a reason.
+
+A suggestion that meets none of the person's needs leads with an ``off_need`` reason saying so
+and why it is there all the same: an interest of theirs it matches, practitioners' ratings of
+it for people like them, or (failing both) its ratings overall or its nearness.
 """
 
 from __future__ import annotations
@@ -19,29 +23,14 @@ from vcsmatch.catalogue.model import DELIVERY_MODES
 from vcsmatch.ranking.collaborative import GroupStats, describe_group, values_in_rows
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.need_evidence import NeedEvidence
+from vcsmatch.ranking.parts import default_parts
 from vcsmatch.ranking.priors import ServicePriors
 from vcsmatch.ranking.result import Reason, Suggestion
 from vcsmatch.taxonomy import Taxonomy
 
-#: Which reason each blend feature's contribution counts toward.
+#: Which reason each blend feature's contribution counts toward (``parts.default_parts``).
 FEATURE_REASON: dict[str, str] = {
-    "needs": "need",
-    "main_need": "need",
-    "any_need": "need",
-    "strengths": "activity",
-    "distance": "distance",
-    "mode": "delivery",
-    "group_share": "collaborative",
-    "group_lift": "collaborative",
-    "taste": "collaborative",
-    "als": "collaborative",
-    "rated_taste": "collaborative",
-    "kind_taste": "collaborative",
-    "need_fit": "need_evidence",
-    "main_need_fit": "need_evidence",
-    "prior_lift": "prior",
-    "quality": "prior",
-    "rated_quality": "prior",
+    f: kind for part in default_parts() for f, kind in part.reasons.items()
 }
 
 _MODE_WORDS = {
@@ -123,6 +112,11 @@ class Explainer:
                 )
             )
         reasons.sort(key=lambda r: -r.weight)
+        if person_vector.needs.any() and not self.content.needs_met(person_vector, row):
+            why = self._off_need_reason(
+                row, distance_km, person_vector, person_groups, group_counts
+            )
+            reasons.insert(0, why)
         components = {n: float(v) for n, v in zip(feature_names, features, strict=True)}
         components["relevance"] = relevance
         return Suggestion(
@@ -209,6 +203,44 @@ class Explainer:
             ]
         return []
 
+    def _off_need_reason(
+        self,
+        row: int,
+        distance_km: float,
+        pv: PersonVector,
+        person_groups: Sequence[int],
+        group_counts: tuple[np.ndarray, np.ndarray] | None,
+    ) -> Reason:
+        """Why a service that meets none of the person's needs is suggested, from the
+        strongest grounds there are: a matched interest, ratings for similar people, ratings
+        overall, and last how near it is."""
+        lead = "meets none of the needs recorded"
+        matched = self.content.strengths_matched(pv, row)
+        if matched:
+            words = ", ".join(self.taxonomy.label("strength", c).lower() for c, _ in matched)
+            return Reason("off_need", f"{lead}; suggested for an interest: {words}", 0.0)
+        best = self._best_group(person_groups, group_counts, row)
+        if best is not None:
+            liked, rated, g = best
+            who = describe_group(self.group_keys[g], self.taxonomy)
+            return Reason(
+                "off_need",
+                f"{lead}; practitioners rated it relevant for {who} ({liked} of {rated} "
+                f"rating{'s' if rated != 1 else ''})",
+                0.0,
+            )
+        n = int(self.priors.n_ratings[row])
+        if n:
+            share = self.priors.n_relevant[row] / n
+            return Reason(
+                "off_need",
+                f"{lead}; suggested on practitioners' ratings of it ({share:.0%} of {n} "
+                "rated it relevant)",
+                0.0,
+            )
+        where = "needs no travel" if np.isnan(distance_km) else format_distance(float(distance_km))
+        return Reason("off_need", f"{lead}; suggested only because it {where}", 0.0)
+
     def _need_evidence_words(self, row: int, pv: PersonVector, weight: float) -> list[Reason]:
         """The person's need for which practitioners rated this service most above its usual."""
         if self.needs is None:
@@ -244,6 +276,32 @@ class Explainer:
         liked = values_in_rows(self.groups.n_liked_, person_groups, rows)
         return rated, liked
 
+    def _best_group(
+        self,
+        person_groups: Sequence[int],
+        group_counts: tuple[np.ndarray, np.ndarray] | None,
+        row: int,
+    ) -> tuple[int, int, int] | None:
+        """``(liked, rated, group)`` of the most specific of the person's groups that rated
+        this service relevant, or ``None``."""
+        if not person_groups:
+            return None
+        if group_counts is None:
+            group_counts = tuple(c[:, 0] for c in self.group_counts(person_groups, [row]))
+        rated_col, liked_col = group_counts
+        best: tuple[int, int, int, int] | None = None
+        for g, rated, liked in zip(
+            np.asarray(person_groups), rated_col.astype(int), liked_col.astype(int), strict=True
+        ):
+            if rated == 0 or liked == 0:
+                continue
+            key = self.group_keys[g]
+            specific = 2 if key.startswith("band-need") else 1 if key.startswith("need") else 0
+            cand = (specific, int(liked), int(rated), int(g))
+            if best is None or cand[:3] > best[:3]:
+                best = cand
+        return None if best is None else best[1:]
+
     def _group_words(
         self,
         row: int,
@@ -251,26 +309,10 @@ class Explainer:
         group_counts: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> str:
         """The most specific of the person's groups with ratings of this service, in words."""
-        best: tuple[int, int, int, int] | None = None
-        if not person_groups:
-            return "relevant for people with similar needs (learned from practitioner ratings)"
-        g_rows = np.asarray(person_groups)
-        if group_counts is None:
-            group_counts = tuple(c[:, 0] for c in self.group_counts(person_groups, [row]))
-        rated_col, liked_col = group_counts
-        for g, rated, liked in zip(
-            g_rows, rated_col.astype(int), liked_col.astype(int), strict=True
-        ):
-            if rated == 0 or liked == 0:
-                continue
-            key = self.group_keys[g]
-            specific = 2 if key.startswith("band-need") else 1 if key.startswith("need") else 0
-            cand = (specific, liked, rated, g)
-            if best is None or cand[:3] > best[:3]:
-                best = cand
+        best = self._best_group(person_groups, group_counts, row)
         if best is None:
             return "relevant for people with similar needs (learned from practitioner ratings)"
-        _, liked, rated, g = best
+        liked, rated, g = best
         who = describe_group(self.group_keys[g], self.taxonomy)
         return (
             f"rated relevant by practitioners for {who} ({liked} of {rated} "

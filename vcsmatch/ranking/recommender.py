@@ -41,11 +41,12 @@ from vcsmatch.ranking.collaborative import (
     person_group_keys,
 )
 from vcsmatch.ranking.content import ContentScorer, PersonVector
-from vcsmatch.ranking.diversity import rerank
+from vcsmatch.ranking.diversity import HEAD, rerank
 from vcsmatch.ranking.explain import Explainer
 from vcsmatch.ranking.exploration import EXPLORATION_REASON, Exploration, exploration_pool
 from vcsmatch.ranking.factorization import RatingFactorization
 from vcsmatch.ranking.need_evidence import NeedEvidence
+from vcsmatch.ranking.parts import default_parts
 from vcsmatch.ranking.priors import ServicePriors, fit_priors
 from vcsmatch.ranking.result import Suggestion
 from vcsmatch.ranking.validation import (
@@ -62,37 +63,12 @@ from vcsmatch.taxonomy import load_taxonomy
 #: What the learned parts know of a person (``PersonFeatures`` groups).
 PERSON_GROUPS: tuple[str, ...] = ("age_band", "sex", "age_band_sex", "needs", "strengths")
 
-#: Blend features of each part, in the order of the blend's columns.
-PART_FEATURES: dict[str, tuple[str, ...]] = {
-    "content": ("needs", "main_need", "any_need", "strengths", "distance", "mode"),
-    "collaborative": (
-        "group_share",
-        "group_lift",
-        "taste",
-        "als",
-        "rated_taste",
-        "kind_taste",
-        "need_fit",
-        "main_need_fit",
-    ),
-    "priors": ("prior_lift", "quality", "rated_quality"),
-}
+#: Blend features of each part, in the order of the blend's columns (``parts.default_parts``).
+PART_FEATURES: dict[str, tuple[str, ...]] = {p.name: p.features for p in default_parts()}
 
 #: Features that only ratings of the service itself inform: missing (NaN) for a service nobody
 #: rated, so they contribute nothing to its score (see ``Blend.impute``).
-EVIDENCE_FEATURES: frozenset[str] = frozenset(
-    {
-        "group_share",
-        "group_lift",
-        "als",
-        "rated_taste",
-        "need_fit",
-        "main_need_fit",
-        "prior_lift",
-        "quality",
-        "rated_quality",
-    }
-)
+EVIDENCE_FEATURES: frozenset[str] = frozenset().union(*(p.evidence for p in default_parts()))
 
 #: With ``negatives_per_rating=None``, the largest share of relevant rows in the blend's training
 #: rows before sampled unrated services are added as negatives.
@@ -173,6 +149,8 @@ class Recommender(BaseEstimator):
     the data past it: rows are a random subsample (stratified by relevance; for the blend, whole
     people) drawn with ``random_state``. Counts (priors, group statistics) and ALS still use
     every rating. ``None``: no cap.
+    ``max_off_need_share`` bounds the share of the first five suggestions that meet none of the
+    person's needs (each such suggestion says why it is there; 1.0: no bound).
     """
 
     def __init__(
@@ -200,6 +178,7 @@ class Recommender(BaseEstimator):
         max_training_rows: int | None = 200_000,
         random_state: int | None = 0,
         show_progress: bool = True,
+        max_off_need_share: float = 0.2,
     ) -> None:
         self.use_content = use_content
         self.use_collaborative = use_collaborative
@@ -223,6 +202,7 @@ class Recommender(BaseEstimator):
         self.max_training_rows = max_training_rows
         self.random_state = random_state
         self.show_progress = show_progress
+        self.max_off_need_share = max_off_need_share
 
     # -- parameters --------------------------------------------------------------------------
 
@@ -268,6 +248,12 @@ class Recommender(BaseEstimator):
             raise ValueError(
                 "The 'max_training_rows' parameter of Recommender must be None or an int "
                 f">= 1000. Got {cap!r} instead."
+            )
+        share = self.max_off_need_share
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+            raise ValueError(
+                "The 'max_off_need_share' parameter of Recommender must be a number in [0, 1]. "
+                f"Got {share!r} instead."
             )
         checked = [
             ("regularization", self.regularization),
@@ -908,7 +894,13 @@ class Recommender(BaseEstimator):
         need_cols = np.flatnonzero(pv.needs)
         weight = float(self.diversity_weight) if self.use_diversity else 0.0
         need_match = self.content_.need_matrix_[rows[pool]][:, need_cols].astype(np.float64)
-        order, gains = rerank(relevance[pool], need_match, top_k, weight)
+        off_need = max_off = None
+        if len(need_cols) and self.max_off_need_share < 1:
+            off_need = ~(need_match > 0).any(axis=1)
+            max_off = int(np.floor(self.max_off_need_share * HEAD + 1e-9))
+        order, gains = rerank(
+            relevance[pool], need_match, top_k, weight, off_need=off_need, max_off_in_head=max_off
+        )
         picked = pool[order]
         n_explore = exploration.n_slots(len(picked)) if exploration is not None else 0
         drawn_p: np.ndarray | None = None  # per slot: NaN ranked, else the draw's probability

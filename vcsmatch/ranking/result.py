@@ -16,6 +16,7 @@ ReasonKind = Literal[
     "new_service",
     "exploration",
     "stale",
+    "off_need",
     "other",
 ]
 
