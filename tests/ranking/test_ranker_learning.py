@@ -135,14 +135,16 @@ def test_diversity_covers_each_need() -> None:
 
 
 def test_reasons_follow_the_contributions(small_world: World) -> None:
-    """Each suggestion's reasons are sorted by weight and sum, per part, to the blend's
-    contribution of that part; a need reason names a need the service meets."""
+    """Each suggestion's reasons are sorted by weight (after the ``off_need`` lead of one that
+    meets none of the person's needs) and sum, per part, to the blend's contribution of that
+    part; a need reason names a need the service meets."""
     model = _hybrid().fit(small_world.catalogue, small_world.ratings)
     index = small_world.catalogue.index()
     for p in small_world.new_people[:10]:
         for s in model.recommend(p, top_k=5):
-            weights = [r.weight for r in s.reasons]
+            weights = [r.weight for r in s.reasons if r.kind != "off_need"]
             assert weights == sorted(weights, reverse=True)
+            assert all(r.kind != "off_need" for r in s.reasons[1:])
             names = model.blend_.feature_names_
             x = np.array([s.components[n] for n in names])
             contrib = dict(zip(names, model.blend_.contributions(x), strict=True))
