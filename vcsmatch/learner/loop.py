@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -93,8 +94,12 @@ def ensure_day_one(
 ) -> str | None:
     """Build, register and serve a model that needs no ratings when the store has an active
     catalogue and no model at all; returns its version (None when nothing was needed, or
-    another process is building it right now)."""
-    holder = holder or default_holder()
+    another process is building it right now).
+
+    The lease holder is unique to this call: two app instances in one process (or a worker's
+    refresh and its first request) would otherwise share ``default_holder()``, both take the
+    lease and both register the same day-one version."""
+    holder = holder or f"{default_holder()}:{uuid.uuid4().hex[:8]}"
     with sessions() as session:
         if model_registry.serving_version(session) is not None:
             return None
