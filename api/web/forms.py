@@ -86,12 +86,12 @@ def _postcode(
 ) -> tuple[str, tuple[float, float]] | None:
     if not raw:
         if required:
-            form.error("postcode", "Enter a postcode, like E5 8AA")
+            form.error("postcode", "Enter a postcode, like IP4 1AE")
         return None
     try:
         postcode = normalise_postcode(raw)
     except PostcodeError:
-        form.error("postcode", "Enter a real postcode, like E5 8AA")
+        form.error("postcode", "Enter a real postcode, like IP4 1AE")
         return None
     try:
         return postcode, directory.lookup(postcode)

@@ -124,3 +124,25 @@ def test_finding9_static_files_are_gzipped(client: TestClient):
     assert packed.content == plain.content  # httpx decodes: the same file
     assert int(packed.headers["content-length"]) < len(plain.content) / 3
     assert "accept-encoding" in packed.headers["vary"].lower()
+
+
+def test_finding9_example_postcodes_in_hints_are_known() -> None:
+    """Every example postcode the pages and their errors offer ("like IP4 1AE") is one the
+    packaged postcode data knows: a user who types the example is not refused."""
+    import re
+
+    from vcsmatch.features.location import get_postcode_directory
+    from vcsmatch.paths import REPO_ROOT
+
+    web = REPO_ROOT / "api" / "web"
+    texts = [p.read_text(encoding="utf-8") for p in (web / "templates").glob("*.html")]
+    texts.append((web / "forms.py").read_text(encoding="utf-8"))
+    examples = {
+        m.group(1)
+        for text in texts
+        for m in re.finditer(r"like ([A-Z]{1,2}\d[A-Z\d]? \d[A-Z]{2})\b", text)
+    }
+    assert examples, "no example postcode found in the pages"
+    directory = get_postcode_directory()
+    for postcode in sorted(examples):
+        assert directory.lookup(postcode) is not None, postcode
