@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from vcsmatch.errors import DataError, NotFoundError
 from vcsmatch.store.db import begin_write
+from vcsmatch.store.recommendation_log import may_cite
 from vcsmatch.store.secrets import person_key as keyed_hash
 from vcsmatch.store.tables import (
     REFERRAL_STATUSES,
@@ -110,10 +111,13 @@ def make_referral(
     (field ``service_id``) when the request did not suggest that service.
     """
     request = session.get(RecommendationRequestRow, request_id)
-    if request is None or request.api_key_id != api_key_id:
+    # The citing rule's one home (recommendation_log.may_cite); a referral tells the two
+    # failures apart: another key's request is 404, a service it did not suggest is 422.
+    if request is None or not may_cite(api_key_id, None, made_by=request.api_key_id, suggested=()):
         session.rollback()
         raise NotTheOwner(f"no recommendation request {request_id!r} made with this key")
-    if service_id not in json.loads(request.service_ids):
+    suggested = json.loads(request.service_ids)
+    if not may_cite(api_key_id, service_id, made_by=request.api_key_id, suggested=suggested):
         session.rollback()
         raise DataError(
             f"referral for request {request_id}",
