@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ServingDep, SessionDep, SettingsDep, require_role
-from api.problems import ProblemException
+from api.problems import not_ready
 from vcsmatch.store import insights
 from vcsmatch.store.api_keys import ApiKeyRecord
 
@@ -152,13 +152,7 @@ def gaps_insight(
     format: Format = "json",  # noqa: A002
 ) -> Any:
     if serving.recommender is None:
-        raise ProblemException(
-            503,
-            "Not ready",
-            "No model is loaded yet.",
-            type_="not-ready",
-            headers={"Retry-After": "30"},
-        )
+        raise not_ready("No model is loaded yet.")
     found = insights.gaps(
         session, serving.recommender, high_demand_at=high_demand_at, thin_at_most=thin_at_most
     )
