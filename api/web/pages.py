@@ -260,7 +260,7 @@ async def search(request: Request) -> Response:
         parsed, query = parse_search(form, load_taxonomy(), get_postcode_directory(settings))
         if query is None:
             return render("search.html", 400, **_search_context(ws, parsed))
-        page = index.search(query)
+        page = index.search(query, stale_after_months=settings.stale_after_months)
         audit_web(db, ws, "POST", "/search", 200, started, page.total_items)
         return render("search.html", **_search_context(ws, parsed, page))
 
