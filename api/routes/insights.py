@@ -140,7 +140,7 @@ def gaps_insight(
             le=1_000_000,
             description="Requests from which demand counts as high.",
         ),
-    ] = 20,
+    ] = insights.HIGH_DEMAND_AT,
     thin_at_most: Annotated[
         int,
         Query(
@@ -148,7 +148,7 @@ def gaps_insight(
             le=10_000,
             description="Median services in reach at or below which provision counts as thin.",
         ),
-    ] = 2,
+    ] = insights.THIN_AT_MOST,
     format: Format = "json",  # noqa: A002
 ) -> Any:
     if serving.recommender is None:

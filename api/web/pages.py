@@ -47,7 +47,12 @@ from vcsmatch.taxonomy import load_taxonomy
 
 router = APIRouter(include_in_schema=False)
 
-ROLE_NAMES = {"practitioner": "practitioner", "front_door": "front door"}
+ROLE_NAMES = {"practitioner": "practitioner", "front_door": "front door", "manager": "manager"}
+
+
+def landing(ws: WebSession) -> str:
+    """Where a signed-in key starts: managers on their dashboard, everyone else on search."""
+    return "/insights" if ws.role == "manager" else "/search"
 
 
 def _db(request: Request) -> Any:
@@ -129,7 +134,7 @@ def not_ready(ws: WebSession | None) -> Response:
 @router.get("/")
 def home(request: Request) -> Response:
     def work(db: Session, ws: WebSession | None) -> Response:
-        return redirect("/search" if ws and ws.signed_in else "/sign-in")
+        return redirect(landing(ws) if ws and ws.signed_in else "/sign-in")
 
     return with_session(request, work)
 
@@ -138,7 +143,7 @@ def home(request: Request) -> Response:
 def sign_in_page(request: Request, signed_out: str | None = None) -> Response:
     def work(db: Session, ws: WebSession | None) -> Response:
         if ws and ws.signed_in:
-            return redirect("/search")
+            return redirect(landing(ws))
         cookie = None
         if ws is None:
             ws, cookie = new_session(request, db, None)
@@ -176,7 +181,7 @@ async def sign_in(request: Request) -> Response:
             elif record.role not in WEB_ROLES:
                 message = (
                     f"A {record.role} key cannot use this page: "
-                    "sign in with a practitioner or front door key"
+                    "sign in with a practitioner, front door or manager key"
                 )
         if message is not None:
             return render(
@@ -186,8 +191,8 @@ async def sign_in(request: Request) -> Response:
                 csrf_token=ws.csrf_token if ws else "",
                 errors=[("api_key", message)],
             )
-        response = redirect("/search")
-        _, cookie = new_session(request, db, record)
+        ws, cookie = new_session(request, db, record)
+        response = redirect(landing(ws))
         set_cookie(request, response, cookie)
         return response
 

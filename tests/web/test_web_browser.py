@@ -10,8 +10,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
-from web_helpers import SCREENSHOTS, WebWorld
+from web_helpers import SCREENSHOTS, WebWorld, make_referrals, new_key
 
 from vcsmatch.store import ratings_log
 from vcsmatch.store.db import open_store
@@ -317,3 +318,29 @@ def test_keyboard_only_sign_in_and_search(page_factory: Any, web_world: WebWorld
     _tab_to(page, ".app-result h3 a")
     page.keyboard.press("Enter")
     page.wait_for_url("**/services/**")
+
+
+def test_insights_dashboard_is_accessible(
+    page_factory: Any, web_world: WebWorld, live_server: str, axe_source: str | None
+) -> None:
+    """A manager signs in onto the dashboard: four charts, each with its table, pass axe."""
+    practitioner = new_key(web_world, "practitioner", "dashboard browser team")
+    manager = new_key(web_world, "manager", "dashboard browser manager")
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        make_referrals(client, practitioner, web_world.postcode, 11)
+    page = page_factory()
+    page.goto("/")
+    page.get_by_label("API key").fill(manager)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/insights")
+    assert page.locator("svg[role=img]").count() == 4
+    assert page.locator("table.govuk-table").count() == 4
+    assert page.get_by_role("img", name=re.compile("Referrals by week")).is_visible()
+    check_accessibility(page, axe_source)
+    page.get_by_label("Count referrals by").select_option("team")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/insights?by=team*")
+    row = page.locator("tr", has_text="dashboard browser team")
+    assert row.locator("td").first.inner_text() == "11"
+    check_accessibility(page, axe_source)
+    assert page.csp_violations == []  # type: ignore[attr-defined]

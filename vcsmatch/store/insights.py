@@ -117,6 +117,10 @@ def discovered(session: Session) -> list[CountRow]:
 
 #: The gaps insight's district for requests located without a postcode.
 NO_DISTRICT = "not known"
+#: Defaults of ``gaps``: demand is high from this many requests, and provision thin when the
+#: median requester can reach this many services meeting the need or fewer.
+HIGH_DEMAND_AT = 20
+THIN_AT_MOST = 2
 
 
 @dataclass(frozen=True)
@@ -139,8 +143,8 @@ def gaps(
     session: Session,
     recommender: Any,
     *,
-    high_demand_at: int,
-    thin_at_most: int,
+    high_demand_at: int = HIGH_DEMAND_AT,
+    thin_at_most: int = THIN_AT_MOST,
 ) -> list[GapRow]:
     """Demand against provision per (need, district) from the request log. ``recommender``
     is the serving model: its ``candidates_`` decide eligibility and reach exactly as the
