@@ -71,6 +71,23 @@ def with_session(
         return work(db, read_session(request, db))
 
 
+def with_form_token(
+    request: Request,
+    db: Session,
+    ws: WebSession | None,
+    make: Callable[[WebSession], Response],
+) -> Response:
+    """``make(ws)`` for a page whose form needs a CSRF token: a browser without a session gets
+    an anonymous one (its cookie holds only the session id the token is derived from)."""
+    cookie = None
+    if ws is None:
+        ws, cookie = new_session(request, db, None)
+    page = make(ws)
+    if cookie is not None:
+        set_cookie(request, page, cookie)
+    return page
+
+
 def forbidden_or_sign_in(ws: WebSession | None, roles: tuple[str, ...]) -> Response | None:
     """None when ``ws`` may see the page; otherwise the response to send instead."""
     if ws is None or not ws.signed_in:
@@ -144,18 +161,17 @@ def sign_in_page(request: Request, signed_out: str | None = None) -> Response:
     def work(db: Session, ws: WebSession | None) -> Response:
         if ws and ws.signed_in:
             return redirect(landing(ws))
-        cookie = None
-        if ws is None:
-            ws, cookie = new_session(request, db, None)
-        page = render(
-            "sign_in.html",
-            session=None,
-            csrf_token=ws.csrf_token,
-            notice="You have signed out" if signed_out else None,
+        return with_form_token(
+            request,
+            db,
+            ws,
+            lambda ws: render(
+                "sign_in.html",
+                session=None,
+                csrf_token=ws.csrf_token,
+                notice="You have signed out" if signed_out else None,
+            ),
         )
-        if cookie is not None:
-            set_cookie(request, page, cookie)
-        return page
 
     return with_session(request, work)
 

@@ -344,3 +344,31 @@ def test_insights_dashboard_is_accessible(
     assert row.locator("td").first.inner_text() == "11"
     check_accessibility(page, axe_source)
     assert page.csp_violations == []  # type: ignore[attr-defined]
+
+
+def test_find_self_service_is_accessible(
+    page_factory: Any, web_world: WebWorld, axe_source: str | None
+) -> None:
+    """A resident, not signed in: describe, confirm the ticked help, give a postcode and an
+    age, read the suggestions with how to contact each; every page passes axe."""
+    page = page_factory()
+    page.goto("/find")
+    assert page.get_by_role("heading", name="Find community services near you").is_visible()
+    check_accessibility(page, axe_source)
+    page.get_by_label("Tell us about the situation in your own words").fill(
+        "My dad lives alone and is lonely, he would like some company"
+    )
+    page.get_by_role("button", name="Suggest the help that fits").click()
+    assert page.get_by_text("Check the ticked boxes").is_visible()
+    check_accessibility(page, axe_source)
+    page.get_by_label("Postcode or town").fill(web_world.postcode)
+    page.get_by_label("Age", exact=True).fill("84")
+    page.get_by_role("button", name="Find services").click()
+    assert page.get_by_role("heading", name="Services you could contact").is_visible()
+    assert page.locator("li.app-result").count() >= 1
+    assert page.get_by_text("How to contact").first.is_visible()
+    check_accessibility(page, axe_source)
+    screenshot(page, "find")
+    page.get_by_role("button", name="Find services").click()  # the form is kept: search again
+    assert page.get_by_role("heading", name="Services you could contact").is_visible()
+    assert page.csp_violations == []  # type: ignore[attr-defined]
