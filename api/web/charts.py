@@ -73,6 +73,7 @@ def bar_chart(
         flag = bool(flagged[i]) if flagged is not None else False
         if flag:
             text += " (gap)"
-        short = label if len(label) <= 30 else label[:29] + "…"
+        # the ends say most ("team ... 2025-03"): cut the middle of a long label
+        short = label if len(label) <= 30 else label[:16] + "…" + label[-13:]
         bars.append(Bar(short, text, 2 + i * ROW_HEIGHT, width, flag))
     return Chart(title, tuple(bars))
