@@ -224,6 +224,9 @@ def detect_format(records: Iterable[Any], envelope: dict[str, Any] | None = None
     return winners[0] if len(winners) == 1 else None
 
 
+_INDEX = re.compile(r"\[\d+\]")
+
+
 def record_id_of(record: Any, position: int) -> str:
     """The id a report names: the record's own id, else its position."""
     if isinstance(record, dict):
@@ -334,15 +337,14 @@ def import_file(
 
     services: list[Service] = []
     first_seen: dict[str, int] = {}
-    n_warnings = 0
     for position, record in enumerate(_progress(records, progress, f"importing {fmt}"), start=1):
         rid = record_id_of(record, position)
+        n_warnings, n_lost = len(ctx.warnings), len(ctx.lost)
         try:
             if not isinstance(record, dict):
                 raise CatalogueError(
                     rid, "<record>", f"expected a JSON object, got {type(record).__name__}"
                 )
-            n_warnings = len(ctx.warnings)
             service = spec.convert(record, ctx)
             if looks_like_html(service.description):
                 service = service.model_copy(
@@ -359,10 +361,13 @@ def import_file(
                 )
         except CatalogueError as exc:
             del ctx.warnings[n_warnings:]  # a rejected record is reported once, as rejected
+            del ctx.lost[n_lost:]
             report.rejected.append(Rejection(exc.record_id or rid, exc.field, exc.reason, position))
             continue
         first_seen[service.id] = position
         services.append(service)
+        for lost in {_INDEX.sub("[]", p) for p in ctx.lost[n_lost:]}:
+            report.lost_fields[lost] += 1
         for term in service.unmapped_terms:
             report.unmapped_terms[(term.taxonomy, term.code, term.label)] += 1
 

@@ -210,6 +210,17 @@ def parse_date(rec: Record, key: str) -> dt.date | None:
         raise rec.fail(key, f"not an ISO 8601 date ({value[:40]!r})") from None
 
 
+def parse_datetime(rec: Record, key: str) -> dt.datetime | None:
+    """An ISO 8601 date-time (a bare date is midnight; ``Z`` is UTC)."""
+    value = rec.text(key)
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise rec.fail(key, f"not an ISO 8601 date-time ({value[:40]!r})") from None
+
+
 def weekday_code(text: str) -> str | None:
     """``MO``..``SU`` from ``MO``, ``1MO`` (ordinal dropped), ``Monday``, ``mon`` or ISO 1-7."""
     t = text.strip()
