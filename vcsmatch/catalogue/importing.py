@@ -43,6 +43,8 @@ from vcsmatch.taxonomy import (
 Format = Literal["auto", "hsds3", "oruk3", "oruk", "outpost"]
 #: ``oruk3`` is Open Referral UK 3.0, the UK profile of HSDS 3.0: read as HSDS 3.0.
 FORMATS: tuple[str, ...] = ("hsds3", "oruk3", "oruk", "outpost")
+#: The share of invalid records up to which the CLI and the API import the valid ones.
+DEFAULT_MAX_INVALID = 0.05
 
 # --------------------------------------------------------------------------------------------
 # Reading JSON documents
