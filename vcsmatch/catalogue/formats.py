@@ -147,6 +147,8 @@ class TermContext:
         self.warnings: list[str] = []
         #: Source paths of values left out (``service_at_locations[0].location.latitude``).
         self.lost: list[str] = []
+        #: Paths of the values the converter took from the current record (``Record.read``).
+        self.read: set[str] = set()
 
     def warn(self, record_id: str | None, field_path: str, reason: str) -> None:
         """Note a problem that refuses nothing: the record is imported without the value."""

@@ -56,11 +56,12 @@ from vcsmatch.catalogue.parsing import (
     build,
     check_age_range,
     free_from_options,
-    one_line_address,
     parse_date,
     parse_datetime,
     parse_geojson_extent,
+    read_addresses,
     split_byday,
+    summary_country,
 )
 from vcsmatch.catalogue.verbatim import as_uri, lay_under, repair, unmodelled
 from vcsmatch.errors import CatalogueError
@@ -168,49 +169,6 @@ def _read_attributes(rec: Record, ctx: TermContext) -> tuple[MappedTerms, list[s
     return mapped, accessibility
 
 
-_ADDRESS_PARTS = (
-    "attention", "address_1", "address_2", "city", "region", "state_province", "postal_code",
-    "country",
-)  # fmt: skip
-_UK_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", re.IGNORECASE)
-
-
-def summary_country(postcode: str | None) -> str | None:
-    """The country an address with no parts is published with: GB for a UK postcode, else
-    none (a country is never assumed)."""
-    return "GB" if postcode and _UK_POSTCODE.match(postcode.strip()) else None
-
-
-def _read_addresses(
-    loc: Record,
-) -> tuple[str | None, str | None, list[Address]]:
-    """(one-line address, postcode, the addresses with their parts) of a location.
-
-    The summary comes from the physical address, else the first. The parts are left out
-    when they say no more than the summary does as our exporter writes it, so an export
-    imports back as it was.
-    """
-    records = loc.objs("addresses")
-    if not records:
-        return None, None, []
-    chosen = next((a for a in records if a.text("address_type") == "physical"), records[0])
-    address, postcode = one_line_address(chosen), chosen.text("postal_code")
-    parts = []
-    for a in records:
-        kind = (a.text("address_type") or "physical").lower()
-        parts.append(
-            build(
-                Address,
-                {**{k: a.text(k) for k in _ADDRESS_PARTS}, "address_type": kind},
-                a,
-            )
-        )
-    summary = Address(address_1=address, postal_code=postcode, country=summary_country(postcode))
-    if parts == [summary]:
-        parts = []
-    return address, postcode, parts
-
-
 def _coordinates(loc: Record, ctx: TermContext) -> tuple[Any, Any]:
     """A location's (latitude, longitude); a pair outside the globe is reported and dropped."""
     lat, lon = loc.number("latitude"), loc.number("longitude")
@@ -244,7 +202,7 @@ def _read_locations(rec: Record, ctx: TermContext) -> tuple[list[Location], list
         if kind != "physical":
             continue  # a postal address is where letters go, not where the service is
         physical = True
-        address, postcode, addresses = _read_addresses(loc)
+        address, postcode, addresses = read_addresses(loc, "addresses")
         latitude, longitude = _coordinates(loc, ctx)
         loc_id = _meta(loc).get(SOURCE_ID) or loc.text("id")
         if loc_id == derived_id(rec.id, "location", len(locations)):

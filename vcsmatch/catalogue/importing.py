@@ -34,6 +34,7 @@ from vcsmatch.catalogue.formats import (  # noqa: F401 - re-exported
 )
 from vcsmatch.catalogue.html import looks_like_html, sanitise, to_text
 from vcsmatch.catalogue.model import Catalogue, Service
+from vcsmatch.catalogue.verbatim import unread
 from vcsmatch.errors import CatalogueError, ImportFailed
 from vcsmatch.taxonomy import (
     Taxonomy,
@@ -348,7 +349,10 @@ def import_file(
                 )
             if spec is hsds3.FORMAT and (kind := documents.kind_of(record)) != "service":
                 raise CatalogueError(rid, "<record>", f"an HSDS {kind}, not a service")
+            ctx.read.clear()
             service = spec.convert(record, ctx)
+            if spec is not hsds3.FORMAT:  # HSDS keeps what it does not model verbatim
+                ctx.lost.extend(unread(record, ctx.read))
             if looks_like_html(service.description):
                 service = service.model_copy(
                     update={

@@ -39,9 +39,9 @@ from vcsmatch.catalogue.parsing import (
     Record,
     build,
     free_from_options,
-    one_line_address,
     parse_date,
     parse_geojson_extent,
+    read_addresses,
     split_byday,
     weekday_code,
 )
@@ -153,18 +153,18 @@ def _locations(rec: Record) -> tuple[list[Location], list[str]]:
         loc = sal.obj("location")
         if loc is None:
             continue
-        addresses = loc.objs("physical_addresses")
-        address = addresses[0] if addresses else None
+        address, postcode, parts = read_addresses(loc, "physical_addresses")
         locations.append(
             build(
                 Location,
                 {
                     "id": loc.text("id"),
                     "name": loc.text("name"),
-                    "address": one_line_address(address) if address else None,
-                    "postcode": address.text("postal_code") if address else None,
+                    "address": address,
+                    "postcode": postcode,
                     "latitude": loc.number("latitude"),
                     "longitude": loc.number("longitude"),
+                    "addresses": parts,
                 },
                 loc,
                 {"address": "physical_addresses", "postcode": "physical_addresses"},
@@ -212,7 +212,7 @@ def _contacts(rec: Record) -> list[Contact]:
 
 def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     """One Open Referral UK service object -> ``Service`` (raises ``CatalogueError``)."""
-    rec = Record.root(raw)
+    rec = Record.root(raw, read=ctx.read)
     mapped = MappedTerms()
     for st in rec.objs("service_taxonomys"):
         tax = st.obj("taxonomy")

@@ -224,16 +224,33 @@ def repair(value: Any, where: str = "") -> tuple[Any, list[tuple[str, str]]]:
 _LEFT_OUT = object()
 
 
-def leaf_paths(obj: Any, where: str = "") -> Iterator[str]:
-    """Every leaf of a JSON value as a path (``schedules[0].byday``); empty containers too."""
-    if isinstance(obj, dict) and obj:
+def leaf_paths(obj: Any, where: str = "", *, empty: bool = True) -> Iterator[str]:
+    """Every leaf of a JSON value as a path (``schedules[0].byday``); empty containers too
+    unless ``empty`` is False."""
+    if isinstance(obj, dict | list) and not obj:
+        if empty:
+            yield where
+    elif isinstance(obj, dict):
         for k, v in obj.items():
-            yield from leaf_paths(v, _path(where, k))
-    elif isinstance(obj, list) and obj:
+            yield from leaf_paths(v, _path(where, k), empty=empty)
+    elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            yield from leaf_paths(v, _path(where, i))
+            yield from leaf_paths(v, _path(where, i), empty=empty)
     elif obj is not None:
         yield where
 
 
-__all__ = ["as_public_uuid", "as_uri", "lay_under", "leaf_paths", "repair", "unmodelled"]
+def unread(record: dict[str, Any], read: set[str]) -> list[str]:
+    """The leaf paths of ``record`` no path in ``read`` reaches (the fields a converter of a
+    format other than HSDS left behind)."""
+    out = []
+    for path in leaf_paths(record, empty=False):
+        cuts = [i for i, ch in enumerate(path) if ch in ".["] + [len(path)]
+        if not any(path[:i] in read for i in cuts):
+            out.append(path)
+    return out
+
+
+__all__ = [
+    "as_public_uuid", "as_uri", "lay_under", "leaf_paths", "repair", "unmodelled", "unread",
+]  # fmt: skip
