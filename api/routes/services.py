@@ -67,6 +67,10 @@ def _not_ready() -> ProblemException:
     )
 
 
+#: A hit's service leaves out the verbatim HSDS fields (GET /v1/services/{id} has them all).
+_NOT_IN_HITS = {"contents": {"__all__": {"service": {"hsds_extra"}}}}
+
+
 def _page_json(page: SearchPage, catalogue_version: int) -> str:
     """``page`` as the ``ServicePage`` JSON, serialised once.
 
@@ -100,7 +104,7 @@ def _page_json(page: SearchPage, catalogue_version: int) -> str:
         implied_needs=list(page.implied_needs),
         implied_activities=list(page.implied_activities),
         catalogue_version=catalogue_version,
-    ).model_dump_json()
+    ).model_dump_json(exclude=_NOT_IN_HITS)
 
 
 def _weekday(open_on: str | None) -> str | None:

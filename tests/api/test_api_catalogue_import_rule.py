@@ -70,3 +70,30 @@ def test_the_api_and_the_cli_share_one_default() -> None:
     """The endpoint's default share is the one the CLI's --max-invalid default means."""
     cli_default = inspect.signature(import_).parameters["max_invalid"].default
     assert parse_share(cli_default) == DEFAULT_MAX_INVALID
+
+
+def test_an_imported_official_example_keeps_its_verbatim_fields_on_the_detail_only(
+    fresh_client: TestClient, fresh_seed: Seed
+) -> None:
+    """Search hits stay lean; GET /v1/services/{id} gives back the HSDS fields kept verbatim."""
+    from openreferral_schemas import EXAMPLES, require_openreferral
+
+    require_openreferral()
+    admin = fresh_seed.auth("admin")
+    body = (EXAMPLES / "service_full.json").read_bytes()
+    response = fresh_client.post(
+        "/v1/catalogue", content=body, headers={**admin, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
+    assert {f["field"] for f in response.json()["report"]["lost_fields"]} == {
+        "service_at_locations[].location.latitude",
+        "service_at_locations[].location.longitude",
+        "service_areas[].extent",
+    }
+    headers = fresh_seed.auth("front_door")
+    hit = fresh_client.get("/v1/services", params={"q": "counselling"}, headers=headers).json()
+    (found,) = hit["contents"]
+    assert "hsds_extra" not in found["service"]
+    detail = fresh_client.get(f"/v1/services/{found['service']['id']}", headers=headers).json()
+    assert detail["alternate_name"] == "MyCity Counselling Services"
+    assert detail["organization"]["legal_status"] == "Limited Company"
