@@ -83,6 +83,10 @@ def test_the_fields_matching_needs_are_modelled_as_the_source_gave_them() -> Non
     assert out["schedules"][0]["bymonthday"] == "2,3,4"
     assert out["schedules"][0]["wkst"] == "TU"  # verbatim
     assert out["organization"]["legal_status"] == "Limited Company"  # verbatim
+    term = next(
+        a["taxonomy_term"] for a in out["attributes"] if a["taxonomy_term"]["code"] == "code"
+    )
+    assert (term["description"], term["term_uri"]) == ("description", "http://example.com")
 
 
 def test_a_country_is_never_assumed() -> None:

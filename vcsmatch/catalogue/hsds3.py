@@ -134,7 +134,10 @@ def _term_of(attr: Record) -> tuple[ExternalTerm | None, Record]:
     if taxonomy is None and detail is not None:
         taxonomy = detail.text("name")
     taxonomy = taxonomy or term.text("taxonomy_id")
-    return ExternalTerm(taxonomy=taxonomy, code=term.text("code"), label=term.text("name")), term
+    code, label, description = term.text("code"), term.text("name"), term.text("description")
+    if description in (label, code):
+        description = None  # the exporter writes the label (or code) where there is none
+    return ExternalTerm(taxonomy=taxonomy, code=code, label=label, description=description), term
 
 
 def _meta(rec: Record) -> dict[str, str]:
@@ -578,7 +581,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
                         "id": derived_id(sid, "term", len(attrs)),
                         "code": term.code,
                         "name": term.label or term.code or "",
-                        "description": term.label or term.code or "",
+                        "description": term.description or term.label or term.code or "",
                         "taxonomy": term.taxonomy,
                     }
                 ),

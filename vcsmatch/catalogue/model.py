@@ -151,6 +151,8 @@ class ExternalTerm(_Model):
     taxonomy: str | None = None
     code: str | None = None
     label: str | None = None
+    #: The term's description where it says more than its label or code.
+    description: str | None = None
 
 
 class Service(_Model):
