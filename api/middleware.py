@@ -37,6 +37,8 @@ DOCS_CSP = (
     " worker-src blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
+#: The public Open Referral feed: any origin may read it (``api/routes/openreferral.py``).
+PUBLIC_FEED = "/openreferral"
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
@@ -76,7 +78,8 @@ async def send_problem(
 
 
 class SecurityHeadersMiddleware:
-    """Adds CSP, frame denial, no-sniff, referrer policy (and no-store on API answers)."""
+    """Adds CSP, frame denial, no-sniff, referrer policy (and no-store on API answers; any
+    origin on the public feed's answers, its errors included)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -88,6 +91,7 @@ class SecurityHeadersMiddleware:
         path: str = scope.get("path", "")
         csp = DOCS_CSP if path in DOCS_PATHS else API_CSP
         is_api = path.startswith("/v1/")
+        is_public_feed = path == PUBLIC_FEED or path.startswith(PUBLIC_FEED + "/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -100,6 +104,8 @@ class SecurityHeadersMiddleware:
                     headers.append((b"content-security-policy", csp.encode()))
                 if is_api and b"cache-control" not in present:
                     headers.append((b"cache-control", b"no-store"))
+                if is_public_feed and b"access-control-allow-origin" not in present:
+                    headers.append((b"access-control-allow-origin", b"*"))  # errors too
                 message = {**message, "headers": headers}
             await send(message)
 

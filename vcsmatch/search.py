@@ -136,13 +136,17 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class SearchPage:
-    """One page of results, with the envelope fields HSDS's API uses."""
+    """One page of results, with the envelope fields HSDS's API uses, meaning what they mean
+    there (``size`` is the number of results on this page, not the size asked for)."""
 
     total_items: int
     total_pages: int
     page_number: int
     size: int
     contents: list[SearchHit]
+    first_page: bool = True
+    last_page: bool = True
+    empty: bool = True
     #: Query words read as other words, e.g. ``{"demntia": "dementia"}``.
     corrections: dict[str, str] = field(default_factory=dict)
     #: Need and activity codes the free text was read as implying.
@@ -155,6 +159,9 @@ class SearchPage:
             "total_pages": self.total_pages,
             "page_number": self.page_number,
             "size": self.size,
+            "first_page": self.first_page,
+            "last_page": self.last_page,
+            "empty": self.empty,
             "contents": [h.to_dict() for h in self.contents],
             "corrections": dict(self.corrections),
             "implied_needs": list(self.implied_needs),
@@ -485,8 +492,11 @@ class CatalogueSearch:
             total_items=total,
             total_pages=total_pages,
             page_number=query.page,
-            size=size,
+            size=len(hits),
             contents=hits,
+            first_page=query.page == 1,
+            last_page=query.page >= total_pages,
+            empty=not hits,
             corrections=corrections,
             implied_needs=tuple(sorted(c for k, c in implied if k == "need")),
             implied_activities=tuple(sorted(c for k, c in implied if k == "activity")),

@@ -1,57 +1,66 @@
 """``/openreferral/``: the public, read-only Open Referral UK 3.0 feed of the catalogue.
 
 It is the council's public directory: no key, no personal data, no ratings, and
-``Access-Control-Allow-Origin: *`` so a family hub or the ORUK validator can read it from a
-browser. Objects and pages are built by ``vcsmatch.catalogue.oruk3_feed``; this module only
-filters and pages. A postcode in the query is a place, not a person.
+``Access-Control-Allow-Origin: *`` on every answer, errors too (set by
+``api.middleware.SecurityHeadersMiddleware``), so a family hub or the ORUK validator can read
+it from a browser. Objects and pages are built by ``vcsmatch.catalogue.oruk3_feed``; this
+module only filters and pages, with the query parameters of the profile's ``openapi.json``
+read as it words them (``minimum_age``: services whose minimum age is at least the value).
+A postcode in the query is a place, not a person.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import ServingDep, SettingsDep
 from api.problems import ProblemException, field_problem, problem_responses
 from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.catalogue.oruk3_feed import ORUK_VERSION, PROFILE_URL, Feed, build_feed, page
-from vcsmatch.features.geo import haversine_km
+from vcsmatch.features.geo import ServiceAreas, haversine_km
 from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
-
-
-def _cors(response: Response) -> None:
-    response.headers["Access-Control-Allow-Origin"] = "*"
-
 
 router = APIRouter(
     prefix="/openreferral",
     tags=["openreferral"],
-    dependencies=[Depends(_cors)],
     responses=problem_responses(503),
 )
 _NOT_FOUND = problem_responses(404)
 
-_cache: dict[int, tuple[Catalogue, Feed]] = {}
+_cache: dict[int, tuple[Catalogue, Feed, ServiceAreas]] = {}
 
 
-def _feed(serving: ServingDep) -> Feed:
-    """The feed of the snapshot being served, built once per catalogue."""
+def _snapshot(serving: ServingDep) -> tuple[Catalogue, Feed, ServiceAreas]:
+    """The feed of the snapshot being served and its service areas, built once per catalogue."""
     catalogue = serving.catalogue
     if catalogue is None:
         raise ProblemException(503, "Not ready", "no catalogue is loaded yet")
     hit = _cache.get(id(catalogue))
     if hit is None or hit[0] is not catalogue:
         _cache.clear()
-        hit = (catalogue, build_feed(catalogue))
+        hit = (catalogue, build_feed(catalogue), ServiceAreas().fit(catalogue))
         _cache[id(catalogue)] = hit
-    return hit[1]
+    return hit
+
+
+def _feed(snapshot: Annotated[tuple[Catalogue, Feed, ServiceAreas], Depends(_snapshot)]) -> Feed:
+    return snapshot[1]
+
+
+def _areas(
+    snapshot: Annotated[tuple[Catalogue, Feed, ServiceAreas], Depends(_snapshot)],
+) -> ServiceAreas:
+    return snapshot[2]
 
 
 FeedDep = Annotated[Feed, Depends(_feed)]
+AreasDep = Annotated[ServiceAreas, Depends(_areas)]
 Page = Annotated[int, Query(ge=1, le=100_000)]
 PerPage = Annotated[int, Query(ge=1, le=1000)]
 
@@ -84,9 +93,9 @@ def _matches(
         names = {t["name"] for t in feed.taxonomies if t["id"] == taxonomy_id.lower()}
         if not names & {t.get("taxonomy") for t in terms}:
             return False
-    if minimum_age is not None and svc.get("maximum_age", minimum_age) < minimum_age:
+    if minimum_age is not None and not svc.get("minimum_age", -1) >= minimum_age:
         return False
-    if maximum_age is not None and svc.get("minimum_age", maximum_age) > maximum_age:
+    if maximum_age is not None and not svc.get("maximum_age", math.inf) <= maximum_age:
         return False
     if day:
         code = day.strip().upper()[:2]
@@ -160,30 +169,53 @@ def get_service(feed: FeedDep, object_id: Annotated[str, Path(alias="id")]) -> d
 @router.get("/service_at_locations", summary="Services at locations, paged")
 def list_service_at_locations(
     feed: FeedDep,
+    areas: AreasDep,
     settings: SettingsDep,
     keep: Keep,
     page_number: Annotated[Page, Query(alias="page")] = 1,
     per_page: PerPage = 50,
     postcode: Annotated[str | None, Query(max_length=10)] = None,
-    proximity: Annotated[float | None, Query(gt=0, description="Metres from the postcode.")] = None,
+    proximity: Annotated[
+        float | None, Query(gt=0, description="Metres from the postcode's centroid.")
+    ] = None,
 ) -> dict[str, Any]:
+    """With ``postcode``: the services whose declared area holds it (a service declaring
+    none is kept), within ``proximity`` metres where given, nearest first."""
     services = feed.by_id("services")
     chosen = [sal for sal in feed.service_at_locations if keep(services[sal["service_id"]])]
     if postcode is not None:
         point = locate(Person(postcode=postcode), settings=settings)
         if point is None:
             raise field_problem("query.postcode", "is not a postcode we can place")
-        lat, lon = point
-        dists = []
-        for sal in chosen:
-            loc = sal.get("location", {})
-            if "latitude" not in loc or "longitude" not in loc:
-                continue
-            km = float(haversine_km(lat, lon, loc["latitude"], loc["longitude"]))
-            if proximity is None or km * 1000 <= proximity:
-                dists.append((km, sal))
-        chosen = [sal for _, sal in sorted(dists, key=lambda d: d[0])]
+        chosen = _near(chosen, feed, areas, point, proximity)
+    elif proximity is not None:
+        raise field_problem("query.proximity", "needs a postcode to measure from")
     return page(chosen, page_number, per_page)
+
+
+def _near(
+    sals: list[dict[str, Any]],
+    feed: Feed,
+    areas: ServiceAreas,
+    point: tuple[float, float],
+    proximity: float | None,
+) -> list[dict[str, Any]]:
+    lat, lon = point
+    inside = areas.contains(lat, lon)
+    rows = {svc["id"]: i for i, svc in enumerate(feed.services)}
+    found = []
+    for sal in sals:
+        row = rows[sal["service_id"]]
+        if areas.declared_[row] and not inside[row]:
+            continue
+        loc = sal.get("location", {})
+        km = math.inf
+        if "latitude" in loc and "longitude" in loc:
+            km = float(haversine_km(lat, lon, loc["latitude"], loc["longitude"]))
+        if proximity is not None and not km * 1000 <= proximity:
+            continue
+        found.append((km, sal))
+    return [sal for _, sal in sorted(found, key=lambda d: d[0])]
 
 
 @router.get("/service_at_locations/{id}", responses=_NOT_FOUND, summary="One service at a location")

@@ -46,17 +46,25 @@ class SearchHitPublic(BaseModel):
 
 
 class ServicePage(BaseModel):
-    """One page of results, in the envelope HSDS's API uses."""
+    """One page of ranked search results in an envelope whose fields mean what HSDS's do;
+    the results are search hits, not HSDS services (the feed at /openreferral/ serves those)."""
 
     total_items: int
     total_pages: int
     page_number: int
-    size: int
+    size: int = Field(description="The number of results on this page.")
+    first_page: bool
+    last_page: bool
+    empty: bool = Field(description="True when this page holds no results.")
     contents: list[SearchHitPublic]
     corrections: dict[str, str] = Field(description="Query words read as others (typos).")
     implied_needs: list[str]
     implied_activities: list[str]
     catalogue_version: int
+
+
+#: A hit's service leaves out the verbatim HSDS fields (GET /v1/services/{id} has them all).
+_NOT_IN_HITS = {"contents": {"__all__": {"service": {"hsds_extra"}}}}
 
 
 def _page_json(page: SearchPage, catalogue_version: int) -> str:
@@ -84,12 +92,15 @@ def _page_json(page: SearchPage, catalogue_version: int) -> str:
         total_pages=page.total_pages,
         page_number=page.page_number,
         size=page.size,
+        first_page=page.first_page,
+        last_page=page.last_page,
+        empty=page.empty,
         contents=hits,
         corrections=dict(page.corrections),
         implied_needs=list(page.implied_needs),
         implied_activities=list(page.implied_activities),
         catalogue_version=catalogue_version,
-    ).model_dump_json()
+    ).model_dump_json(exclude=_NOT_IN_HITS)
 
 
 def _weekday(open_on: str | None) -> str | None:

@@ -30,6 +30,27 @@ def test_search_pages_with_the_hsds_envelope(shared_client: TestClient, shared_s
     assert ids1 and ids2 and not ids1 & ids2
 
 
+def test_search_envelope_size_is_the_results_on_the_page(
+    shared_client: TestClient, shared_seed: Seed
+) -> None:
+    """Regression: ``size`` echoed the size asked for; it counts this page's results, as in
+    HSDS, and first_page/last_page/empty are there."""
+    headers = shared_seed.auth("front_door")
+    active = sum(s.is_active for s in shared_seed.world.catalogue)
+    pages = -(-active // 7)
+    first = shared_client.get("/v1/services", params={"size": 7}, headers=headers).json()
+    assert (first["first_page"], first["last_page"], first["empty"]) == (True, False, False)
+    last = shared_client.get(
+        "/v1/services", params={"size": 7, "page": pages}, headers=headers
+    ).json()
+    assert last["size"] == len(last["contents"]) == active - 7 * (pages - 1)
+    assert (last["first_page"], last["last_page"], last["empty"]) == (False, True, False)
+    beyond = shared_client.get(
+        "/v1/services", params={"size": 7, "page": pages + 1}, headers=headers
+    ).json()
+    assert beyond["size"] == 0 and beyond["empty"] and beyond["contents"] == []
+
+
 def test_search_filters_are_honoured(shared_client: TestClient, shared_seed: Seed) -> None:
     """Need, mode, free-only and day filters only return services that satisfy them."""
     headers = shared_seed.auth("practitioner")

@@ -99,9 +99,17 @@ def test_filters_by_term_taxonomy_age_and_text(shared_client: TestClient, shared
     assert len(found) == sum(need in s.needs for s in catalogue.services)
     by_tax = _all(shared_client, "/openreferral/services", taxonomy_id=term["taxonomy_id"])
     assert len(by_tax) == sum(bool(s.needs) for s in catalogue.services)
-    adults = _all(shared_client, "/openreferral/services", maximum_age=17)
-    assert all(s.get("minimum_age", 0) <= 17 for s in adults)
-    assert len(adults) < len(catalogue)
+    # As the profile's openapi.json words them: minimum_age "of at least", maximum_age "equal
+    # to or below" the value.
+    young = _all(shared_client, "/openreferral/services", maximum_age=25)
+    assert len(young) == sum(
+        s.eligibility.max_age is not None and s.eligibility.max_age <= 25 for s in catalogue
+    )
+    older = _all(shared_client, "/openreferral/services", minimum_age=50)
+    assert len(older) == sum(
+        s.eligibility.min_age is not None and s.eligibility.min_age >= 50 for s in catalogue
+    )
+    assert all(s["minimum_age"] >= 50 for s in older) and 0 < len(older) < len(catalogue)
     word = catalogue.services[0].name.split()[0]
     assert any(s["name"] == catalogue.services[0].name
                for s in _all(shared_client, "/openreferral/services", search=word))  # fmt: skip
@@ -125,6 +133,45 @@ def test_service_at_locations_near_a_postcode_come_nearest_first(
     assert near[0]["location"]["latitude"] == pytest.approx(located.latitude, abs=0.05)
     bad = shared_client.get("/openreferral/service_at_locations", params={"postcode": "ZZ"})
     assert bad.status_code == 422
+    assert [loc["location"].get("latitude") is not None for loc in near] == [True] * len(near)
+    alone = shared_client.get("/openreferral/service_at_locations", params={"proximity": 10})
+    assert alone.status_code == 422
+
+
+def test_a_postcode_keeps_only_services_whose_declared_area_holds_it(
+    shared_client: TestClient, shared_seed
+) -> None:
+    """Without proximity, a postcode drops the services whose service_area excludes it."""
+    from vcsmatch.catalogue.ids import public_id
+    from vcsmatch.features.geo import in_service_area
+
+    catalogue = shared_seed.world.catalogue
+    located = next(loc for s in catalogue for loc in s.locations if loc.postcode and loc.latitude)
+    found = _all(shared_client, "/openreferral/service_at_locations", postcode=located.postcode)
+    kept = {sal["service_id"] for sal in found}
+    excluded = {
+        public_id("service", s.id, s.source)
+        for s in catalogue
+        if in_service_area(s, located.latitude, located.longitude) is False
+    }
+    assert excluded and not kept & excluded
+    assert kept  # services with no area, or whose area holds the postcode
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/openreferral/services/00000000-0000-4000-8000-000000000000",
+     "/openreferral/services?page=0", "/openreferral/service_at_locations?postcode=ZZ",
+     "/openreferral/nowhere"],
+)  # fmt: skip
+def test_error_answers_of_the_feed_allow_any_origin_too(
+    shared_client: TestClient, shared_seed, path: str
+) -> None:
+    """A browser consumer can read the feed's 4xx problem bodies, not only its successes."""
+    response = shared_client.get(path, headers={"Origin": "https://hub.example.org"})
+    assert 400 <= response.status_code < 500
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert shared_client.get("/v1/services").headers.get("access-control-allow-origin") is None
 
 
 def test_importing_the_feeds_own_output_gives_back_the_same_catalogue(
@@ -146,4 +193,25 @@ def test_the_feed_imports_with_format_oruk3(
     )
     result = import_file(feed, "oruk3")
     assert result.report.format == "oruk3"
+    assert result.catalogue.services == shared_seed.world.catalogue.services
+
+
+def test_a_dump_of_the_feeds_pages_and_root_imports_as_the_same_catalogue(
+    shared_client: TestClient, shared_seed, tmp_path
+) -> None:
+    """What ``catalogue import`` reads from a crawl of the feed ('/' and every page of
+    /services) is ORUK 3.0 and gives back the catalogue being served."""
+    import json
+
+    (tmp_path / "000-root.json").write_text(json.dumps(shared_client.get("/openreferral/").json()))
+    n = 1
+    while True:
+        body = shared_client.get("/openreferral/services", params={"page": n, "per_page": 40})
+        (tmp_path / f"page-{n}.json").write_text(body.text)
+        if body.json()["last_page"]:
+            break
+        n += 1
+    result = import_file(tmp_path)
+    assert n > 1 and result.report.format == "oruk3"
+    assert result.report.warnings == [] and result.report.lost_fields == {}
     assert result.catalogue.services == shared_seed.world.catalogue.services

@@ -143,8 +143,8 @@ def test_reads_realistic_file_with_nulls_extras_and_external_terms() -> None:
     cafe, walk = result.catalogue.services
     assert cafe.needs == ["dementia", "carer-support", "social-isolation"]  # LON via crosswalk
     assert cafe.activities == ["music"]
-    assert cafe.unmapped_terms == [
-        ExternalTerm(taxonomy="esd-needs", code="Q99", label="Pet therapy visits")
+    assert cafe.unmapped_terms == [  # the term's own description is kept for the export
+        ExternalTerm(taxonomy="esd-needs", code="Q99", label="Pet therapy visits", description="x")
     ]
     assert dict(result.report.unmapped_terms) == {("esd-needs", "Q99", "Pet therapy visits"): 1}
     assert cafe.delivery_modes == ["in_person", "online"]  # derived from locations

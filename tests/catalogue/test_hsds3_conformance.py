@@ -86,13 +86,19 @@ def test_text_that_is_no_url_is_left_out_rather_than_published_invalid() -> None
 @pytest.mark.parametrize(
     "example",
     ["service_full.json", "service_list.json", "oruk-3.0-service_full.json",
-     "oruk-3.0-service_list.json"],
+     "oruk-3.0-service_list.json", "organization_full.json", "oruk-3.0-organization_full.json",
+     "service_at_location_full.json", "service_at_location_list.json",
+     "oruk-3.0-service_at_location_full.json"],
 )  # fmt: skip
 def test_each_official_service_example_exports_valid_after_import(example: str) -> None:
+    """With its verbatim fields laid back, every example's service is valid HSDS 3.0 and
+    valid Open Referral UK 3.0."""
     require_openreferral()
     result = import_file(EXAMPLES / example)
     assert len(result.catalogue) == 1
     assert invalid(result.catalogue) == {}
+    (out,) = write_hsds3(result.catalogue)
+    assert errors(out, "service", profile="oruk-3.0") == []
 
 
 def test_the_invalid_latitude_of_service_full_is_reported_and_coerced() -> None:

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from vcsmatch.catalogue.importing import import_file
-from vcsmatch.catalogue.model import Contact, Cost, Eligibility, ExternalTerm, Location, Schedule
+from vcsmatch.catalogue.model import (
+    Address,
+    Contact,
+    Cost,
+    Eligibility,
+    ExternalTerm,
+    Location,
+    Schedule,
+)
 from vcsmatch.catalogue.oruk import read_oruk
 from vcsmatch.catalogue.outpost import read_outpost
 from vcsmatch.errors import ImportFailed
@@ -37,6 +45,16 @@ def test_oruk_paged_dump_is_detected_and_read() -> None:
             postcode="HP5 2JD",
             latitude=51.7052,
             longitude=-0.6119,
+            # The address parts and the country are kept as the feed gave them.
+            addresses=[
+                Address(
+                    address_1="Elgiva Lane",
+                    city="Chesham",
+                    state_province="Buckinghamshire",
+                    postal_code="HP5 2JD",
+                    country="England",
+                )
+            ],
         )
     ]
     assert carers.schedules == [
@@ -132,3 +150,17 @@ def test_oruk_flat_taxonomy_link_is_kept_not_dropped() -> None:
     }
     result = read_oruk([record])
     assert result.catalogue.services[0].unmapped_terms == [ExternalTerm(code="T9")]
+
+
+def test_the_report_names_the_source_fields_a_record_lost() -> None:
+    """Fields an ORUK 1.0 or Outpost converter does not read are named, with how many records
+    lost them; fields it read are not."""
+    oruk = import_file(ORUK_PAGES).report
+    assert oruk.lost_fields["deliverable_type"] == 1
+    assert oruk.lost_fields["organization.description"] >= 1
+    assert not {"name", "description", "eligibilitys[].minimum_age"} & set(oruk.lost_fields)
+    assert "service_at_locations[].location.physical_addresses[].country" not in oruk.lost_fields
+    assert "fields not kept" in oruk.to_text()
+    assert {"field": "deliverable_type", "records": 1} in oruk.to_dict()["lost_fields"]
+    outpost = import_file(FIXTURES / "outpost_page.json").report
+    assert outpost.lost_fields["created_at"] == 1 and "name" not in outpost.lost_fields

@@ -131,3 +131,19 @@ def test_stats_count_statuses_codes_and_places(
     assert stats.by_need == {"dementia": 2, "social-isolation": 2, "carer-support": 2}
     assert stats.with_location == 6
     assert stats.by_delivery_mode == {"in_person": 6}
+
+
+def test_the_store_keeps_what_an_hsds_import_holds(session: Session) -> None:
+    """Address parts, cost options, RRULE parts and the verbatim HSDS fields come back."""
+    from openreferral_schemas import EXAMPLES, require_openreferral
+
+    from vcsmatch.catalogue.importing import import_file
+
+    require_openreferral()
+    catalogue = import_file(EXAMPLES / "service_full.json").catalogue
+    cv.save_catalogue(session, catalogue, source="service_full.json")
+    found = cv.active_catalogue(session)
+    assert found is not None
+    (stored,) = found[1].services
+    assert stored == catalogue.services[0]
+    assert stored.hsds_extra and stored.cost.options and stored.locations[0].addresses

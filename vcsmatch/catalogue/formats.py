@@ -63,6 +63,8 @@ class ImportReport:
     file_errors: list[str] = field(default_factory=list)
     #: Things worth knowing that refuse nothing (e.g. fewer pages than the envelope announced).
     warnings: list[str] = field(default_factory=list)
+    #: Source fields an imported record lost (path with list positions as ``[]``) -> records.
+    lost_fields: Counter[str] = field(default_factory=Counter)
 
     @property
     def n_rejected(self) -> int:
@@ -89,6 +91,10 @@ class ImportReport:
             ],
             "file_errors": list(self.file_errors),
             "warnings": list(self.warnings),
+            "lost_fields": [
+                {"field": f, "records": n}
+                for f, n in sorted(self.lost_fields.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
         }
 
     def to_text(self) -> str:
@@ -110,6 +116,10 @@ class ImportReport:
             ):
                 what = " / ".join(x for x in (code, label) if x) or "?"
                 lines.append(f"  {tax or '?'}: {what} ({n} service{'s' if n != 1 else ''})")
+        if self.lost_fields:
+            lines.append(f"fields not kept ({len(self.lost_fields)}):")
+            for f, n in sorted(self.lost_fields.items(), key=lambda kv: (-kv[1], kv[0])):
+                lines.append(f"  {f} ({n} record{'s' if n != 1 else ''})")
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -135,10 +145,20 @@ class TermContext:
         self.activity_codes = frozenset(taxonomy.activity_codes)
         #: Problems a record survived (a value coerced or left out), for the report.
         self.warnings: list[str] = []
+        #: Source paths of values left out (``service_at_locations[0].location.latitude``).
+        self.lost: list[str] = []
+        #: Paths of the values the converter took from the current record (``Record.read``).
+        self.read: set[str] = set()
 
     def warn(self, record_id: str | None, field_path: str, reason: str) -> None:
         """Note a problem that refuses nothing: the record is imported without the value."""
         self.warnings.append(f"{record_id or '?'}: {field_path}: {reason}")
+
+    def lose(self, record_id: str | None, field_path: str, reason: str | None = None) -> None:
+        """Note a source field the record is imported without (warned when ``reason``)."""
+        if reason is not None:
+            self.warn(record_id, field_path, reason)
+        self.lost.append(field_path)
 
     def check_code(self, kind: str, code: str, record_id: str | None, field_path: str) -> str:
         """Raise ``CatalogueError`` unless ``code`` is one of ours for ``kind``."""

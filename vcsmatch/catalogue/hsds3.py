@@ -39,9 +39,11 @@ from vcsmatch.catalogue.formats import (
 from vcsmatch.catalogue.ids import NAMESPACE as _NAMESPACE
 from vcsmatch.catalogue.ids import derived_id, public_id
 from vcsmatch.catalogue.model import (
+    Address,
     Catalogue,
     Contact,
     Cost,
+    CostOption,
     Eligibility,
     ExternalTerm,
     Location,
@@ -54,11 +56,14 @@ from vcsmatch.catalogue.parsing import (
     build,
     check_age_range,
     free_from_options,
-    one_line_address,
     parse_date,
+    parse_datetime,
     parse_geojson_extent,
+    read_addresses,
     split_byday,
+    summary_country,
 )
+from vcsmatch.catalogue.verbatim import as_uri, lay_under, repair, unmodelled
 from vcsmatch.errors import CatalogueError
 from vcsmatch.taxonomy import (
     ACTIVITIES_TAXONOMY,
@@ -129,7 +134,10 @@ def _term_of(attr: Record) -> tuple[ExternalTerm | None, Record]:
     if taxonomy is None and detail is not None:
         taxonomy = detail.text("name")
     taxonomy = taxonomy or term.text("taxonomy_id")
-    return ExternalTerm(taxonomy=taxonomy, code=term.text("code"), label=term.text("name")), term
+    code, label, description = term.text("code"), term.text("name"), term.text("description")
+    if description in (label, code):
+        description = None  # the exporter writes the label (or code) where there is none
+    return ExternalTerm(taxonomy=taxonomy, code=code, label=label, description=description), term
 
 
 def _meta(rec: Record) -> dict[str, str]:
@@ -164,25 +172,19 @@ def _read_attributes(rec: Record, ctx: TermContext) -> tuple[MappedTerms, list[s
     return mapped, accessibility
 
 
-def _address_of(loc: Record) -> tuple[str | None, str | None]:
-    """(one-line address, postcode) from a location's addresses, physical first."""
-    addresses = loc.objs("addresses")
-    if not addresses:
-        return None, None
-    chosen = next((a for a in addresses if a.text("address_type") == "physical"), addresses[0])
-    return one_line_address(chosen), chosen.text("postal_code")
-
-
 def _coordinates(loc: Record, ctx: TermContext) -> tuple[Any, Any]:
     """A location's (latitude, longitude); a pair outside the globe is reported and dropped."""
     lat, lon = loc.number("latitude"), loc.number("longitude")
     for key, value, bound in (("latitude", lat, 90), ("longitude", lon, 180)):
         if value is not None and not -bound <= value <= bound:
-            ctx.warn(
+            ctx.lose(
                 loc.id,
                 loc.path(key),
                 f"{value:g} is outside -{bound}..{bound}: coordinates left out",
             )
+            other = "longitude" if key == "latitude" else "latitude"
+            if loc.get(other) is not None:
+                ctx.lose(loc.id, loc.path(other))
             return None, None
     return lat, lon
 
@@ -203,7 +205,7 @@ def _read_locations(rec: Record, ctx: TermContext) -> tuple[list[Location], list
         if kind != "physical":
             continue  # a postal address is where letters go, not where the service is
         physical = True
-        address, postcode = _address_of(loc)
+        address, postcode, addresses = read_addresses(loc, "addresses")
         latitude, longitude = _coordinates(loc, ctx)
         loc_id = _meta(loc).get(SOURCE_ID) or loc.text("id")
         if loc_id == derived_id(rec.id, "location", len(locations)):
@@ -218,6 +220,9 @@ def _read_locations(rec: Record, ctx: TermContext) -> tuple[list[Location], list
                     "postcode": postcode,
                     "latitude": latitude,
                     "longitude": longitude,
+                    "addresses": addresses,
+                    "external_identifier": loc.text("external_identifier"),
+                    "external_identifier_type": loc.text("external_identifier_type"),
                 },
                 loc,
             )
@@ -240,22 +245,76 @@ def _read_schedule(s: Record) -> Schedule:
             "interval": s.get("interval"),
             "valid_from": s.get("valid_from"),
             "valid_to": s.get("valid_to"),
+            "dtstart": parse_date(s, "dtstart"),
+            "until": parse_date(s, "until"),
+            "count": s.get("count"),
+            "bymonthday": _month_days(s),
             "description": s.text("description"),
         },
         s,
     )
 
 
+def _month_days(s: Record) -> list[int]:
+    """``bymonthday`` (``"2,3,-5"``) as numbers; RFC 5545 allows 1..31 and -31..-1."""
+    text = s.text("bymonthday")
+    if text is None:
+        return []
+    days = []
+    for part in re.split(r"[,\s;]+", text):
+        if not part:
+            continue
+        try:
+            day = int(part)
+        except ValueError:
+            raise s.fail("bymonthday", f"not a day of the month: {part[:10]!r}") from None
+        if not 1 <= abs(day) <= 31:
+            raise s.fail("bymonthday", f"not a day of the month: {day}")
+        days.append(day)
+    return days
+
+
 def _read_cost(rec: Record) -> Cost:
+    """The cost: free or not, the text, and the options unless they say only free/charge
+    as our exporter writes that."""
+    records = rec.objs("cost_options")
+    free = free_from_options(records)
+    options = [
+        build(
+            CostOption,
+            {
+                "option": o.text("option"),
+                "amount": o.number("amount"),
+                "currency": o.text("currency"),
+                "amount_description": o.text("amount_description"),
+                "valid_from": parse_date(o, "valid_from"),
+                "valid_to": parse_date(o, "valid_to"),
+            },
+            o,
+        )
+        for o in records
+    ]
+    if options == _cost_options_of(free):
+        options = []
     return build(
         Cost,
         {
-            "free": free_from_options(rec.objs("cost_options")),
+            "free": free,
             "description": rec.text("fees_description") or rec.text("fees"),
+            "options": options,
         },
         rec,
         {"description": "fees_description", "free": "cost_options"},
     )
+
+
+def _cost_options_of(free: bool | None) -> list[CostOption]:
+    """The one option the exporter writes for a cost known only as free or not."""
+    if free is None:
+        return []
+    if free:
+        return [CostOption(option="Free", amount=0, currency="GBP")]
+    return [CostOption(option="Charge", currency="GBP")]
 
 
 def _read_contacts(rec: Record) -> list[Contact]:
@@ -280,6 +339,7 @@ def _read_contacts(rec: Record) -> list[Contact]:
 def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     """One HSDS 3.0 service object -> ``Service`` (raises ``CatalogueError``)."""
     rec = Record.root(raw)
+    n_lost = len(ctx.lost)
     meta = _meta(rec)
     source = meta.get("source")
     # The source's own id, kept beside the public UUID by our export, is the service's id.
@@ -308,7 +368,7 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
             try:
                 geometry = parse_geojson_extent(a, "extent")
             except CatalogueError as exc:  # the area is still named: keep it, without a shape
-                ctx.warn(exc.record_id, exc.field, f"{exc.reason}: extent left out")
+                ctx.lose(exc.record_id, exc.field, f"{exc.reason}: extent left out")
         areas.append(
             build(ServiceArea, {"id": area_id, "name": a.text("name"), "geometry": geometry}, a)
         )
@@ -321,7 +381,10 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
                 schedules.append(sched)
 
     phones = rec.objs("phones")
-    last_reviewed = parse_date(rec, "assured_date") or parse_date(rec, "last_modified")
+    last_modified = parse_datetime(rec, "last_modified")
+    last_reviewed = parse_date(rec, "assured_date") or (
+        last_modified.date() if last_modified else None
+    )
     status = rec.text("status")
     if status is not None and status.lower() not in _STATUSES:
         raise rec.fail("status", f"must be one of {sorted(_STATUSES)}, got {status[:40]!r}")
@@ -352,7 +415,7 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     accessibility = list(loc_access)
     accessibility += [a for a in meta_access if a not in accessibility]
 
-    return build(
+    service = build(
         Service,
         {
             "id": rec.id,
@@ -360,6 +423,7 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
             "description": rec.text("description") or "",
             "organisation": org_name,
             "organisation_id": org_id,
+            "organisation_description": org.text("description") if org else None,
             "status": _STATUS_IN.get(status, status) if status else "active",
             **mapped.service_fields(),
             "eligibility": eligibility,
@@ -376,11 +440,13 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
             "languages": languages,
             "accessibility": accessibility,
             "last_reviewed": last_reviewed,
+            "last_modified": last_modified,
             "source": source,
         },
         rec,
         {
             "organisation": "organization.name",
+            "organisation_description": "organization.description",
             "referral": "application_process",
             "last_reviewed": "assured_date",
             "phone": "phones[0].number",
@@ -389,6 +455,23 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
             "delivery_modes": "attributes",
         },
     )
+    return _keep_verbatim(raw, service, ctx, n_lost)
+
+
+def _keep_verbatim(raw: dict[str, Any], service: Service, ctx: TermContext, n_lost: int) -> Service:
+    """``service`` holding the fields of ``raw`` the model does not, so the export keeps them.
+
+    Values the reader refused stay out; verbatim values HSDS would refuse are repaired or
+    left out, and each one left out is reported.
+    """
+    written = service_to_hsds3(service, ctx.taxonomy)
+    extra = unmodelled(raw, written, set(ctx.lost[n_lost:]))
+    extra, refused = repair(extra)
+    for path, reason in refused:
+        ctx.lose(service.id, path, f"{reason}: left out")
+    if not extra:
+        return service
+    return service.model_copy(update={"hsds_extra": extra})
 
 
 FORMAT = FormatSpec(name="hsds3", score=_score, convert=convert)
@@ -462,25 +545,6 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_HOST = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?([/?#]\S*)?$")
-
-
-def as_uri(url: str | None) -> str | None:
-    """A URL HSDS accepts (``format: uri`` needs a scheme): ``www.x.org`` -> ``https://...``.
-
-    Text that is no URL at all is left out rather than published as one.
-    """
-    if url is None:
-        return None
-    url = url.strip()
-    if _SCHEME.match(url) and " " not in url:
-        return url
-    if _HOST.match(url):
-        return "https://" + url
-    return None
-
-
 def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict[str, Any]:
     """One ``Service`` as an HSDS 3.0 service object."""
     tax = taxonomy or load_taxonomy()
@@ -517,7 +581,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
                         "id": derived_id(sid, "term", len(attrs)),
                         "code": term.code,
                         "name": term.label or term.code or "",
-                        "description": term.label or term.code or "",
+                        "description": term.description or term.label or term.code or "",
                         "taxonomy": term.taxonomy,
                     }
                 ),
@@ -548,20 +612,27 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
                 "name": loc.name,
                 "latitude": loc.latitude,
                 "longitude": loc.longitude,
+                "external_identifier": loc.external_identifier,
+                "external_identifier_type": loc.external_identifier_type,
             }
         )
-        if loc.address is not None or loc.postcode is not None:
+        addresses = loc.addresses
+        if not addresses and (loc.address is not None or loc.postcode is not None):
+            addresses = [
+                Address(
+                    address_1=loc.address,
+                    postal_code=loc.postcode,
+                    country=summary_country(loc.postcode),
+                )
+            ]
+        if addresses:
             location["addresses"] = [
-                {
-                    "id": derived_id(sid, "address", i),
-                    "location_id": loc_id,
-                    "address_1": loc.address or "",
-                    "city": "",
-                    "state_province": "",
-                    "postal_code": loc.postcode or "",
-                    "country": "GB",
-                    "address_type": "physical",
-                }
+                _address(
+                    a,
+                    derived_id(sid, "address", i, j) if j else derived_id(sid, "address", i),
+                    loc_id,
+                )
+                for j, a in enumerate(addresses)
             ]
         location["accessibility"] = [
             {"id": derived_id(sid, "accessibility", i, j), "location_id": loc_id, "description": a}
@@ -619,6 +690,10 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
                     "closes_at": sc.closes_at.isoformat() if sc.closes_at else None,
                     "valid_from": sc.valid_from.isoformat() if sc.valid_from else None,
                     "valid_to": sc.valid_to.isoformat() if sc.valid_to else None,
+                    "dtstart": sc.dtstart.isoformat() if sc.dtstart else None,
+                    "until": sc.until.isoformat() if sc.until else None,
+                    "count": sc.count,
+                    "bymonthday": ",".join(map(str, sc.bymonthday)) if sc.bymonthday else None,
                     "description": sc.description,
                 }
             )
@@ -650,26 +725,21 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
             ]
         areas.append(area)
 
-    cost_options = []
-    if s.cost.free is True:
-        cost_options.append(
+    cost_options = [
+        _drop_none(
             {
-                "id": derived_id(sid, "cost_option"),
+                "id": derived_id(sid, "cost_option", i) if i else derived_id(sid, "cost_option"),
                 "service_id": pid,
-                "option": "Free",
-                "amount": 0,
-                "currency": "GBP",
+                "option": o.option,
+                "amount": _number(o.amount),
+                "currency": o.currency,
+                "amount_description": o.amount_description,
+                "valid_from": o.valid_from.isoformat() if o.valid_from else None,
+                "valid_to": o.valid_to.isoformat() if o.valid_to else None,
             }
         )
-    elif s.cost.free is False:
-        cost_options.append(
-            {
-                "id": derived_id(sid, "cost_option"),
-                "service_id": pid,
-                "option": "Charge",
-                "currency": "GBP",
-            }
-        )
+        for i, o in enumerate(s.cost.options or _cost_options_of(s.cost.free))
+    ]
 
     contacts = []
     for i, c in enumerate(s.contacts):
@@ -696,14 +766,15 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
         "maximum_age": s.eligibility.max_age,
         "application_process": s.referral,
         "fees_description": s.cost.description,
-        "assured_date": s.last_reviewed.isoformat() if s.last_reviewed else None,
+        "assured_date": s.last_reviewed.isoformat() if _assured(s) else None,
+        "last_modified": s.last_modified.isoformat() if s.last_modified else None,
     }
     out = _drop_none(out)
     if s.organisation is not None:
         out["organization"] = {
             "id": org_pid or derived_id(sid, "organization"),
             "name": s.organisation,
-            "description": "",
+            "description": s.organisation_description or "",
         }
     if s.phone is not None:
         out["phones"] = [{"id": derived_id(sid, "phone"), "service_id": pid, "number": s.phone}]
@@ -717,7 +788,39 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
     out["cost_options"] = cost_options
     out["contacts"] = contacts
     out["attributes"] = attrs
-    return out
+    return lay_under(out, s.hsds_extra) if s.hsds_extra else out
+
+
+def _assured(s: Service) -> bool:
+    """Whether ``last_reviewed`` is an assured date (not the date of ``last_modified``, which
+    the reader takes when a record has no ``assured_date``)."""
+    if s.last_reviewed is None:
+        return False
+    return s.last_modified is None or s.last_modified.date() != s.last_reviewed
+
+
+def _number(value: float | None) -> int | float | None:
+    """A whole amount as an int (``35``, not ``35.0``)."""
+    return int(value) if value is not None and value.is_integer() else value
+
+
+def _address(a: Address, address_id: str, location_id: str) -> dict[str, Any]:
+    """An HSDS address; the parts HSDS requires are empty text where the source had none."""
+    return _drop_none(
+        {
+            "id": address_id,
+            "location_id": location_id,
+            "attention": a.attention,
+            "address_1": a.address_1 or "",
+            "address_2": a.address_2,
+            "city": a.city or "",
+            "region": a.region,
+            "state_province": a.state_province or "",
+            "postal_code": a.postal_code or "",
+            "country": a.country or "",
+            "address_type": a.address_type,
+        }
+    )
 
 
 def write_hsds3(catalogue: Catalogue, path: str | Path | None = None) -> list[dict[str, Any]]:

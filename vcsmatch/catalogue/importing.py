@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from vcsmatch.catalogue import hsds3, oruk, outpost
+from vcsmatch.catalogue import documents, hsds3, oruk, outpost
 from vcsmatch.catalogue.crosswalk import Crosswalk, default_crosswalk
 from vcsmatch.catalogue.formats import (  # noqa: F401 - re-exported
     DELIVERY_TAXONOMY,
@@ -34,6 +34,7 @@ from vcsmatch.catalogue.formats import (  # noqa: F401 - re-exported
 )
 from vcsmatch.catalogue.html import looks_like_html, sanitise, to_text
 from vcsmatch.catalogue.model import Catalogue, Service
+from vcsmatch.catalogue.verbatim import unread
 from vcsmatch.errors import CatalogueError, ImportFailed
 from vcsmatch.taxonomy import (
     Taxonomy,
@@ -43,6 +44,8 @@ from vcsmatch.taxonomy import (
 Format = Literal["auto", "hsds3", "oruk3", "oruk", "outpost"]
 #: ``oruk3`` is Open Referral UK 3.0, the UK profile of HSDS 3.0: read as HSDS 3.0.
 FORMATS: tuple[str, ...] = ("hsds3", "oruk3", "oruk", "outpost")
+#: The share of invalid records up to which the CLI and the API import the valid ones.
+DEFAULT_MAX_INVALID = 0.05
 
 # --------------------------------------------------------------------------------------------
 # Reading JSON documents
@@ -144,33 +147,6 @@ def _pages(docs: list[Document]) -> Iterator[tuple[Document, Any]]:
             yield doc, data
 
 
-def _is_organisation(doc: Any) -> bool:
-    """An HSDS 3.0 organisation document: services nested under it, and no service ``status``."""
-    return (
-        isinstance(doc, dict)
-        and isinstance(doc.get("services"), list)
-        and "status" not in doc
-        and ("organization_identifiers" in doc or "legal_status" in doc or "website" in doc)
-    )
-
-
-def _services_of_organisations(records: list[Any]) -> list[Any]:
-    """Organisation documents (``organization_full.json``) replaced by their nested services,
-    each carrying the organisation it belongs to."""
-    out: list[Any] = []
-    for rec in records:
-        if not _is_organisation(rec):
-            out.append(rec)
-            continue
-        org = {k: v for k, v in rec.items() if k != "services"}
-        for svc in rec["services"]:
-            if isinstance(svc, dict):
-                svc = {**svc, "organization": svc.get("organization") or org}
-                svc.setdefault("organization_id", org.get("id"))
-            out.append(svc)
-    return out
-
-
 def _records_of(page: Any, name: str) -> tuple[list[Any], dict[str, Any] | None]:
     """Unwrap a page: a bare list of records, or an envelope with ``contents``/``content``."""
     if isinstance(page, list):
@@ -186,6 +162,8 @@ def _records_of(page: Any, name: str) -> tuple[list[Any], dict[str, Any] | None]
                 return items, page
         if "id" in page and ("name" in page or "title" in page):
             return [page], None  # a single service object
+        if documents.is_service_at_location(page):
+            return [page], None
         raise _file_failure(name, "not a list of services nor a page with 'contents'/'content'")
     raise _file_failure(name, f"top level is a JSON {type(page).__name__}, not a list or object")
 
@@ -198,8 +176,12 @@ def _formats() -> dict[str, FormatSpec]:
     return {"hsds3": hsds3.FORMAT, "oruk": oruk.FORMAT, "outpost": outpost.FORMAT}
 
 
-def detect_format(records: Iterable[Any], envelope: dict[str, Any] | None = None) -> str | None:
-    """Name the format whose shape the first few records (and the envelope) fit best."""
+def detect_format(records: Sequence[Any], envelope: dict[str, Any] | None = None) -> str | None:
+    """Name the format whose shape the first few records (and the envelope) fit best.
+
+    HSDS 3.0 records that use only what the UK profile keeps, and some of what it adds,
+    are Open Referral UK 3.0 (``oruk3``).
+    """
     specs = _formats()
     totals = dict.fromkeys(specs, 0)
     if envelope is not None:
@@ -221,7 +203,12 @@ def detect_format(records: Iterable[Any], envelope: dict[str, Any] | None = None
     if best <= 0:
         return None
     winners = [n for n, v in totals.items() if v == best]
+    if winners == ["hsds3"]:
+        return documents.profile_of(records)
     return winners[0] if len(winners) == 1 else None
+
+
+_INDEX = re.compile(r"\[\d+\]")
 
 
 def record_id_of(record: Any, position: int) -> str:
@@ -288,7 +275,11 @@ def import_file(
     first_envelope: dict[str, Any] | None = None
     announced_pages: int | None = None
     n_pages = 0
+    declared: str | None = None
     for doc, page in _pages(docs):
+        if documents.is_version_document(page):
+            declared = declared or documents.declared_format(page)
+            continue
         items, envelope = _records_of(page, doc.name)
         records.extend(items)
         n_pages += 1
@@ -299,10 +290,15 @@ def import_file(
                 if isinstance(value, int) and not isinstance(value, bool):
                     announced_pages = max(announced_pages or 0, value)
 
-    records = _services_of_organisations(records)
+    if n_pages == 0:
+        raise _file_failure(
+            source or "input",
+            "is the feed's version document ('/'), not services: import its /services pages",
+        )
+    records = documents.services_of(records)
     fmt = format
     if fmt == "auto":
-        detected = detect_format(records, first_envelope)
+        detected = declared or detect_format(records, first_envelope)
         if detected is None:
             # No format-specific field at all: plain {id, name} objects are read as HSDS 3.0,
             # our own format; anything else cannot be guessed safely.
@@ -316,6 +312,15 @@ def import_file(
                 )
         fmt = detected
     spec = _formats()["hsds3" if fmt == "oruk3" else fmt]
+    if spec is hsds3.FORMAT:
+        kinds = {documents.kind_of(r) for r in records[:20] if isinstance(r, dict)}
+        if len(kinds) == 1 and "service" not in kinds:
+            raise _file_failure(
+                source or "input",
+                f"holds HSDS {kinds.pop()} records, not services: import services, "
+                "service_at_locations or organisations with their services",
+                fmt,
+            )
 
     report = ImportReport(format=fmt, source=source, read=len(records))
     if announced_pages is not None and announced_pages > n_pages:
@@ -334,16 +339,20 @@ def import_file(
 
     services: list[Service] = []
     first_seen: dict[str, int] = {}
-    n_warnings = 0
     for position, record in enumerate(_progress(records, progress, f"importing {fmt}"), start=1):
         rid = record_id_of(record, position)
+        n_warnings, n_lost = len(ctx.warnings), len(ctx.lost)
         try:
             if not isinstance(record, dict):
                 raise CatalogueError(
                     rid, "<record>", f"expected a JSON object, got {type(record).__name__}"
                 )
-            n_warnings = len(ctx.warnings)
+            if spec is hsds3.FORMAT and (kind := documents.kind_of(record)) != "service":
+                raise CatalogueError(rid, "<record>", f"an HSDS {kind}, not a service")
+            ctx.read.clear()
             service = spec.convert(record, ctx)
+            if spec is not hsds3.FORMAT:  # HSDS keeps what it does not model verbatim
+                ctx.lost.extend(unread(record, ctx.read))
             if looks_like_html(service.description):
                 service = service.model_copy(
                     update={
@@ -359,10 +368,13 @@ def import_file(
                 )
         except CatalogueError as exc:
             del ctx.warnings[n_warnings:]  # a rejected record is reported once, as rejected
+            del ctx.lost[n_lost:]
             report.rejected.append(Rejection(exc.record_id or rid, exc.field, exc.reason, position))
             continue
         first_seen[service.id] = position
         services.append(service)
+        for lost in {_INDEX.sub("[]", p) for p in ctx.lost[n_lost:]}:
+            report.lost_fields[lost] += 1
         for term in service.unmapped_terms:
             report.unmapped_terms[(term.taxonomy, term.code, term.label)] += 1
 

@@ -27,8 +27,32 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+AddressType = Literal["physical", "postal", "virtual"]
+
+
+class Address(_Model):
+    """One address of a location with its parts, as HSDS 3.0 holds it.
+
+    ``country`` is what the source said (ISO 3166-1 alpha-2), never assumed.
+    """
+
+    attention: str | None = None
+    address_1: str | None = None
+    address_2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    state_province: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    address_type: AddressType = "physical"
+
+
 class Location(_Model):
-    """A physical place the service is delivered from."""
+    """A physical place the service is delivered from.
+
+    ``address`` and ``postcode`` are the one-line summary search and display read;
+    ``addresses`` keeps the published parts (empty when the summary says all there is).
+    """
 
     id: str | None = None
     name: str | None = None
@@ -36,6 +60,10 @@ class Location(_Model):
     postcode: str | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+    addresses: list[Address] = Field(default_factory=list)
+    #: A national identifier of the place (``UPRN`` in England) and its scheme.
+    external_identifier: str | None = None
+    external_identifier_type: str | None = None
 
 
 class ServiceArea(_Model):
@@ -56,6 +84,11 @@ class Schedule(_Model):
     interval: int | None = Field(default=None, ge=1)
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
+    #: RFC 5545 rule parts: first occurrence, last one or number of them, days of the month.
+    dtstart: dt.date | None = None
+    until: dt.date | None = None
+    count: int | None = Field(default=None, ge=1)
+    bymonthday: list[int] = Field(default_factory=list)
     description: str | None = None
 
     @model_validator(mode="before")
@@ -94,9 +127,22 @@ class Eligibility(_Model):
         return self
 
 
+class CostOption(_Model):
+    """One published price: what it is for, the amount and its currency as given."""
+
+    option: str | None = None
+    amount: float | None = None
+    currency: str | None = None
+    amount_description: str | None = None
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+
+
 class Cost(_Model):
     free: bool | None = None
     description: str | None = None
+    #: The published cost options (empty when ``free`` says all the source said).
+    options: list[CostOption] = Field(default_factory=list)
 
 
 class ExternalTerm(_Model):
@@ -105,6 +151,8 @@ class ExternalTerm(_Model):
     taxonomy: str | None = None
     code: str | None = None
     label: str | None = None
+    #: The term's description where it says more than its label or code.
+    description: str | None = None
 
 
 class Service(_Model):
@@ -118,6 +166,7 @@ class Service(_Model):
     description_html: str | None = None
     organisation: str | None = None
     organisation_id: str | None = None
+    organisation_description: str | None = None
     status: Status = "active"
     needs: list[str] = Field(default_factory=list)
     activities: list[str] = Field(default_factory=list)
@@ -137,9 +186,16 @@ class Service(_Model):
     phone: str | None = None
     languages: list[str] = Field(default_factory=list)
     accessibility: list[str] = Field(default_factory=list)
+    #: When the record was last checked (HSDS ``assured_date``, else the date it changed).
     last_reviewed: dt.date | None = None
+    #: When the source last changed the record (HSDS ``last_modified``).
+    last_modified: dt.datetime | None = None
     source: str | None = None
     unmapped_terms: list[ExternalTerm] = Field(default_factory=list)
+    #: The source's HSDS fields this model does not hold, verbatim and in the record's own
+    #: shape (lists aligned with what the exporter writes), so an export gives them back.
+    #: See ``catalogue/verbatim.py``.
+    hsds_extra: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def is_active(self) -> bool:

@@ -39,9 +39,9 @@ from vcsmatch.catalogue.parsing import (
     Record,
     build,
     free_from_options,
-    one_line_address,
     parse_date,
     parse_geojson_extent,
+    read_addresses,
     split_byday,
     weekday_code,
 )
@@ -66,16 +66,17 @@ def _score(rec: dict[str, Any]) -> int:
     return score
 
 
-def _whole_age(rec: Record, key: str) -> int | None:
+def _age(rec: Record, key: str) -> int | float | None:
+    """An age in years from 0 to 130; fractions are valid (0.5 for a service for babies)."""
     value = rec.number(key)
     if value is None:
         return None
-    if value != int(value) or not 0 <= value <= 130:
-        raise rec.fail(key, f"not an age in whole years from 0 to 130 (got {value:g})")
-    return int(value)
+    if not 0 <= value <= 130:
+        raise rec.fail(key, f"not an age in years from 0 to 130 (got {value:g})")
+    return int(value) if value.is_integer() else value
 
 
-def _fold(ages: list[int | None], pick: Any) -> int | None:
+def _fold(ages: list[float | None], pick: Any) -> float | None:
     """The loosest bound over rows; None (no bound) if any row has none."""
     known = [a for a in ages if a is not None]
     return pick(known) if ages and len(known) == len(ages) else None
@@ -88,16 +89,16 @@ def _eligibility(rec: Record) -> Eligibility:
     fill it with 0 when the service has none.
     """
     rows = rec.objs("eligibilitys") or rec.objs("eligibilities")
-    mins: list[int | None] = []
-    maxes: list[int | None] = []
+    mins: list[float | None] = []
+    maxes: list[float | None] = []
     sexes: list[str | None] = []
     rules: list[str] = []
     for row in rows:
-        lo, hi = _whole_age(row, "minimum_age"), _whole_age(row, "maximum_age")
+        lo, hi = _age(row, "minimum_age"), _age(row, "maximum_age")
         if hi == 0:
             hi = None
         if lo is not None and hi is not None and lo > hi:
-            raise row.fail("minimum_age", f"greater than maximum_age ({lo} > {hi})")
+            raise row.fail("minimum_age", f"greater than maximum_age ({lo:g} > {hi:g})")
         mins.append(lo)
         maxes.append(hi)
         text = row.text("eligibility")
@@ -152,18 +153,18 @@ def _locations(rec: Record) -> tuple[list[Location], list[str]]:
         loc = sal.obj("location")
         if loc is None:
             continue
-        addresses = loc.objs("physical_addresses")
-        address = addresses[0] if addresses else None
+        address, postcode, parts = read_addresses(loc, "physical_addresses")
         locations.append(
             build(
                 Location,
                 {
                     "id": loc.text("id"),
                     "name": loc.text("name"),
-                    "address": one_line_address(address) if address else None,
-                    "postcode": address.text("postal_code") if address else None,
+                    "address": address,
+                    "postcode": postcode,
                     "latitude": loc.number("latitude"),
                     "longitude": loc.number("longitude"),
+                    "addresses": parts,
                 },
                 loc,
                 {"address": "physical_addresses", "postcode": "physical_addresses"},
@@ -211,7 +212,7 @@ def _contacts(rec: Record) -> list[Contact]:
 
 def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     """One Open Referral UK service object -> ``Service`` (raises ``CatalogueError``)."""
-    rec = Record.root(raw)
+    rec = Record.root(raw, read=ctx.read)
     mapped = MappedTerms()
     for st in rec.objs("service_taxonomys"):
         tax = st.obj("taxonomy")

@@ -163,7 +163,7 @@ def _cost(rec: Record) -> Cost:
 
 def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
     """One Outpost service -> ``Service`` (raises ``CatalogueError``)."""
-    rec = Record.root(raw)
+    rec = Record.root(raw, read=ctx.read)
     mapped = MappedTerms()
     for key, taxonomy in TAXONOMIES.items():
         for t in rec.objs(key):

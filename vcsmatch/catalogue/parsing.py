@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from vcsmatch.catalogue.model import Address
 from vcsmatch.errors import CatalogueError
 
 M = TypeVar("M", bound=BaseModel)
@@ -37,24 +38,42 @@ def _kind(value: Any) -> str:
 
 
 class Record:
-    """A JSON object inside one published record, with its path for error messages."""
+    """A JSON object inside one published record, with its path for error messages.
 
-    __slots__ = ("data", "where", "id")
+    ``read`` (shared by a record and the objects inside it) collects the path of every value
+    a converter took, so the driver can name the source fields a record lost. Opening an
+    object or a list of objects (``obj``, ``objs``) takes none of its fields by itself.
+    """
 
-    def __init__(self, data: dict[str, Any], where: str, record_id: str | None) -> None:
+    __slots__ = ("data", "where", "id", "read")
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        where: str,
+        record_id: str | None,
+        read: set[str] | None = None,
+    ) -> None:
         self.data = data
         self.where = where
         self.id = record_id
+        self.read = read if read is not None else set()
 
     @classmethod
-    def root(cls, data: dict[str, Any], id_key: str = "id") -> Record:
+    def root(cls, data: dict[str, Any], id_key: str = "id", read: set[str] | None = None) -> Record:
         """The record itself; its id must be non-empty text or an integer."""
         raw = data.get(id_key)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             raise CatalogueError(None, id_key, "missing")
         if isinstance(raw, bool) or not isinstance(raw, str | int):
             raise CatalogueError(None, id_key, f"expected text or a whole number, got {_kind(raw)}")
-        return cls(data, "", str(raw).strip())
+        if read is not None:
+            read.add(id_key)
+        return cls(data, "", str(raw).strip(), read)
+
+    def _take(self, key: str) -> Any:
+        self.read.add(self.path(key))
+        return self.data.get(key)
 
     def path(self, key: str | int) -> str:
         if isinstance(key, int):
@@ -65,11 +84,11 @@ class Record:
         return CatalogueError(self.id, self.path(key), reason)
 
     def get(self, key: str) -> Any:
-        return self.data.get(key)
+        return self._take(key)
 
     def text(self, key: str) -> str | None:
         """Text, or None when missing/null/blank; numbers are accepted as their text."""
-        value = self.data.get(key)
+        value = self._take(key)
         if value is None:
             return None
         if isinstance(value, str):
@@ -81,7 +100,7 @@ class Record:
         raise self.fail(key, f"expected text, got {_kind(value)}")
 
     def number(self, key: str) -> float | None:
-        value = self.data.get(key)
+        value = self._take(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if isinstance(value, bool):
@@ -100,7 +119,7 @@ class Record:
         return result
 
     def flag(self, key: str) -> bool | None:
-        value = self.data.get(key)
+        value = self._take(key)
         if value is None or isinstance(value, bool):
             return value
         if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
@@ -113,7 +132,7 @@ class Record:
             return None
         if not isinstance(value, dict):
             raise self.fail(key, f"expected an object, got {_kind(value)}")
-        return Record(value, self.path(key), self.id)
+        return Record(value, self.path(key), self.id, self.read)
 
     def objs(self, key: str) -> list[Record]:
         """A list of objects; null items are skipped, a missing/null list is empty."""
@@ -133,12 +152,12 @@ class Record:
                 raise CatalogueError(
                     self.id, f"{base}[{i}]", f"expected an object, got {_kind(item)}"
                 )
-            out.append(Record(item, f"{base}[{i}]", self.id))
+            out.append(Record(item, f"{base}[{i}]", self.id, self.read))
         return out
 
     def texts(self, key: str) -> list[str]:
         """A list of text items (or one text) as a list; blanks and nulls dropped."""
-        value = self.data.get(key)
+        value = self._take(key)
         if value is None:
             return []
         if isinstance(value, str):
@@ -208,6 +227,17 @@ def parse_date(rec: Record, key: str) -> dt.date | None:
         return dt.datetime.fromisoformat(value).date()
     except ValueError:
         raise rec.fail(key, f"not an ISO 8601 date ({value[:40]!r})") from None
+
+
+def parse_datetime(rec: Record, key: str) -> dt.datetime | None:
+    """An ISO 8601 date-time (a bare date is midnight; ``Z`` is UTC)."""
+    value = rec.text(key)
+    if value is None:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise rec.fail(key, f"not an ISO 8601 date-time ({value[:40]!r})") from None
 
 
 def weekday_code(text: str) -> str | None:
@@ -309,6 +339,49 @@ ADDRESS_KEYS: tuple[str, ...] = (
 def one_line_address(rec: Record, keys: tuple[str, ...] = ADDRESS_KEYS) -> str | None:
     """The address lines present, joined with commas (None when there are none)."""
     return ", ".join(p for p in (rec.text(k) for k in keys) if p) or None
+
+
+_ADDRESS_PARTS = (
+    "attention", "address_1", "address_2", "city", "region", "state_province", "postal_code",
+    "country",
+)  # fmt: skip
+_UK_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", re.IGNORECASE)
+
+
+def summary_country(postcode: str | None) -> str | None:
+    """The country an address with no parts is published with: GB for a UK postcode, else
+    none (a country is never assumed)."""
+    return "GB" if postcode and _UK_POSTCODE.match(postcode.strip()) else None
+
+
+def read_addresses(
+    loc: Record, key: str = "addresses"
+) -> tuple[str | None, str | None, list[Address]]:
+    """(one-line address, postcode, the addresses with their parts) of a location.
+
+    The summary comes from the physical address, else the first. The parts are left out
+    when they say no more than the summary does as our exporter writes it, so an export
+    imports back as it was.
+    """
+    records = loc.objs(key)
+    if not records:
+        return None, None, []
+    chosen = next((a for a in records if a.text("address_type") == "physical"), records[0])
+    address, postcode = one_line_address(chosen), chosen.text("postal_code")
+    parts = []
+    for a in records:
+        kind = (a.text("address_type") or "physical").lower()
+        parts.append(
+            build(
+                Address,
+                {**{k: a.text(k) for k in _ADDRESS_PARTS}, "address_type": kind},
+                a,
+            )
+        )
+    summary = Address(address_1=address, postal_code=postcode, country=summary_country(postcode))
+    if parts == [summary]:
+        parts = []
+    return address, postcode, parts
 
 
 _FREE = re.compile(r"\bfree\b|\bno charge\b", re.IGNORECASE)

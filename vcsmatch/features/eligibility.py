@@ -46,13 +46,13 @@ _BANDS = {code: (lo, hi) for code, lo, hi in AGE_BANDS}
 
 def age_range_text(min_age: float, max_age: float) -> str | None:
     """``(65, nan)`` -> ``"open to ages 65 and over"``; ``None`` when there is no limit."""
-    lo = None if np.isnan(min_age) else int(min_age)
-    hi = None if np.isnan(max_age) else int(max_age)
+    lo = None if np.isnan(min_age) else f"{min_age:g}"  # 0.5 for a service for babies
+    hi = None if np.isnan(max_age) else f"{max_age:g}"
     if lo is None and hi is None:
         return None
     if hi is None:
         return f"open to ages {lo} and over"
-    if lo is None or lo == 0:
+    if lo is None or lo == "0":
         return f"open to ages {hi} and under"
     return f"open to ages {lo} to {hi}"
 

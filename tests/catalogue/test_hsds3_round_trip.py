@@ -1,0 +1,132 @@
+"""HSDS 3.0 in and out without loss: modelled fields as the source gave them, the rest verbatim."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+
+from openreferral_schemas import EXAMPLES, errors, require_openreferral
+
+from vcsmatch.catalogue.hsds3 import write_hsds3
+from vcsmatch.catalogue.importing import import_file
+from vcsmatch.catalogue.model import Catalogue, Location, Service
+from vcsmatch.catalogue.verbatim import lay_under, leaf_paths, unmodelled
+
+
+def _fields(obj: object) -> set[str]:
+    """Leaf paths with list positions as ``[]`` (the export may order a list differently)."""
+    return {re.sub(r"\[\d+\]", "[]", p) for p in leaf_paths(obj)}
+
+
+def _service_full() -> dict:
+    require_openreferral()
+    return json.loads((EXAMPLES / "service_full.json").read_text(encoding="utf-8"))
+
+
+def test_a_round_trip_of_service_full_loses_only_the_fields_it_reports() -> None:
+    """Every leaf field of the official example comes back but the refused ones, which are
+    named in the report."""
+    raw = _service_full()
+    result = import_file(raw)
+    (out,) = write_hsds3(result.catalogue)
+    lost = _fields(raw) - _fields(out)
+    assert lost == {
+        "service_at_locations[].location.latitude",
+        "service_at_locations[].location.longitude",
+        "service_areas[].extent",
+    }
+    assert set(result.report.lost_fields) == lost
+    assert "fields not kept (3)" in result.report.to_text()
+    assert errors(out, "service") == []
+
+
+def test_import_export_import_gives_the_same_catalogue_and_the_same_export() -> None:
+    """The verbatim fields survive a second trip unchanged, and so does everything modelled."""
+    first = import_file(_service_full())
+    exported = write_hsds3(first.catalogue)
+    again = import_file(copy.deepcopy(exported))
+    assert again.catalogue.services == first.catalogue.services
+    assert again.report.lost_fields == {}
+    assert write_hsds3(again.catalogue) == exported
+
+
+def test_the_fields_matching_needs_are_modelled_as_the_source_gave_them() -> None:
+    """Address parts and a US country, RRULE parts, prices, identifiers and dates are read."""
+    (service,) = import_file(_service_full()).catalogue.services
+    (location,) = service.locations
+    (address,) = location.addresses
+    assert (address.address_1, address.city, address.state_province) == (
+        "1-30 Main Street", "MyCity", "MyState"
+    )  # fmt: skip
+    assert (address.country, address.address_type, address.attention) == (
+        "US", "postal", "A. Persona"
+    )  # fmt: skip
+    assert (location.external_identifier, location.external_identifier_type) == (
+        "10092008082", "UPRN"
+    )  # fmt: skip
+    (schedule,) = service.schedules
+    assert schedule.dtstart == schedule.until == dt.date(2005, 1, 1)
+    assert (schedule.count, schedule.interval, schedule.bymonthday) == (3, 1, [2, 3, 4])
+    assert schedule.weekdays == ["TH", "FR"]
+    (option,) = service.cost.options
+    assert (option.amount, option.currency, option.option) == (35, "gbp", "Under 18s and Over 60s")
+    assert service.organisation_description.startswith("Example Org is a non-profit")
+    assert service.last_modified == dt.datetime(2023, 3, 15, 10, 30, 45, 123000, dt.UTC)
+    assert service.last_reviewed == dt.date(2005, 1, 1)
+    assert service.hsds_extra["alternate_name"] == "MyCity Counselling Services"
+    (out,) = write_hsds3(Catalogue(services=[service]))
+    written = out["service_at_locations"][0]["location"]["addresses"][0]
+    assert (written["country"], written["address_type"]) == ("US", "postal")
+    assert out["cost_options"][0]["amount"] == 35 and out["cost_options"][0]["currency"] == "gbp"
+    assert out["schedules"][0]["bymonthday"] == "2,3,4"
+    assert out["schedules"][0]["wkst"] == "TU"  # verbatim
+    assert out["organization"]["legal_status"] == "Limited Company"  # verbatim
+    term = next(
+        a["taxonomy_term"] for a in out["attributes"] if a["taxonomy_term"]["code"] == "code"
+    )
+    assert (term["description"], term["term_uri"]) == ("description", "http://example.com")
+
+
+def test_a_country_is_never_assumed() -> None:
+    """An address known only by its summary is GB for a UK postcode, and no country else."""
+    services = [
+        Service(id=sid, name="A", delivery_modes=["in_person"],
+                locations=[Location(address="1 High St", postcode=postcode)])
+        for sid, postcode in (("uk", "IP4 1AE"), ("us", "90210"))
+    ]  # fmt: skip
+    uk, us = write_hsds3(Catalogue(services=services))
+    assert uk["service_at_locations"][0]["location"]["addresses"][0]["country"] == "GB"
+    assert us["service_at_locations"][0]["location"]["addresses"][0]["country"] == ""
+    back = import_file([uk, us], "hsds3").catalogue.services
+    assert back == services  # the summary alone comes back as it was
+
+
+def test_verbatim_values_hsds_would_refuse_are_repaired_or_reported() -> None:
+    """A non-UUID id becomes a UUID (references still agree); a URL that is none is reported."""
+    raw = {
+        "id": "svc-1",
+        "name": "Club",
+        "status": "active",
+        "program": {"id": "prog-1", "name": "P", "description": "A programme"},
+        "program_id": "prog-1",
+        "required_documents": [{"id": "d-1", "document": "ID", "uri": "see reception"}],
+    }
+    result = import_file([raw], "hsds3")
+    (out,) = write_hsds3(result.catalogue)
+    assert out["program"]["id"] == out["program_id"] != "prog-1"
+    assert "uri" not in out["required_documents"][0]
+    assert result.report.lost_fields == {"required_documents[].uri": 1}
+    assert errors(out, "service") == []
+
+
+def test_unmodelled_and_lay_under_pair_attributes_by_term_not_position() -> None:
+    """A source attribute's extra fields go back on the same term even if the order differs."""
+    term = {"taxonomy": "t", "code": "a", "name": "A"}
+    raw = {"attributes": [{"note": "on b", "taxonomy_term": {**term, "code": "b"}},
+                          {"note": "on a", "taxonomy_term": term}]}  # fmt: skip
+    gen = {"attributes": [{"taxonomy_term": term}, {"taxonomy_term": {**term, "code": "b"}}]}
+    extra = unmodelled(raw, gen)
+    laid = lay_under(copy.deepcopy(gen), extra)
+    assert [a["note"] for a in laid["attributes"]] == ["on a", "on b"]

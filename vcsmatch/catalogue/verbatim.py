@@ -1,0 +1,256 @@
+"""The HSDS fields vcsmatch keeps verbatim: what a record holds beyond the service model.
+
+Matching needs a few dozen fields; HSDS defines hundreds (``alternate_name``, ``funding``,
+a schedule's ``wkst``...). A council re-publishing its directory through vcsmatch must not
+lose them, so the importer keeps, for each record, the part of the source the exporter
+would not write from the model (:func:`unmodelled`), and the exporter lays it under what it
+writes (:func:`lay_under`). Where both have a field the model's value wins (it is the one
+matching used). Lists are kept aligned with the exporter's own lists, paired by a key where
+the order may differ (attributes by taxonomy and code, locations by type and name); source
+items with no counterpart follow, whole.
+
+A verbatim field that would make the export invalid HSDS (an id that is not a UUID, a URL
+without a scheme, a value outside an HSDS enum) is repaired where that is safe (ids become
+UUID5 of themselves, so references still agree) or left out, and reported by the caller.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from vcsmatch.catalogue.ids import NAMESPACE, as_uuid
+
+#: HSDS 3.0 fields whose schema says ``format: uuid``.
+UUID_FIELDS = frozenset({
+    "id", "contact_id", "link_id", "location_id", "organization_id", "parent_id",
+    "parent_organization_id", "phone_id", "program_id", "resource_id",
+    "service_at_location_id", "service_id", "taxonomy_id", "taxonomy_term_id",
+})  # fmt: skip
+#: ... ``format: uri``, ``format: email`` and the enumerations.
+URI_FIELDS = frozenset({"schedule_link", "term_uri", "uri", "url", "website"})
+EMAIL_FIELDS = frozenset({"assurer_email", "email"})
+ENUMS: dict[str, frozenset[str]] = {
+    "address_type": frozenset({"physical", "postal", "virtual"}),
+    "freq": frozenset({"WEEKLY", "MONTHLY"}),
+    "location_type": frozenset({"physical", "postal", "virtual"}),
+    "status": frozenset({"active", "inactive", "defunct", "temporarily closed"}),
+    "wkst": frozenset({"MO", "TU", "WE", "TH", "FR", "SA", "SU"}),
+}
+
+Key = Callable[[dict[str, Any]], Any]
+
+
+def _attribute_key(item: dict[str, Any]) -> Any:
+    term = item.get("taxonomy_term")
+    if not isinstance(term, dict):
+        return ("id", item.get("taxonomy_term_id"))
+    return (str(term.get("taxonomy") or "").lower(), term.get("code"), term.get("name"))
+
+
+def _location_key(item: dict[str, Any]) -> Any:
+    loc = item.get("location")
+    if not isinstance(loc, dict):
+        return None
+    kind = str(loc.get("location_type") or "physical").lower()
+    return (kind,) if kind == "virtual" else (kind, loc.get("name"))
+
+
+#: How items of a list are paired with the exporter's (by position where not named).
+KEYS: dict[str, Key] = {"attributes": _attribute_key, "service_at_locations": _location_key}
+
+
+def _pairs(raw: list[Any], gen: list[Any], key: Key | None) -> tuple[list[int | None], list[int]]:
+    """For each exporter item, the index of the source item it stands for (or None); and the
+    source items nothing stands for."""
+    if key is None:
+        chosen: list[int | None] = [i if i < len(raw) else None for i in range(len(gen))]
+        return chosen, list(range(len(gen), len(raw)))
+    used: set[int] = set()
+    chosen = []
+    for g in gen:
+        want = key(g) if isinstance(g, dict) else None
+        found = next(
+            (
+                i
+                for i, r in enumerate(raw)
+                if i not in used and isinstance(r, dict) and key(r) == want
+            ),
+            None,
+        )
+        if found is not None:
+            used.add(found)
+        chosen.append(found)
+    return chosen, [i for i in range(len(raw)) if i not in used]
+
+
+def _path(where: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{where}[{key}]"
+    return f"{where}.{key}" if where else key
+
+
+def _prune(value: Any, where: str, dropped: set[str]) -> Any:
+    """``value`` without the paths in ``dropped`` (values the reader refused)."""
+    if isinstance(value, dict):
+        return {
+            k: _prune(v, _path(where, k), dropped)
+            for k, v in value.items()
+            if _path(where, k) not in dropped
+        }
+    if isinstance(value, list):
+        return [_prune(v, _path(where, i), dropped) for i, v in enumerate(value)]
+    return value
+
+
+def unmodelled(
+    raw: dict[str, Any], gen: dict[str, Any], dropped: set[str] = frozenset(), where: str = ""
+) -> dict[str, Any]:
+    """The part of the source object ``raw`` that the exporter's ``gen`` does not hold.
+
+    ``dropped`` names source paths (``service_at_locations[0].location.latitude``) the reader
+    refused: they are not kept. A list comes back aligned with ``gen``'s list (``{}`` where
+    a paired item adds nothing), followed by the source items nothing was paired with.
+    """
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        path = _path(where, k)
+        if path in dropped or v is None:
+            continue
+        if k not in gen:
+            out[k] = _prune(v, path, dropped)
+        elif isinstance(v, dict) and isinstance(gen[k], dict):
+            sub = unmodelled(v, gen[k], dropped, path)
+            if sub:
+                out[k] = sub
+        elif isinstance(v, list) and isinstance(gen[k], list):
+            chosen, rest = _pairs(v, gen[k], KEYS.get(k))
+            items: list[Any] = []
+            for g, i in zip(gen[k], chosen, strict=True):
+                r = v[i] if i is not None else None
+                if isinstance(r, dict) and isinstance(g, dict):
+                    items.append(unmodelled(r, g, dropped, _path(path, i)))
+                else:
+                    items.append({})
+            items += [_prune(v[i], _path(path, i), dropped) for i in rest if v[i] is not None]
+            if any(items):
+                out[k] = items
+    return out
+
+
+def lay_under(gen: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``gen`` with the verbatim fields of ``extra`` added where ``gen`` has none (in place)."""
+    for k, v in extra.items():
+        if k not in gen:
+            gen[k] = copy.deepcopy(v)
+        elif isinstance(v, dict) and isinstance(gen[k], dict):
+            lay_under(gen[k], v)
+        elif isinstance(v, list) and isinstance(gen[k], list):
+            mine = gen[k]
+            n = len(mine)
+            for j, item in enumerate(v):
+                if j < n:
+                    if isinstance(item, dict) and isinstance(mine[j], dict):
+                        lay_under(mine[j], item)
+                elif item not in ({}, None):
+                    mine.append(copy.deepcopy(item))
+    return gen
+
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S*$")
+_HOST = re.compile(r"^[\w-]+(\.[\w-]+)+(:\d+)?([/?#]\S*)?$")
+
+
+def as_uri(url: str | None) -> str | None:
+    """A URL HSDS accepts (``format: uri`` needs a scheme): ``www.x.org`` -> ``https://...``.
+
+    Text that is no URL at all gives None, so it is left out rather than published as one.
+    """
+    if not isinstance(url, str):
+        return None
+    url = url.strip()
+    if _SCHEME.match(url):
+        return url
+    if _HOST.match(url):
+        return "https://" + url
+    return None
+
+
+def as_public_uuid(value: str) -> str:
+    """A UUID for a verbatim id: itself if it is one, else UUID5 of it (references agree)."""
+    return as_uuid(value) or str(uuid.uuid5(NAMESPACE, f"verbatim\x1f{value}"))
+
+
+def repair(value: Any, where: str = "") -> tuple[Any, list[tuple[str, str]]]:
+    """``value`` made valid where HSDS checks a format or an enum; also each (path, reason)
+    of a field left out because it could not be repaired."""
+    lost: list[tuple[str, str]] = []
+
+    def walk(v: Any, path: str, key: str | None) -> Any:
+        if isinstance(v, dict):
+            out = {}
+            for k, item in v.items():
+                fixed = walk(item, _path(path, k), k)
+                if fixed is not _LEFT_OUT:
+                    out[k] = fixed
+            return out
+        if isinstance(v, list):
+            return [x for i, item in enumerate(v) if (x := walk(item, _path(path, i), None))
+                    is not _LEFT_OUT]  # fmt: skip
+        if key is None or not isinstance(v, str):
+            return v
+        if key in UUID_FIELDS:
+            return as_public_uuid(v)
+        if key in URI_FIELDS:
+            uri = as_uri(v)
+            if uri is None:
+                lost.append((path, f"{v[:40]!r} is not a URL"))
+                return _LEFT_OUT
+            return uri
+        if key in EMAIL_FIELDS and "@" not in v:
+            lost.append((path, f"{v[:40]!r} is not an email address"))
+            return _LEFT_OUT
+        if key in ENUMS and v not in ENUMS[key]:
+            lost.append((path, f"{v[:40]!r} is not one of {sorted(ENUMS[key])}"))
+            return _LEFT_OUT
+        return v
+
+    return walk(value, where, None), lost
+
+
+_LEFT_OUT = object()
+
+
+def leaf_paths(obj: Any, where: str = "", *, empty: bool = True) -> Iterator[str]:
+    """Every leaf of a JSON value as a path (``schedules[0].byday``); empty containers too
+    unless ``empty`` is False."""
+    if isinstance(obj, dict | list) and not obj:
+        if empty:
+            yield where
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from leaf_paths(v, _path(where, k), empty=empty)
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from leaf_paths(v, _path(where, i), empty=empty)
+    elif obj is not None:
+        yield where
+
+
+def unread(record: dict[str, Any], read: set[str]) -> list[str]:
+    """The leaf paths of ``record`` no path in ``read`` reaches (the fields a converter of a
+    format other than HSDS left behind)."""
+    out = []
+    for path in leaf_paths(record, empty=False):
+        cuts = [i for i, ch in enumerate(path) if ch in ".["] + [len(path)]
+        if not any(path[:i] in read for i in cuts):
+            out.append(path)
+    return out
+
+
+__all__ = [
+    "as_public_uuid", "as_uri", "lay_under", "leaf_paths", "repair", "unmodelled", "unread",
+]  # fmt: skip
