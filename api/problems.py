@@ -214,6 +214,8 @@ def validation_errors(
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors, total = validation_errors(exc.errors())
+    # A large body refused off the event loop (api.json_body) carries only its first errors.
+    total = max(total, getattr(exc, "total", 0))
     fields = ", ".join(e.field for e in errors[:5])
     shown = "" if total == len(errors) else f" (the first {len(errors)} are listed)"
     return problem_response(

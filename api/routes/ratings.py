@@ -20,6 +20,7 @@ from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 from sqlalchemy.orm import Session
 
 from api.deps import ServingDep, SessionDep, SettingsDep, require_role
+from api.json_body import ThreadValidatedRoute
 from api.problems import UNION_TAG_PREFIX, ProblemException, field_problem, problem_responses
 from api.schemas import STRICT, PersonIn
 from vcsmatch.errors import DataError, NotFoundError
@@ -34,7 +35,7 @@ from vcsmatch.store.ratings_log import IdempotencyConflict, NewRating
 from vcsmatch.store.secrets import get_secret
 from vcsmatch.taxonomy import load_taxonomy
 
-router = APIRouter(prefix="/v1/ratings", tags=["ratings"])
+router = APIRouter(prefix="/v1/ratings", tags=["ratings"], route_class=ThreadValidatedRoute)
 
 #: ``Literal`` over the tuple itself, so the codes have one home (``vcsmatch.ratings``).
 CommentCode = Literal[COMMENT_CODES]  # type: ignore[valid-type]

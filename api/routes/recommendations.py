@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.deps import ServingDep, SessionDep, SettingsDep, StateDep, require_role
+from api.json_body import ThreadValidatedRoute
 from api.loading import ensure_ready
 from api.middleware import AUDIT_STARTED, AUDITED, audit_entry
 from api.problems import ProblemException, field_problem
@@ -37,7 +38,9 @@ from vcsmatch.store.recommendation_log import Exposure
 from vcsmatch.store.secrets import get_secret
 from vcsmatch.taxonomy import load_taxonomy
 
-router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+router = APIRouter(
+    prefix="/v1/recommendations", tags=["recommendations"], route_class=ThreadValidatedRoute
+)
 
 DECISION_SUPPORT = (
     "These are suggestions to support a practitioner's decision, not a decision. Check each "
