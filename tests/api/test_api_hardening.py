@@ -464,3 +464,30 @@ def test_finding9_ratings_export_streams_in_bounded_chunks(
     as_csv = client.get("/v1/ratings/export?format=csv", headers=own.auth("analyst")).text
     rows = list(csv.DictReader(io.StringIO(as_csv)))
     assert len(rows) == n and rows[0]["needs"] == "loneliness"
+
+
+def _script_sources(csp: str) -> list[str]:
+    directives = {
+        name: sources
+        for name, *sources in (part.split() for part in csp.split(";") if part.strip())
+    }
+    return directives.get("script-src", directives.get("default-src", []))
+
+
+def test_finding9_docs_need_a_setting_and_no_page_allows_a_cdn_or_inline_scripts(
+    client: TestClient, seed: Seed, start_app
+):
+    """By default /docs and /redoc do not exist, and no answer on the session's origin (pages,
+    API, the docs' paths) lets scripts come from a CDN or run inline; VCSMATCH_API_DOCS=true
+    serves them, with their own looser policy on their paths only."""
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        assert client.get(path).status_code == 404, path
+    for path in ("/docs", "/redoc", "/openapi.json", "/health", "/", "/sign-in"):
+        csp = client.get(path).headers["content-security-policy"]
+        assert "'unsafe-inline'" not in _script_sources(csp), (path, csp)
+        assert "https://" not in csp, (path, csp)
+    with_docs = start_app(seed.settings.model_copy(update={"api_docs": True}))
+    docs = with_docs.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
+    assert "https://cdn.jsdelivr.net" in _script_sources(docs.headers["content-security-policy"])
+    assert "https://" not in with_docs.get("/health").headers["content-security-policy"]
