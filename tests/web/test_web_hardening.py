@@ -146,3 +146,34 @@ def test_finding9_example_postcodes_in_hints_are_known() -> None:
     directory = get_postcode_directory()
     for postcode in sorted(examples):
         assert directory.lookup(postcode) is not None, postcode
+
+
+def test_finding9_rating_without_javascript_is_confirmed_where_the_worker_is(
+    browser: Any, live_server: str, web_world: WebWorld
+):
+    """With JavaScript off, rating the third suggestion posts the form and comes back to it:
+    the confirmation is on screen (inside the viewport, not a banner 1,300 px above), in
+    that suggestion's own status line."""
+    context = browser.new_context(
+        base_url=live_server, java_script_enabled=False, viewport={"width": 1280, "height": 720}
+    )
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.get_by_label("API key").fill(web_world.practitioner_key)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/search")
+        page.get_by_role("link", name="Suggest for a person").click()
+        page.get_by_label("Postcode").fill(web_world.postcode)
+        page.get_by_label("Social isolation and loneliness").check()
+        page.get_by_role("button", name="Get suggestions").click()
+        page.wait_for_url(re.compile(r".*/suggestions/[0-9a-f]{32}$"))
+        third = page.locator(".app-result").nth(2)
+        third.get_by_role("button", name=re.compile(r"^5 ")).click()
+        page.wait_for_url(re.compile(r".*\?rated=.*"))
+        status = page.locator(".app-result").nth(2).locator("[role=status]")
+        assert "Rating saved" in status.inner_text()
+        box = status.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720, box
+    finally:
+        context.close()
