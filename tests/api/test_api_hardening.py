@@ -491,3 +491,19 @@ def test_finding9_docs_need_a_setting_and_no_page_allows_a_cdn_or_inline_scripts
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     assert "https://cdn.jsdelivr.net" in _script_sources(docs.headers["content-security-policy"])
     assert "https://" not in with_docs.get("/health").headers["content-security-policy"]
+
+
+def test_finding10_malformed_json_names_the_body_and_the_position(client: TestClient, seed: Seed):
+    """Malformed JSON is reported on the field ``body`` with the parser's reason and the
+    character where it failed, not as a field called ``body.40``."""
+    bad = b'{"postcode": "IP4 1AE", "age": 70 "needs": []}'
+    response = client.post(
+        "/v1/recommendations",
+        content=bad,
+        headers={**seed.auth("practitioner"), "content-type": "application/json"},
+    )
+    assert response.status_code == 422
+    error = response.json()["errors"][0]
+    assert error["field"] == "body"
+    position = bad.index(b'"needs"')
+    assert error["message"] == f"is not valid JSON: Expecting ',' delimiter at character {position}"
