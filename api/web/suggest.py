@@ -28,7 +28,13 @@ from sqlalchemy.orm import Session
 
 from api.problems import ProblemException
 from api.routes.ratings import RatingCreate, create_ratings
-from api.routes.recommendations import DECISION_SUPPORT, RecommendationRequest, recommend
+from api.routes.recommendations import (
+    DECISION_SUPPORT,
+    RecommendationRequest,
+    area_warnings,
+    recommend,
+    travel_radius_km,
+)
 from api.web import describe
 from api.web.audit import audit_web
 from api.web.forms import (
@@ -259,6 +265,11 @@ def suggestions_page(
             rating_labels=RATING_LABELS,
             decision_support=DECISION_SUPPORT,
             model_changed=record.model_version != serving.model_version,
+            warnings=area_warnings(
+                serving,
+                None if p.latitude is None else (p.latitude, p.longitude),
+                travel_radius_km(serving, p),
+            ),
             rated=rated if rated_notice else None,
             rated_notice=rated_notice,
             describe=describe,

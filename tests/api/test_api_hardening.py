@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import statistics
 import threading
 import time
@@ -507,3 +508,25 @@ def test_finding10_malformed_json_names_the_body_and_the_position(client: TestCl
     assert error["field"] == "body"
     position = bad.index(b'"needs"')
     assert error["message"] == f"is not valid JSON: Expecting ',' delimiter at character {position}"
+
+
+def test_finding10_a_postcode_far_outside_the_catalogue_says_so(client: TestClient, seed: Seed):
+    """A valid postcode far from every service of the (Suffolk) catalogue, SW1A 1AA, gets an
+    ``outside_catalogue_area`` warning that says how far the nearest service is; a postcode
+    inside the area gets none."""
+    headers = seed.auth("practitioner")
+    person = {"age": 70, "needs": ["social-isolation"]}
+    far = client.post(
+        "/v1/recommendations", json={**person, "postcode": "SW1A 1AA"}, headers=headers
+    )
+    near = client.post(
+        "/v1/recommendations", json={**person, "postcode": "IP4 1AE"}, headers=headers
+    )
+    assert far.status_code == near.status_code == 200, far.text
+    assert near.json()["warnings"] == []
+    (warning,) = far.json()["warnings"]
+    assert warning["code"] == "outside_catalogue_area"
+    nearest = int(re.search(r"the nearest is about (\d+) km away", warning["message"]).group(1))
+    assert nearest > 50  # Westminster to the nearest Suffolk service
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert "warnings" in schema["RecommendationResponse"]["properties"]

@@ -177,3 +177,24 @@ def test_finding9_rating_without_javascript_is_confirmed_where_the_worker_is(
         assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720, box
     finally:
         context.close()
+
+
+def test_finding10_a_postcode_far_outside_the_catalogue_is_flagged_on_the_page(
+    client: TestClient, web_world: WebWorld
+):
+    """Suggestions for SW1A 1AA from a Suffolk directory say, on the page, that no service is
+    within reach and how far the nearest is; suggestions inside the area say nothing of it."""
+    csrf = signed_in(client, web_world.practitioner_key)
+    pages = {}
+    for postcode in ("SW1A 1AA", web_world.postcode):
+        made = client.post(
+            "/suggest",
+            data={"csrf_token": csrf, "action": "suggest", "postcode": postcode}
+            | {"needs": ["social-isolation"]},
+            follow_redirects=False,
+        )
+        assert made.status_code == 303, made.text[:300]
+        pages[postcode] = client.get(made.headers["location"]).text
+    assert 'data-warning="outside_catalogue_area"' in pages["SW1A 1AA"]
+    assert re.search(r"the nearest is about \d+ km away", pages["SW1A 1AA"])
+    assert "data-warning" not in pages[web_world.postcode]
