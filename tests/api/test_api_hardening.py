@@ -24,7 +24,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from api.json_body import ThreadValidatedRoute
+from api.json_body import OFF_LOOP_BYTES, ThreadValidatedRoute
 from api.main import ROUTERS, create_app
 from api.problems import MAX_REPORTED_ERRORS
 from vcsmatch.ratings import TRAINING_COLUMNS
@@ -530,3 +530,32 @@ def test_finding10_a_postcode_far_outside_the_catalogue_says_so(client: TestClie
     assert nearest > 50  # Westminster to the nearest Suffolk service
     schema = client.get("/openapi.json").json()["components"]["schemas"]
     assert "warnings" in schema["RecommendationResponse"]["properties"]
+
+
+def test_finding1_a_large_valid_body_checked_off_the_loop_is_still_accepted(
+    client: TestClient, seed: Seed
+):
+    """A valid rating batch over OFF_LOOP_BYTES passes the worker thread's check and is
+    stored whole; one unknown key in its last rating refuses the batch, naming the field."""
+    person = seed.world.new_people[3].model_dump(mode="json", exclude_none=True)
+    service = seed.world.catalogue.ids()[0]
+    batch = [
+        {
+            "person": person,
+            "service_id": service,
+            "rating": 1 + i % 5,
+            "idempotency_key": f"big-{i}",
+        }
+        for i in range(300)
+    ]
+    body = json.dumps({"ratings": batch}).encode()
+    assert len(body) > OFF_LOOP_BYTES
+    headers = {**seed.auth("practitioner"), "content-type": "application/json"}
+    bad = json.dumps({"ratings": [*batch[:-1], {**batch[-1], "surplus": 1}]}).encode()
+    refused = client.post("/v1/ratings", content=bad, headers=headers)
+    assert refused.status_code == 422, refused.text[:300]
+    assert refused.json()["errors"][0]["field"].endswith("299.surplus")
+    before = _count_ratings(seed)
+    stored = client.post("/v1/ratings", content=body, headers=headers)
+    assert stored.status_code == 201, stored.text[:300]
+    assert _count_ratings(seed) == before + 300
