@@ -27,7 +27,7 @@ from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
 from api.state import Serving
 from vcsmatch.features.geo import haversine_km
-from vcsmatch.features.location import locate
+from vcsmatch.features.location import locate, outward_code
 from vcsmatch.features.person import Person
 from vcsmatch.ranking.exploration import Exploration
 from vcsmatch.ranking.result import ReasonKind, Suggestion
@@ -263,6 +263,7 @@ def recommend(
             for s in suggestions
         ],
         audit_entries=[audit_entry(request.scope, 200)] if audited else (),
+        district=outward_code(person.postcode) if person.postcode else None,
     )
     if audited:
         request.scope["state"][AUDITED] = True  # AuditMiddleware: already stored
