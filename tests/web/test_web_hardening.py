@@ -77,22 +77,29 @@ def bfcache_browser(playwright_driver: Any) -> Iterator[object]:
         instance.close()
 
 
+def _suggestions_in_browser(context: Any, web_world: WebWorld, age: str = "") -> Any:
+    """A practitioner signs in and asks for suggestions for a lonely person: the page."""
+    page = context.new_page()
+    page.goto("/")
+    page.get_by_label("API key").fill(web_world.practitioner_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/search")
+    page.get_by_role("link", name="Suggest for a person").click()
+    page.get_by_label("Postcode").fill(web_world.postcode)
+    if age:
+        page.get_by_label("Age (optional)").fill(age)
+    page.get_by_label("Social isolation and loneliness").check()
+    page.get_by_role("button", name="Get suggestions").click()
+    page.wait_for_url(re.compile(r".*/suggestions/[0-9a-f]{32}$"))
+    return page
+
+
 def test_finding8_back_after_sign_out_shows_no_personal_data(
     bfcache_browser: Any, live_server: str, web_world: WebWorld
 ):
     context = bfcache_browser.new_context(base_url=live_server)
     try:
-        page = context.new_page()
-        page.goto("/")
-        page.get_by_label("API key").fill(web_world.practitioner_key)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/search")
-        page.get_by_role("link", name="Suggest for a person").click()
-        page.get_by_label("Postcode").fill(web_world.postcode)
-        page.get_by_label("Age (optional)").fill("78")
-        page.get_by_label("Social isolation and loneliness").check()
-        page.get_by_role("button", name="Get suggestions").click()
-        page.wait_for_url(re.compile(r".*/suggestions/[0-9a-f]{32}$"))
+        page = _suggestions_in_browser(context, web_world, age="78")
         assert page.locator(".app-result").count() >= 1
         suggestions = page.url
         page.get_by_role("button", name="Sign out").click()
@@ -158,16 +165,7 @@ def test_finding9_rating_without_javascript_is_confirmed_where_the_worker_is(
         base_url=live_server, java_script_enabled=False, viewport={"width": 1280, "height": 720}
     )
     try:
-        page = context.new_page()
-        page.goto("/")
-        page.get_by_label("API key").fill(web_world.practitioner_key)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/search")
-        page.get_by_role("link", name="Suggest for a person").click()
-        page.get_by_label("Postcode").fill(web_world.postcode)
-        page.get_by_label("Social isolation and loneliness").check()
-        page.get_by_role("button", name="Get suggestions").click()
-        page.wait_for_url(re.compile(r".*/suggestions/[0-9a-f]{32}$"))
+        page = _suggestions_in_browser(context, web_world)
         third = page.locator(".app-result").nth(2)
         third.get_by_role("button", name=re.compile(r"^5 ")).click()
         page.wait_for_url(re.compile(r".*\?rated=.*"))
