@@ -26,6 +26,7 @@ from api import web
 from api.deps import check_key, reject_unknown_query
 from api.loading import refresh
 from api.middleware import (
+    DOCS_PATHS,
     AuditMiddleware,
     BodyLimitMiddleware,
     CrashGuardMiddleware,
@@ -107,8 +108,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Suggest community services for a person; learn from practitioners' ratings.",
         description=DESCRIPTION,
         lifespan=_lifespan(settings, holder),
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
         middleware=[
-            Middleware(SecurityHeadersMiddleware),
+            Middleware(
+                SecurityHeadersMiddleware,
+                docs_paths=DOCS_PATHS if settings.api_docs else frozenset(),
+            ),
             Middleware(AuditMiddleware, writer=write_audit),
             Middleware(CrashGuardMiddleware),
             Middleware(

@@ -29,7 +29,8 @@ logger = logging.getLogger("vcsmatch.api")
 
 #: The API serves JSON only; the web page (api/web) may set its own, stricter-for-it policy.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-#: Swagger UI and ReDoc load their scripts and styles from jsDelivr.
+#: Swagger UI and ReDoc load their scripts and styles from jsDelivr (served only with
+#: ``Settings.api_docs``).
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
     "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
@@ -79,17 +80,22 @@ async def send_problem(
 
 class SecurityHeadersMiddleware:
     """Adds CSP, frame denial, no-sniff, referrer policy (and no-store on API answers; any
-    origin on the public feed's answers, its errors included)."""
+    origin on the public feed's answers, its errors included).
 
-    def __init__(self, app: ASGIApp) -> None:
+    ``docs_paths`` get the docs' looser policy: only when the docs are served at all
+    (``Settings.api_docs``, off by default).
+    """
+
+    def __init__(self, app: ASGIApp, docs_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.docs_paths = docs_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        csp = DOCS_CSP if path in DOCS_PATHS else API_CSP
+        csp = DOCS_CSP if path in self.docs_paths else API_CSP
         is_api = path.startswith("/v1/")
         is_public_feed = path == PUBLIC_FEED or path.startswith(PUBLIC_FEED + "/")
 

@@ -209,7 +209,7 @@ def validation_errors(
     out: list[FieldError] = []
     seen: set[tuple[str, str]] = set()
     for error in raw:
-        key = (_field_path(error.get("loc", ())), _safe_message(error))
+        key = _json_invalid(error) or (_field_path(error.get("loc", ())), _safe_message(error))
         if key in seen:
             continue
         seen.add(key)
@@ -218,9 +218,24 @@ def validation_errors(
     return out, len(seen)
 
 
+def _json_invalid(error: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Malformed JSON is about the body, at a position: FastAPI puts the position in ``loc``,
+    which read as a field named ``body.40`` (issue 17, finding 10). The parser's reason
+    ("Expecting ',' delimiter") never repeats the value sent."""
+    if error.get("type") != "json_invalid":
+        return None
+    loc = tuple(error.get("loc", ()))
+    position = next((p for p in loc if isinstance(p, int)), None)
+    reason = str((error.get("ctx") or {}).get("error") or "").strip()
+    where = f" at character {position}" if position is not None else ""
+    return "body", f"is not valid JSON{': ' + reason if reason else ''}{where}"
+
+
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors, total = validation_errors(exc.errors())
+    # A large body refused off the event loop (api.json_body) carries only its first errors.
+    total = max(total, getattr(exc, "total", 0))
     fields = ", ".join(e.field for e in errors[:5])
     shown = "" if total == len(errors) else f" (the first {len(errors)} are listed)"
     return problem_response(

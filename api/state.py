@@ -16,10 +16,12 @@ from functools import cached_property
 from typing import Any
 
 import anyio
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.ratelimit import RateLimiter
 from vcsmatch.catalogue.model import Catalogue
+from vcsmatch.features.geo import service_points
 from vcsmatch.settings import Settings
 from vcsmatch.store.key_cache import KeyCache
 
@@ -50,6 +52,15 @@ class Serving:
     @property
     def ready(self) -> bool:
         return self.catalogue is not None and self.recommender is not None
+
+    @cached_property
+    def service_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """Latitudes and longitudes of every located service (for the outside-the-area
+        warning): built once per snapshot."""
+        if self.catalogue is None:
+            return np.empty(0), np.empty(0)
+        lats, lons, _ = service_points(self.catalogue)
+        return lats, lons
 
     @cached_property
     def service_rows(self) -> dict[str, int]:

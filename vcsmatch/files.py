@@ -4,13 +4,16 @@
   strengths are ``;``-separated taxonomy codes; postcode and coordinates may be empty.
 - RATINGS.csv: ``person_id,service_id,rating,practitioner_id,rated_at`` (rating 1 to 5,
   ``rated_at`` ISO 8601; a time without an offset is read as UTC; whole Unix seconds, as in
-  public rating data sets, are accepted too).
+  public rating data sets, are accepted too). A file that also has the columns
+  ``age,sex,needs,strengths,latitude,longitude`` (the ratings export's CSV) carries each
+  person on its rows and needs no PEOPLE.csv.
 - RECS.csv: ``person_id,rank,service_id,score,reasons`` (reasons joined by ``"; "``).
 
 Readers check every row and collect every problem before raising one ``BadRows`` (a
 ``DataError``) that lists them with file, line number and field: training must refuse data it
 cannot trust, and the person fixing the file wants the whole list at once. Messages never
-repeat a person's values (postcode, age, codes, reference): only the line and field.
+repeat a person's values (postcode, age, reference): only the line and field. A code that is
+not in the taxonomy is named: it is the analyst's typo, not one of the person's needs.
 Files may start with a UTF-8 byte-order mark; unknown extra columns are ignored.
 """
 
@@ -51,6 +54,10 @@ RATINGS_COLUMNS: tuple[str, ...] = (
     "rating",
     "practitioner_id",
     "rated_at",
+)
+#: The person's features a ratings file may carry on each row, as the ratings export does.
+INLINE_PERSON_COLUMNS: tuple[str, ...] = tuple(
+    c for c in TRAINING_COLUMNS if c not in RATINGS_COLUMNS
 )
 RECS_COLUMNS: tuple[str, ...] = ("person_id", "rank", "service_id", "score", "reasons")
 
@@ -218,54 +225,7 @@ def read_people(
         else:
             seen[ref] = line
         fields["reference"] = ref
-
-        postcode = _clean(row.get("postcode"))
-        if postcode:
-            fields["postcode"] = _check_postcode(postcode, directory, line, problems)
-        lat_text, lon_text = _clean(row.get("latitude")), _clean(row.get("longitude"))
-        if bool(lat_text) != bool(lon_text):
-            problems.add(line, "latitude", "latitude and longitude must be given together")
-        elif lat_text:
-            for name, text, bound in (("latitude", lat_text, 90), ("longitude", lon_text, 180)):
-                try:
-                    value = _parse_float(text)
-                except ValueError:
-                    problems.add(line, name, "is not a number")
-                    continue
-                if not -bound <= value <= bound:
-                    problems.add(line, name, f"is outside -{bound} to {bound}")
-                fields[name] = value
-
-        age_text = _clean(row.get("age"))
-        if age_text:
-            try:
-                age = _parse_int(age_text)
-            except ValueError:
-                problems.add(line, "age", "is not a whole number")
-            else:
-                if not 0 <= age <= 120:
-                    problems.add(line, "age", "is outside 0 to 120")
-                fields["age"] = age
-
-        sex_text = _clean(row.get("sex")).lower().replace(" ", "_")
-        sex = _SEX_ALIASES.get(sex_text, sex_text) or "not_recorded"
-        if sex not in SEXES:
-            problems.add(line, "sex", f"must be one of {', '.join(SEXES)} or empty")
-        fields["sex"] = sex
-
-        for name, kind in (("needs", "need"), ("strengths", "strength")):
-            codes = _split_codes(row.get(name) or "")
-            known = set(tax.need_codes if kind == "need" else tax.strength_codes)
-            unknown = sum(1 for c in codes if c not in known)
-            if unknown:
-                problems.add(
-                    line,
-                    name,
-                    f"{unknown} code{'s are' if unknown > 1 else ' is'} not a "
-                    f"{kind} code of the taxonomy",
-                )
-            fields[name] = list(dict.fromkeys(codes))
-
+        fields.update(_person_fields(row, line, problems, tax, directory))
         if len(problems.problems) > n_before:
             continue
         try:
@@ -277,6 +237,68 @@ def read_people(
                 problems.add(line, field, err["msg"])
     problems.raise_if_any()
     return people
+
+
+def _person_fields(
+    row: Mapping[str, str],
+    line: int,
+    problems: _Collector,
+    tax: Taxonomy,
+    directory,  # noqa: ANN001 - PostcodeDirectory or None, imported lazily
+) -> dict:
+    """A person's features from a row of PEOPLE.csv or of the ratings export (which carries
+    them inline), every problem added to ``problems``."""
+    fields: dict = {}
+    postcode = _clean(row.get("postcode"))
+    if postcode:
+        fields["postcode"] = _check_postcode(postcode, directory, line, problems)
+    lat_text, lon_text = _clean(row.get("latitude")), _clean(row.get("longitude"))
+    if bool(lat_text) != bool(lon_text):
+        problems.add(line, "latitude", "latitude and longitude must be given together")
+    elif lat_text:
+        for name, text, bound in (("latitude", lat_text, 90), ("longitude", lon_text, 180)):
+            try:
+                value = _parse_float(text)
+            except ValueError:
+                problems.add(line, name, "is not a number")
+                continue
+            if not -bound <= value <= bound:
+                problems.add(line, name, f"is outside -{bound} to {bound}")
+            fields[name] = value
+
+    age_text = _clean(row.get("age"))
+    if age_text:
+        try:
+            age = _parse_int(age_text)
+        except ValueError:
+            problems.add(line, "age", "is not a whole number")
+        else:
+            if not 0 <= age <= 120:
+                problems.add(line, "age", "is outside 0 to 120")
+            fields["age"] = age
+
+    sex_text = _clean(row.get("sex")).lower().replace(" ", "_")
+    sex = _SEX_ALIASES.get(sex_text, sex_text) or "not_recorded"
+    if sex not in SEXES:
+        problems.add(line, "sex", f"must be one of {', '.join(SEXES)} or empty")
+    fields["sex"] = sex
+
+    for name, kind in (("needs", "need"), ("strengths", "strength")):
+        codes = _split_codes(row.get(name) or "")
+        known = set(tax.need_codes if kind == "need" else tax.strength_codes)
+        unknown = [c for c in dict.fromkeys(codes) if c not in known]
+        if unknown:  # named: the analyst's own typo in their own file, not a person's need
+            shown = ", ".join(repr(c if len(c) <= 40 else c[:37] + "...") for c in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            problems.add(
+                line,
+                name,
+                f"{shown}{more} {'are' if len(unknown) > 1 else 'is'} not "
+                f"{'' if len(unknown) > 1 else 'a '}{kind} code{'s' if len(unknown) > 1 else ''} "
+                "of the taxonomy (vcsmatch taxonomy lists them)",
+            )
+        fields[name] = list(dict.fromkeys(codes))
+    return fields
 
 
 def _postcode_directory():  # noqa: ANN202 - PostcodeDirectory, imported lazily
@@ -359,6 +381,16 @@ def read_ratings(path: str | Path, people: Sequence[Person], catalogue: Catalogu
     source, rows = _read_rows(path, RATINGS_COLUMNS)
     problems = _Collector(source)
     by_ref = {p.reference: p for p in people if p.reference}
+    # The ratings export (GET /v1/ratings/export?format=csv) carries each person's features
+    # on every row: such a file is read as it is, with no people file (issue 17, finding 10).
+    inline = bool(rows) and set(INLINE_PERSON_COLUMNS) <= rows[0][1].keys()
+    tax = load_taxonomy() if inline else None
+    if rows and not inline and not by_ref:
+        missing = ", ".join(c for c in INLINE_PERSON_COLUMNS if c not in rows[0][1])
+        raise BadRows(
+            source,
+            [RowProblem(1, "header", f"has no {missing} column(s), and no people file was given")],
+        )
     service_ids = set(catalogue.ids())
     out: dict[str, list] = {c: [] for c in TRAINING_COLUMNS}
     where: dict[str, tuple[float, float] | None] = {}
@@ -368,6 +400,8 @@ def read_ratings(path: str | Path, people: Sequence[Person], catalogue: Catalogu
         person = by_ref.get(ref)
         if not ref:
             problems.add(line, "person_id", "is empty")
+        elif inline:
+            person = _inline_person(ref, row, line, problems, tax)
         elif person is None:
             problems.add(line, "person_id", "is not in the people file")
         service_id = _clean(row.get("service_id"))
@@ -408,6 +442,21 @@ def read_ratings(path: str | Path, people: Sequence[Person], catalogue: Catalogu
         out["longitude"].append(np.nan if loc is None else loc[1])
     problems.raise_if_any()
     return _frame(out)
+
+
+def _inline_person(
+    ref: str, row: Mapping[str, str], line: int, problems: _Collector, tax: Taxonomy | None
+) -> Person | None:
+    n_before = len(problems.problems)
+    fields = _person_fields(row, line, problems, tax or load_taxonomy(), None)
+    if len(problems.problems) > n_before:
+        return None
+    try:
+        return Person(reference=ref, **fields)
+    except ValidationError as error:
+        for err in error.errors():
+            problems.add(line, str(err["loc"][0]) if err["loc"] else "row", err["msg"])
+        return None
 
 
 def _frame(columns: Mapping[str, list]) -> pd.DataFrame:

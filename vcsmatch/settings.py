@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     #: the rest of that minute (issue 17, finding 9: guessing keys is throttled).
     max_failed_key_checks_per_minute: int = Field(default=30, gt=0)
 
+    #: Serve the interactive API docs (``/docs``, ``/redoc``). Off by default: they load
+    #: Swagger UI from a CDN and need ``unsafe-inline`` scripts, which the session's origin
+    #: should not allow (issue 17, finding 9). ``/openapi.json`` is always served.
+    api_docs: bool = False
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'vcsmatch.db'}"

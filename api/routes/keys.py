@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, require_role
+from api.json_body import ThreadValidatedRoute
 from api.problems import problem_responses
 from api.schemas import STRICT
 from vcsmatch.store import api_keys, ratings_log
@@ -18,6 +19,7 @@ router = APIRouter(
     prefix="/v1/keys",
     tags=["keys"],
     dependencies=[Depends(require_role("admin"))],
+    route_class=ThreadValidatedRoute,
 )
 
 Role = Literal[api_keys.ROLES]  # type: ignore[valid-type]

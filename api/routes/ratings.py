@@ -12,14 +12,17 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import math
+import json
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 from sqlalchemy.orm import Session
 
-from api.deps import ServingDep, SessionDep, SettingsDep, require_role
+from api.deps import ServingDep, SessionDep, SettingsDep, StateDep, require_role
+from api.json_body import ThreadValidatedRoute
 from api.problems import UNION_TAG_PREFIX, ProblemException, field_problem, problem_responses
 from api.schemas import STRICT, PersonIn
 from vcsmatch.errors import DataError, NotFoundError
@@ -34,7 +37,7 @@ from vcsmatch.store.ratings_log import IdempotencyConflict, NewRating
 from vcsmatch.store.secrets import get_secret
 from vcsmatch.taxonomy import load_taxonomy
 
-router = APIRouter(prefix="/v1/ratings", tags=["ratings"])
+router = APIRouter(prefix="/v1/ratings", tags=["ratings"], route_class=ThreadValidatedRoute)
 
 #: ``Literal`` over the tuple itself, so the codes have one home (``vcsmatch.ratings``).
 CommentCode = Literal[COMMENT_CODES]  # type: ignore[valid-type]
@@ -289,10 +292,6 @@ def _instant(text: str | None) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def _none_if_nan(value: Any) -> Any:
-    return None if isinstance(value, float) and math.isnan(value) else value
-
-
 @router.get(
     "/export",
     operation_id="export_ratings",
@@ -310,7 +309,7 @@ def _none_if_nan(value: Any) -> Any:
 )
 def export_ratings(
     key: Analyst,
-    session: SessionDep,
+    state: StateDep,
     request: Request,
     format: Annotated[Literal["json", "csv"], Query()] = "json",  # noqa: A002 - the API's name
     since: Annotated[
@@ -322,21 +321,46 @@ def export_ratings(
         ),
     ] = None,
 ) -> Any:
-    """Person ids are keyed hashes: they link one person's ratings, they do not identify them."""
-    frame = ratings_log.ratings_frame(session, since=_instant(since))
-    request.state.n_results = len(frame)
-    records = []
-    for row in frame.itertuples(index=False):
-        rec = {c: _none_if_nan(getattr(row, c)) for c in TRAINING_COLUMNS}
-        rec["rated_at"] = rec["rated_at"].to_pydatetime()
-        rec["needs"] = list(rec["needs"])
-        rec["strengths"] = list(rec["strengths"])
-        records.append(rec)
+    """Person ids are keyed hashes: they link one person's ratings, they do not identify them.
+
+    Streamed ``EXPORT_BATCH`` ratings at a time, so a log of a million ratings is never held
+    in memory whole (issue 17, finding 9); in JSON, ``count`` comes after ``data``.
+    """
+    records = ratings_log.iter_training_records(
+        state.sessions, since=_instant(since), batch_size=EXPORT_BATCH
+    )
+    audit_state = request.state
     if format == "csv":
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(TRAINING_COLUMNS), lineterminator="\n")
-        writer.writeheader()
-        for rec in records:
+        return StreamingResponse(
+            _csv_chunks(records, audit_state),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="ratings.csv"'},
+        )
+    return StreamingResponse(_json_chunks(records, audit_state), media_type="application/json")
+
+
+#: Ratings per streamed chunk of the export (and per query behind it).
+EXPORT_BATCH = 1000
+
+
+def _batches(records: Iterator[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) == EXPORT_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _csv_chunks(records: Iterator[dict[str, Any]], audit_state: Any) -> Iterator[str]:
+    count = 0
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(TRAINING_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    for batch in _batches(records):
+        for rec in batch:
             writer.writerow(
                 {
                     **rec,
@@ -346,9 +370,21 @@ def export_ratings(
                     "age": "" if rec["age"] is None else int(rec["age"]),
                 }
             )
-        return Response(
-            buf.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="ratings.csv"'},
-        )
-    return RatingsExport(count=len(records), data=[TrainingRow.model_validate(r) for r in records])
+        count += len(batch)
+        yield buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+    audit_state.n_results = count
+    if count == 0:
+        yield buf.getvalue()  # the header alone
+
+
+def _json_chunks(records: Iterator[dict[str, Any]], audit_state: Any) -> Iterator[str]:
+    count = 0
+    yield '{"columns":' + json.dumps(list(TRAINING_COLUMNS)) + ',"data":['
+    for batch in _batches(records):
+        rows = ",".join(TrainingRow.model_validate(r).model_dump_json() for r in batch)
+        yield ("," if count else "") + rows
+        count += len(batch)
+    audit_state.n_results = count
+    yield f'],"count":{count}}}'

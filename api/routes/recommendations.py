@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio
+import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from api.deps import ServingDep, SessionDep, SettingsDep, StateDep, require_role
+from api.json_body import ThreadValidatedRoute
 from api.loading import ensure_ready
 from api.middleware import AUDIT_STARTED, AUDITED, audit_entry
 from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
 from api.state import Serving
+from vcsmatch.features.geo import haversine_km
 from vcsmatch.features.location import locate, outward_code
 from vcsmatch.features.person import Person
 from vcsmatch.ranking.exploration import Exploration
@@ -37,7 +40,9 @@ from vcsmatch.store.recommendation_log import Exposure
 from vcsmatch.store.secrets import get_secret
 from vcsmatch.taxonomy import load_taxonomy
 
-router = APIRouter(prefix="/v1/recommendations", tags=["recommendations"])
+router = APIRouter(
+    prefix="/v1/recommendations", tags=["recommendations"], route_class=ThreadValidatedRoute
+)
 
 DECISION_SUPPORT = (
     "These are suggestions to support a practitioner's decision, not a decision. Check each "
@@ -72,13 +77,52 @@ class SuggestionPublic(BaseModel):
     reasons: list[ReasonPublic] = Field(description="What drove the score, most important first.")
 
 
+class RecommendationWarning(BaseModel):
+    """Something the practitioner should know before reading the suggestions."""
+
+    code: Literal["outside_catalogue_area"] = Field(
+        description="`outside_catalogue_area`: no service of the catalogue is within the "
+        "person's travel radius; the suggestions are remote or far away."
+    )
+    message: str
+
+
 class RecommendationResponse(BaseModel):
     request_id: str = Field(description="Cite it when rating these suggestions.")
     model_version: str
     catalogue_version: int
     generated_at: dt.datetime
     decision_support: str = Field(default=DECISION_SUPPORT)
+    warnings: list[RecommendationWarning] = Field(default_factory=list)
     suggestions: list[SuggestionPublic]
+
+
+def travel_radius_km(serving: Serving, person: Person | MinimisedPerson) -> float:
+    """How far the ranker looks for services the person travels to: their own limit, else
+    the model's default (the radius its candidates come from)."""
+    limit = getattr(person, "max_distance_km", None)
+    return float(limit or getattr(serving.recommender, "default_radius_km", 25.0))
+
+
+def area_warnings(
+    serving: Serving, location: tuple[float, float] | None, radius_km: float
+) -> list[dict[str, str]]:
+    """An ``outside_catalogue_area`` warning when no located service of the catalogue is within
+    ``radius_km`` of ``location`` (a valid postcode far from the directory's area would
+    otherwise get remote, off-need suggestions without a word; issue 17, finding 10)."""
+    lats, lons = serving.service_points
+    if location is None or len(lats) == 0:
+        return []
+    nearest = float(np.min(haversine_km(location[0], location[1], lats, lons)))
+    if nearest <= radius_km:
+        return []
+    message = (
+        f"No service in this directory is within {radius_km:g} km of this location (the "
+        f"nearest is about {nearest:.0f} km away), so these suggestions are services that "
+        "work remotely or are far away. Check the postcode, or whether this directory "
+        "covers the person's area."
+    )
+    return [{"code": "outside_catalogue_area", "message": message}]
 
 
 def _public(s: Suggestion, name: str, organisation: str | None) -> dict[str, object]:
@@ -192,6 +236,7 @@ def recommend(
             "model_version": serving.model_version or "unknown",
             "catalogue_version": serving.catalogue_version,
             "generated_at": dt.datetime.now(dt.UTC),
+            "warnings": area_warnings(serving, location, travel_radius_km(serving, person)),
             "suggestions": out,
         }
     )

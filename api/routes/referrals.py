@@ -17,13 +17,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import SessionDep, SettingsDep, require_role
+from api.json_body import ThreadValidatedRoute
 from api.problems import problem_responses
 from api.schemas import STRICT
 from vcsmatch.store import referrals
 from vcsmatch.store.api_keys import ApiKeyRecord
 from vcsmatch.store.secrets import get_secret
 
-router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
+router = APIRouter(prefix="/v1/referrals", tags=["referrals"], route_class=ThreadValidatedRoute)
 
 Practitioner = Annotated[ApiKeyRecord, Depends(require_role("practitioner"))]
 

@@ -28,7 +28,13 @@ from sqlalchemy.orm import Session
 
 from api.problems import ProblemException
 from api.routes.ratings import RatingCreate, create_ratings
-from api.routes.recommendations import DECISION_SUPPORT, RecommendationRequest, recommend
+from api.routes.recommendations import (
+    DECISION_SUPPORT,
+    RecommendationRequest,
+    area_warnings,
+    recommend,
+    travel_radius_km,
+)
 from api.web import describe
 from api.web.audit import audit_web
 from api.web.forms import (
@@ -241,13 +247,13 @@ def suggestions_page(
                     reasons=(EXPLORATION_REASON, *(suggestion.reasons if suggestion else ())),
                 )
             items.append({"rank": rank, "service": service, "suggestion": suggestion})
-        notice = None
-        if rated and stars in dict(RATING_LABELS):
-            name = next((i["service"].name for i in items if i["service"].id == rated), None)
-            if name:
-                notice = (
-                    f"Rating saved: {name}, {dict(RATING_LABELS)[stars].lower()} ({stars} out of 5)"
-                )
+        # Without JavaScript a rating is a form post redirected back here, to the rated
+        # suggestion's form: the confirmation goes in that form's status line, where the
+        # worker is, not in a banner at the top of the page (issue 17, finding 9).
+        rated_notice = None
+        if stars in dict(RATING_LABELS) and any(i["service"].id == rated for i in items):
+            label = dict(RATING_LABELS)[stars].lower()
+            rated_notice = f"Rating saved: {label} ({stars} out of 5)"
         return render(
             "suggestions.html",
             session=ws,
@@ -259,7 +265,13 @@ def suggestions_page(
             rating_labels=RATING_LABELS,
             decision_support=DECISION_SUPPORT,
             model_changed=record.model_version != serving.model_version,
-            notice=notice,
+            warnings=area_warnings(
+                serving,
+                None if p.latitude is None else (p.latitude, p.longitude),
+                travel_radius_km(serving, p),
+            ),
+            rated=rated if rated_notice else None,
+            rated_notice=rated_notice,
             describe=describe,
             anchor_for=anchor_for,
         )
@@ -332,7 +344,7 @@ async def rate(request: Request, request_id: str) -> Response:
             201,
             f"Rating saved: {label} ({rating} out of 5)",
             f"/suggestions/{request_id}?{urlencode({'rated': service_id, 'stars': rating})}"
-            f"#{anchor_for(service_id)}",
+            f"#{anchor_for(service_id)}-rating",
         )
 
     return await run_in_threadpool(with_session, request, work)

@@ -239,24 +239,33 @@ def test_evaluate_writes_the_report(world_dir: Path, model_dir: Path, tmp_path: 
     assert "data:image/png;base64," in text and "by time" in text
 
 
-def test_train_from_store_and_register(world_dir: Path, tmp_path: Path, store_env: None):
-    """--from-store trains on the ratings log and --register adds the model to the registry."""
+def _store_the_world(world_dir: Path):  # noqa: ANN202 - the stored ratings' frame
+    """The world's catalogue (active) and its ratings, stored in the store of the environment."""
     from vcsmatch.catalogue.importing import import_file
     from vcsmatch.files import read_ratings
-    from vcsmatch.store import catalogue_versions, model_registry, ratings_log, secrets
+    from vcsmatch.store import catalogue_versions, ratings_log, secrets
     from vcsmatch.store.db import open_store
     from vcsmatch.store.demo import _rating_of
 
-    sessions = open_store(get_settings())
     catalogue = import_file(world_dir / "services.json", "hsds3").catalogue
     frame = read_ratings(
         world_dir / "ratings.csv", read_people(world_dir / "people.csv"), catalogue
     )
-    with sessions() as session:
+    with open_store(get_settings())() as session:
         catalogue_versions.save_catalogue(session, catalogue, source="test")
         secret = secrets.get_secret(session, get_settings())
         new = [_rating_of(i, row) for i, row in enumerate(frame.itertuples(index=False))]
         ratings_log.add_ratings(session, new, secret=secret)
+    return frame
+
+
+def test_train_from_store_and_register(world_dir: Path, tmp_path: Path, store_env: None):
+    """--from-store trains on the ratings log and --register adds the model to the registry."""
+    from vcsmatch.store import model_registry
+    from vcsmatch.store.db import open_store
+
+    frame = _store_the_world(world_dir)
+    sessions = open_store(get_settings())
 
     model = tmp_path / "model"
     result = runner.invoke(
@@ -349,3 +358,71 @@ def test_recommend_accepts_a_top_k_as_large_as_a_big_catalogue(
     per_person = recs.groupby("person_id").size()
     assert per_person.max() <= n_services
     assert per_person.max() > 10
+
+
+def test_finding10_train_takes_the_ratings_export_as_it_is(
+    world_dir: Path, tmp_path: Path, store_env: None
+):
+    """The data scientist's README path: export the ratings log as CSV through the API, then
+    `vcsmatch train --ratings ratings.csv` (with or without --people) trains on it as it is:
+    each row carries its person's features under the hashed person id."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from vcsmatch.store import api_keys
+    from vcsmatch.store.db import open_store
+
+    frame = _store_the_world(world_dir)
+    settings = get_settings()
+    with open_store(settings)() as session:
+        analyst, _ = api_keys.create_key(session, "analyst", "data scientist")
+    with TestClient(create_app(settings)) as client:
+        export = client.get(
+            "/v1/ratings/export?format=csv", headers={"Authorization": f"Bearer {analyst}"}
+        )
+    assert export.status_code == 200
+    exported = tmp_path / "ratings.csv"
+    exported.write_bytes(export.content)
+
+    for people in ([], ["--people", str(world_dir / "people.csv")]):
+        model = tmp_path / f"model{len(people)}"
+        result = _train(
+            world_dir,
+            *people,
+            "--ratings",
+            str(exported),
+            "--no-evaluate",
+            "--model-dir",
+            str(model),
+        )
+        assert result.exit_code == 0, result.output
+        assert f"{len(frame)} ratings of" in result.output
+        assert "is not in the people file" not in result.output
+
+
+def test_finding10_file_errors_name_the_unknown_code(world_dir: Path, tmp_path: Path):
+    """A need code that is not in the taxonomy is named in the refusal, with its line."""
+    people = (world_dir / "people.csv").read_text(encoding="utf-8").splitlines()
+    header = people[0].split(",")
+    first = next(csv.reader([people[1]]))
+    first[header.index("needs")] = "lonelyness"
+    bad = tmp_path / "people.csv"
+    with bad.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([header, first])
+    result = _train(
+        world_dir,
+        "--people",
+        str(bad),
+        "--ratings",
+        str(world_dir / "ratings.csv"),
+        "--model-dir",
+        str(tmp_path / "model"),
+    )
+    assert result.exit_code != 0
+    assert "'lonelyness' is not a need code of the taxonomy" in result.output, result.output
+    assert "line 2" in result.output
+
+
+def _train(world_dir: Path, *args: str):  # noqa: ANN202 - typer's Result
+    """`vcsmatch train --catalogue <the world's services> ARGS...`."""
+    return runner.invoke(app, ["train", "--catalogue", str(world_dir / "services.json"), *args])

@@ -77,22 +77,29 @@ def bfcache_browser(playwright_driver: Any) -> Iterator[object]:
         instance.close()
 
 
+def _suggestions_in_browser(context: Any, web_world: WebWorld, age: str = "") -> Any:
+    """A practitioner signs in and asks for suggestions for a lonely person: the page."""
+    page = context.new_page()
+    page.goto("/")
+    page.get_by_label("API key").fill(web_world.practitioner_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/search")
+    page.get_by_role("link", name="Suggest for a person").click()
+    page.get_by_label("Postcode").fill(web_world.postcode)
+    if age:
+        page.get_by_label("Age (optional)").fill(age)
+    page.get_by_label("Social isolation and loneliness").check()
+    page.get_by_role("button", name="Get suggestions").click()
+    page.wait_for_url(re.compile(r".*/suggestions/[0-9a-f]{32}$"))
+    return page
+
+
 def test_finding8_back_after_sign_out_shows_no_personal_data(
     bfcache_browser: Any, live_server: str, web_world: WebWorld
 ):
     context = bfcache_browser.new_context(base_url=live_server)
     try:
-        page = context.new_page()
-        page.goto("/")
-        page.get_by_label("API key").fill(web_world.practitioner_key)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url("**/search")
-        page.get_by_role("link", name="Suggest for a person").click()
-        page.get_by_label("Postcode").fill(web_world.postcode)
-        page.get_by_label("Age (optional)").fill("78")
-        page.get_by_label("Social isolation and loneliness").check()
-        page.get_by_role("button", name="Get suggestions").click()
-        page.wait_for_url(re.compile(r".*/suggestions/[0-9a-f]{32}$"))
+        page = _suggestions_in_browser(context, web_world, age="78")
         assert page.locator(".app-result").count() >= 1
         suggestions = page.url
         page.get_by_role("button", name="Sign out").click()
@@ -146,3 +153,46 @@ def test_finding9_example_postcodes_in_hints_are_known() -> None:
     directory = get_postcode_directory()
     for postcode in sorted(examples):
         assert directory.lookup(postcode) is not None, postcode
+
+
+def test_finding9_rating_without_javascript_is_confirmed_where_the_worker_is(
+    browser: Any, live_server: str, web_world: WebWorld
+):
+    """With JavaScript off, rating the third suggestion posts the form and comes back to it:
+    the confirmation is on screen (inside the viewport, not a banner 1,300 px above), in
+    that suggestion's own status line."""
+    context = browser.new_context(
+        base_url=live_server, java_script_enabled=False, viewport={"width": 1280, "height": 720}
+    )
+    try:
+        page = _suggestions_in_browser(context, web_world)
+        third = page.locator(".app-result").nth(2)
+        third.get_by_role("button", name=re.compile(r"^5 ")).click()
+        page.wait_for_url(re.compile(r".*\?rated=.*"))
+        status = page.locator(".app-result").nth(2).locator("[role=status]")
+        assert "Rating saved" in status.inner_text()
+        box = status.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 720, box
+    finally:
+        context.close()
+
+
+def test_finding10_a_postcode_far_outside_the_catalogue_is_flagged_on_the_page(
+    client: TestClient, web_world: WebWorld
+):
+    """Suggestions for SW1A 1AA from a Suffolk directory say, on the page, that no service is
+    within reach and how far the nearest is; suggestions inside the area say nothing of it."""
+    csrf = signed_in(client, web_world.practitioner_key)
+    pages = {}
+    for postcode in ("SW1A 1AA", web_world.postcode):
+        made = client.post(
+            "/suggest",
+            data={"csrf_token": csrf, "action": "suggest", "postcode": postcode}
+            | {"needs": ["social-isolation"]},
+            follow_redirects=False,
+        )
+        assert made.status_code == 303, made.text[:300]
+        pages[postcode] = client.get(made.headers["location"]).text
+    assert 'data-warning="outside_catalogue_area"' in pages["SW1A 1AA"]
+    assert re.search(r"the nearest is about \d+ km away", pages["SW1A 1AA"])
+    assert "data-warning" not in pages[web_world.postcode]

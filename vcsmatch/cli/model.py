@@ -73,12 +73,12 @@ def _load_catalogue(path: Path):  # noqa: ANN202 - a Catalogue
         raise _refuse(error) from None
 
 
-def _load_training_files(catalogue_path: Path, people_path: Path, ratings_path: Path):  # noqa: ANN202
+def _load_training_files(catalogue_path: Path, people_path: Path | None, ratings_path: Path):  # noqa: ANN202
     from vcsmatch.files import read_people, read_ratings
 
     catalogue = _load_catalogue(catalogue_path)
     try:
-        people = read_people(people_path)
+        people = read_people(people_path) if people_path is not None else []
         ratings = read_ratings(ratings_path, people, catalogue)
     except (VcsmatchError, ValueError, OSError) as error:
         raise _refuse(error) from None
@@ -183,13 +183,19 @@ def register(app: typer.Typer) -> None:
         people: Annotated[
             Path | None,
             typer.Option(
-                "--people", help="PEOPLE.csv (with --ratings).", exists=True, dir_okay=False
+                "--people",
+                help="PEOPLE.csv (with --ratings; not needed for the ratings export's CSV).",
+                exists=True,
+                dir_okay=False,
             ),
         ] = None,
         ratings: Annotated[
             Path | None,
             typer.Option(
-                "--ratings", help="RATINGS.csv (with --people).", exists=True, dir_okay=False
+                "--ratings",
+                help="RATINGS.csv (with --people), or the ratings export's CSV as it is.",
+                exists=True,
+                dir_okay=False,
             ),
         ] = None,
         from_store: Annotated[
@@ -220,8 +226,8 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(2)
             cat, frame, seen_up_to = _from_store(catalogue)
         else:
-            if catalogue is None or people is None or ratings is None:
-                err.print("error: give --catalogue, --people and --ratings (or --from-store)")
+            if catalogue is None or ratings is None:
+                err.print("error: give --catalogue and --ratings (and --people), or --from-store")
                 raise typer.Exit(2)
             cat, frame = _load_training_files(catalogue, people, ratings)
         if len(frame) == 0:

@@ -7,7 +7,10 @@ access log is switched off: it would record URLs and query strings; the API keep
 
 from __future__ import annotations
 
+import errno
 import inspect
+import signal
+import socket
 from typing import Annotated
 
 import typer
@@ -33,7 +36,7 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the ranking API and web page (see /docs for the API)."""
+    """Serve the ranking API and web page (the API's OpenAPI document: /openapi.json)."""
     import uvicorn
 
     from vcsmatch.cli.http_limits import PROTOCOL as HTTP_PROTOCOL
@@ -43,8 +46,13 @@ def serve(
     from vcsmatch.store.db import dispose_engines, open_store
 
     settings = get_settings()
-    sessions = open_store(settings)  # migrate once here, before workers start
     url = f"http://{host}:{port}"
+    # Before anything is stored or printed: a busy port fails here, with the way out.
+    if (problem := listen_problem(host, port)) is not None:
+        err.print(problem, markup=False)
+        raise typer.Exit(1)
+    sessions = open_store(settings)  # migrate once here, before workers start
+    demo_key_id: int | None = None
     if demo:
         from vcsmatch.store.demo import ensure_demo_data
 
@@ -54,9 +62,6 @@ def serve(
             err.print(f"demo data could not be loaded: {exc}", markup=False)
             raise typer.Exit(1) from None
         err.print(summary.describe())
-        with sessions() as session:
-            plaintext, _ = api_keys.create_key(session, "practitioner", "demo practitioner")
-        err.print(f"demo practitioner key (shown once): {plaintext}")
     from vcsmatch.learner import ensure_day_one
 
     day_one = ensure_day_one(sessions, settings)
@@ -67,28 +72,70 @@ def serve(
             f"learning: retrains by itself after {settings.learn_min_new_ratings} new ratings "
             f"and {settings.learn_interval_seconds:g} s (VCSMATCH_LEARN_ENABLED=false stops it)"
         )
+    if demo:  # last before serving: a start that fails before it mints no key
+        with sessions() as session:
+            plaintext, record = api_keys.create_key(session, "practitioner", "demo practitioner")
+        demo_key_id = record.id
+        err.print(
+            f"demo practitioner key (shown once, revoked when this server stops): {plaintext}"
+        )
     dispose_engines()  # workers open their own connections
-    err.print(f"vcsmatch serving at {url}  (API docs: {url}/docs)")
+    docs = f"API docs: {url}/docs" if settings.api_docs else f"OpenAPI: {url}/openapi.json"
+    err.print(f"vcsmatch serving at {url}  ({docs})")
     options: dict[str, object] = {}
     if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
         # uvicorn kills a worker that does not answer its supervisor within 5 s; importing
         # scikit-learn and loading a model on a busy machine takes longer than that.
         options["timeout_worker_healthcheck"] = WORKER_STARTUP_SECONDS
-    uvicorn.run(
-        "api.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,
-        proxy_headers=False,
-        # uvloop when installed (a dependency on Linux and macOS), else asyncio's own loop.
-        loop="auto",
-        # Request headers get the same deadline as bodies (slow or idle clients are cut off
-        # with a 408 problem); see vcsmatch/cli/http_limits.py.
-        http=HTTP_PROTOCOL,
-        **options,  # type: ignore[arg-type]
-    )
+    # uvicorn re-raises the SIGTERM that stopped it once it has shut down; by default that
+    # would end this process before the demo key is revoked, so it becomes an exit instead.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        uvicorn.run(
+            "api.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,
+            proxy_headers=False,
+            # uvloop when installed (a dependency on Linux and macOS), else asyncio's own loop.
+            loop="auto",
+            # Request headers get the same deadline as bodies (slow or idle clients are cut off
+            # with a 408 problem); see vcsmatch/cli/http_limits.py.
+            http=HTTP_PROTOCOL,
+            **options,  # type: ignore[arg-type]
+        )
+    finally:
+        if demo_key_id is not None:  # each start's demo key ends with it
+            with open_store(settings)() as session:
+                api_keys.revoke_key(session, demo_key_id)
+            dispose_engines()
+            err.print("demo practitioner key revoked")
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why this process cannot listen on ``host:port`` (a port in use: say ``--port``), or None.
+
+    Bound the way uvicorn binds (``SO_REUSEADDR``), then closed at once.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is already in use (another vcsmatch serve?): stop "
+                    f"it, or choose another port, for example --port {port + 1}"
+                )
+            return f"cannot listen on {host}:{port}: {exc.strerror or type(exc).__name__}"
+    return None
 
 
 def register(app: typer.Typer) -> None:

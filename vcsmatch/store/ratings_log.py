@@ -16,13 +16,13 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select
+from sqlalchemy import Select, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -396,31 +396,7 @@ def ratings_frame(
     evidence than a rating: the newest outcome of a suggestion stands in for every rating and
     earlier outcome of the same request and service.
     """
-    cols = (
-        RatingRow.person_key,
-        RatingRow.service_id,
-        RatingRow.rating,
-        RatingRow.practitioner_id,
-        RatingRow.rated_at,
-        RatingRow.age,
-        RatingRow.sex,
-        RatingRow.needs,
-        RatingRow.strengths,
-        RatingRow.latitude,
-        RatingRow.longitude,
-        RatingRow.id,
-        RatingRow.request_id,
-        RatingRow.referral_id,
-    )
-    stmt = select(*cols).order_by(RatingRow.id)
-    if since is not None:
-        stmt = stmt.where(RatingRow.created_at >= since)
-    if up_to_id is not None:
-        stmt = stmt.where(RatingRow.id <= up_to_id)
-    if exclude_key_ids:  # a key found flooding: its ratings teach nothing
-        stmt = stmt.where(
-            (RatingRow.api_key_id.is_(None)) | RatingRow.api_key_id.not_in(list(exclude_key_ids))
-        )
+    stmt = _training_select(since, up_to_id, exclude_key_ids)
     rows = _outcomes_first(session.execute(stmt).all())
     frame = pd.DataFrame(
         {
@@ -450,13 +426,96 @@ def ratings_frame(
     return frame[list(TRAINING_COLUMNS)]
 
 
+#: The training frame's columns as selected (``rating_id``, ``request_id`` and ``referral_id``
+#: last: ``_outcomes_first`` and the streamed export read them by position).
+_TRAINING_COLUMNS = (
+    RatingRow.person_key,
+    RatingRow.service_id,
+    RatingRow.rating,
+    RatingRow.practitioner_id,
+    RatingRow.rated_at,
+    RatingRow.age,
+    RatingRow.sex,
+    RatingRow.needs,
+    RatingRow.strengths,
+    RatingRow.latitude,
+    RatingRow.longitude,
+    RatingRow.id,
+    RatingRow.request_id,
+    RatingRow.referral_id,
+)
+
+
+def _training_select(
+    since: dt.datetime | None, up_to_id: int | None, exclude_key_ids: Sequence[int]
+) -> Select[Any]:
+    stmt = select(*_TRAINING_COLUMNS).order_by(RatingRow.id)
+    if since is not None:
+        stmt = stmt.where(RatingRow.created_at >= since)
+    if up_to_id is not None:
+        stmt = stmt.where(RatingRow.id <= up_to_id)
+    if exclude_key_ids:  # a key found flooding: its ratings teach nothing
+        stmt = stmt.where(
+            (RatingRow.api_key_id.is_(None)) | RatingRow.api_key_id.not_in(list(exclude_key_ids))
+        )
+    return stmt
+
+
+def _newest_outcomes(rows: Iterable[Any]) -> dict[tuple[str, str], int]:
+    """The id of each suggestion's newest outcome among ``rows`` (ordered by id)."""
+    return {(r[-2], r[1]): r[11] for r in rows if r[-1] is not None}
+
+
 def _outcomes_first(rows: Sequence[Any]) -> list[Any]:
     """``rows`` (ordered by id, ``request_id`` and ``referral_id`` last) less every rating and
     earlier outcome of a suggestion whose newest outcome is among them."""
-    newest: dict[tuple[str, str], int] = {}
-    for r in rows:
-        if r[-1] is not None:
-            newest[(r[-2], r[1])] = r[11]
+    newest = _newest_outcomes(rows)
     if not newest:
         return list(rows)
     return [r for r in rows if newest.get((r[-2], r[1]), r[11]) == r[11]]
+
+
+def iter_training_records(
+    sessions: Callable[[], Session],
+    since: dt.datetime | None = None,
+    *,
+    batch_size: int = 1000,
+) -> Iterator[dict[str, Any]]:
+    """The training frame's rows as records (``TRAINING_COLUMNS``), read ``batch_size`` at a
+    time in id order, each batch in its own session, so memory stays bounded however long the
+    log is (``GET /v1/ratings/export`` streams them; issue 17, finding 9).
+
+    The log is read as it was when the first batch is asked for; the same outcome rule as
+    ``ratings_frame`` applies (the outcomes are found first, in one narrow query).
+    """
+    with sessions() as session:
+        up_to_id = session.scalar(select(func.max(RatingRow.id))) or 0
+        outcomes = _training_select(since, up_to_id, ()).where(RatingRow.referral_id.is_not(None))
+        newest = _newest_outcomes(session.execute(outcomes).all())
+    after = 0
+    while after < up_to_id:
+        stmt = _training_select(since, up_to_id, ()).where(RatingRow.id > after)
+        with sessions() as session:
+            rows = session.execute(stmt.limit(batch_size)).all()
+        if not rows:
+            return
+        after = rows[-1][11]
+        for r in rows:
+            if newest.get((r[-2], r[1]), r[11]) == r[11]:
+                yield _training_record(r)
+
+
+def _training_record(r: Any) -> dict[str, Any]:
+    return {
+        "person_id": r[0],
+        "service_id": r[1],
+        "rating": int(r[2]),
+        "practitioner_id": r[3],
+        "rated_at": r[4],
+        "age": None if r[5] is None else float(r[5]),
+        "sex": r[6],
+        "needs": list(json.loads(r[7])),
+        "strengths": list(json.loads(r[8])),
+        "latitude": None if r[9] is None else float(r[9]),
+        "longitude": None if r[10] is None else float(r[10]),
+    }
