@@ -50,6 +50,7 @@ BASELINE_NAMES: tuple[str, ...] = (
     "content-only",
     "global-popularity",
     "group-popularity",
+    "sex-mean-rating",
 )
 
 #: How many places of each list the off-need share looks at.
@@ -63,6 +64,7 @@ def default_baselines() -> dict[str, Any]:
     from vcsmatch.ranking.baselines import (
         ContentOnly,
         GlobalPopularity,
+        GroupMeanRating,
         GroupPopularity,
         NearestServices,
     )
@@ -72,6 +74,7 @@ def default_baselines() -> dict[str, Any]:
         "content-only": ContentOnly(),
         "global-popularity": GlobalPopularity(),
         "group-popularity": GroupPopularity(),
+        "sex-mean-rating": GroupMeanRating(group="sex"),
     }
 
 

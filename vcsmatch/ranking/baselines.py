@@ -6,6 +6,9 @@
 - ``GlobalPopularity``: services most often rated relevant, whoever the person is.
 - ``GroupPopularity``: per-group popularity shrunk toward global popularity, over the
   person's groups (age band x sex, each need, age band x need, each strength).
+- ``GroupMeanRating``: each service's mean rating among people of the person's group (sex,
+  or sex x age band), shrunk to the overall mean rating: what self-selected ratings say of
+  quality once being rated (popularity) is set aside.
 
 All draw candidates from ``CandidateFinder`` (eligible services that reach the person) and
 return ``Suggestion``s with reasons.
@@ -255,9 +258,92 @@ class GroupPopularity(_Baseline):
         ]
 
 
+class GroupMeanRating(_Baseline):
+    """Per-group mean rating of each service, shrunk to the overall mean rating.
+
+    ``group`` is ``"sex"`` or ``"age_band_sex"``; ``shrinkage`` the pseudo-count of ratings
+    at the overall mean added to every (group, service) cell. Ranking by a mean rating, not a
+    count, is blind to how often the old tool showed a service, which popularity is not.
+    """
+
+    GROUPS = ("sex", "age_band_sex")
+
+    def __init__(
+        self, default_radius_km: float = 10.0, group: str = "sex", shrinkage: float = 5.0
+    ) -> None:
+        super().__init__(default_radius_km)
+        self.group = group
+        self.shrinkage = shrinkage
+
+    def get_params(self, deep: bool = True) -> dict[str, object]:
+        return {**super().get_params(deep), "group": self.group, "shrinkage": self.shrinkage}
+
+    def _key(self, age: float | None, sex: str | None) -> str:
+        from vcsmatch.features.person import age_band
+
+        sex = sex or "not_recorded"
+        if self.group == "sex":
+            return sex
+        band = None if age is None or pd.isna(age) else age_band(int(age))
+        return f"{band or 'unknown'}|{sex}"
+
+    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame | None) -> None:
+        if self.group not in self.GROUPS:
+            raise ValueError(
+                f"The 'group' parameter of GroupMeanRating must be one of {self.GROUPS!r}. "
+                f"Got {self.group!r} instead."
+            )
+        if isinstance(self.shrinkage, bool) or not self.shrinkage >= 0:
+            raise ValueError(
+                "The 'shrinkage' parameter of GroupMeanRating must be a non-negative number. "
+                f"Got {self.shrinkage!r} instead."
+            )
+        frame = ratings if ratings is not None else pd.DataFrame()
+        keys = [self._key(a, x) for a, x in zip(frame["age"], frame["sex"], strict=True)]
+        self.group_keys_ = tuple(sorted(set(keys)))
+        col = {k: j for j, k in enumerate(self.group_keys_)}
+        g = np.array([col[k] for k in keys], dtype=np.int64)
+        s = frame["service_id"].map(catalogue.index()).to_numpy(dtype=np.int64)
+        r = frame["rating"].to_numpy(dtype=np.float64)
+        shape = (len(self.group_keys_), len(catalogue))
+        self.n_ = np.zeros(shape)
+        total = np.zeros(shape)
+        np.add.at(self.n_, (g, s), 1.0)
+        np.add.at(total, (g, s), r)
+        self.overall_mean_ = float(r.mean()) if len(r) else 3.0
+        k = float(self.shrinkage)
+        self.mean_ = (total + k * self.overall_mean_) / np.maximum(self.n_ + k, 1e-12)
+        self.mean_[self.n_ + k == 0] = self.overall_mean_
+
+    def _row(self, person: Person) -> int | None:
+        key = self._key(person.age, person.sex)
+        return {k: j for j, k in enumerate(self.group_keys_)}.get(key)
+
+    def _scores(self, person: Person, cands: Candidates, radius: float) -> np.ndarray:
+        g = self._row(person)
+        if g is None:
+            return np.full(len(cands.rows), self.overall_mean_)
+        return self.mean_[g, cands.rows]
+
+    def _reasons(self, person: Person, row: int, distance_km: float, radius: float) -> list[Reason]:
+        g = self._row(person)
+        n = 0 if g is None else int(self.n_[g, row])
+        if n == 0:
+            return [Reason("prior", "no ratings yet from similar people", 0.0)]
+        mean = float(self.mean_[g, row])
+        return [
+            Reason(
+                "collaborative",
+                f"rated {mean:.1f} on average by practitioners for similar people ({n} ratings)",
+                mean,
+            )
+        ]
+
+
 BASELINES: dict[str, type[_Baseline]] = {
     "nearest": NearestServices,
     "content": ContentOnly,
     "global_popularity": GlobalPopularity,
     "group_popularity": GroupPopularity,
+    "group_mean_rating": GroupMeanRating,
 }
