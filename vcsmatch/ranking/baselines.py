@@ -26,7 +26,7 @@ from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
 from vcsmatch.features.service import ServiceFeatures
 from vcsmatch.ranking import content as content_mod
-from vcsmatch.ranking.candidates import CandidateFinder, Candidates
+from vcsmatch.ranking.candidates import CandidateFinder, Candidates, scores_by_id
 from vcsmatch.ranking.collaborative import (
     GroupStats,
     describe_group,
@@ -97,6 +97,18 @@ class _Baseline:
         for person in people:
             check_person(person, "recommend_batch")
         return [self._recommend(p, top_k) for p in people]
+
+    def score_services(self, person: Person, service_ids: Sequence[str]) -> np.ndarray:
+        """This ranker's score for ``person`` of each of ``service_ids``, NaN where a service is
+        not one of their candidates: the cheap figure an evaluation orders by (no reasons)."""
+        check_fitted(self)
+        check_person(person, "score_services")
+        radius = float(person.max_distance_km or self.default_radius_km)
+        cands = self.candidates_.find(person, locate(person), radius)
+        if len(cands.rows) == 0:
+            return np.full(len(service_ids), np.nan)
+        scores = self._scores(person, cands, radius)
+        return scores_by_id(service_ids, self.catalogue_.index(), cands.rows, scores)
 
     def _recommend(self, person: Person, top_k: int) -> list[Suggestion]:
         location = locate(person)
