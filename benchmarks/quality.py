@@ -158,6 +158,8 @@ def _self_selected(
     result = evaluate(
         {
             "model": Recommender(),
+            # the blend's rated rows weighted by inverse propensity (off by default)
+            "model-ipw": Recommender(propensity_power=1.0),
             "group-mean-rating": GroupMeanRating(group="age_band_sex"),
             "ceiling": Ceiling(world),
         },
