@@ -235,8 +235,26 @@ def test_evaluate_writes_the_report(world_dir: Path, model_dir: Path, tmp_path: 
     assert fair < result.output.index("model / nearest (ndcg on logged ratings)")
     assert "favours the old tool" in result.output
     assert "0 specialist suggestions without their need" in result.output
+    # the off-policy figure, with what it is and where its propensities came from
+    assert "model snips@10:" in result.output and "model / nearest (snips)" in result.output
+    assert "estimated from the ratings" in result.output
     text = report.read_text(encoding="utf-8")
     assert "data:image/png;base64," in text and "by time" in text
+    assert "snips@10" in text and "favours the old tool" in text
+
+
+def test_evaluate_refuses_an_exposure_log_with_a_bad_propensity(world_dir: Path, tmp_path: Path):
+    """--exposures with a propensity of 0 is refused, naming the row, before any fitting."""
+    shown = tmp_path / "exposures.csv"
+    shown.write_text("person_id,service_id,propensity\np1,s1,0.5\np2,s2,0\n", encoding="utf-8")
+    files = ["services.json", "people.csv", "ratings.csv"]
+    options = ["--catalogue", "--people", "--ratings"]
+    args = [a for o, f in zip(options, files, strict=True) for a in (o, str(world_dir / f))]
+    report = ["--report", str(tmp_path / "report.html")]
+    result = runner.invoke(app, ["evaluate", *args, *report, "--exposures", str(shown)])
+    assert result.exit_code == 1
+    assert "Exposure row 2: 'propensity'" in result.output
+    assert not (tmp_path / "report.html").exists()
 
 
 def _store_the_world(world_dir: Path):  # noqa: ANN202 - the stored ratings' frame

@@ -18,6 +18,7 @@ from vcsmatch.features.location import locate
 from vcsmatch.ranking.baselines import (
     ContentOnly,
     GlobalPopularity,
+    GroupMeanRating,
     GroupPopularity,
     NearestServices,
 )
@@ -37,6 +38,8 @@ RANKERS: dict[str, Any] = {
     "content-only": ContentOnly,
     "global-popularity": GlobalPopularity,
     "group-popularity": GroupPopularity,
+    "sex-mean-rating": GroupMeanRating,
+    "group-mean-rating": lambda: GroupMeanRating(group="age_band_sex"),
 }
 HYBRIDS = [name for name in RANKERS if name.startswith(("hybrid", "no-"))]
 

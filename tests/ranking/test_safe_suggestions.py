@@ -9,6 +9,7 @@ from ranking_worlds import catalogue, person, service
 
 from vcsmatch.features.specialist import SpecialistServices, main_need
 from vcsmatch.ranking.diversity import HEAD, rerank
+from vcsmatch.ranking.exploration import Exploration
 from vcsmatch.ranking.recommender import Recommender
 from vcsmatch.synthetic import World
 from vcsmatch.taxonomy import load_taxonomy
@@ -141,3 +142,31 @@ def test_max_off_need_share_must_be_a_share(bad: object, small_world: World) -> 
         Recommender(max_off_need_share=bad, show_progress=False).fit(  # type: ignore[arg-type]
             small_world.catalogue, small_world.ratings
         )
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [
+        Exploration(share=1.0, max_ratings=1_000_000, protected=0, seed=3),
+        Exploration(share=0.4, max_ratings=1_000_000, protected=3, seed=4),
+    ],
+)
+def test_exploration_slots_obey_the_off_need_bound(
+    policy: Exploration, bounded_and_free: tuple[Recommender, Recommender], small_world: World
+) -> None:
+    """Explored slots, even every slot of the head, never take the top five past
+    ``max_off_need_share``: a person who gave needs is only explored services meeting one."""
+    bounded, free = bounded_and_free
+    explored = 0
+    for p in small_world.new_people:
+        if not p.needs:
+            continue
+        recs = bounded.recommend(p, top_k=HEAD, exploration=policy)
+        off = _off_need(bounded, p, recs)
+        drawn = [s.propensity < 1.0 for s in recs]
+        explored += sum(drawn)
+        on_need_candidates = sum(1 for o in _off_need(bounded, p, free.recommend(p, 50)) if not o)
+        if on_need_candidates >= HEAD:
+            assert sum(off) <= 1, p.needs
+        assert not any(o and d for o, d in zip(off, drawn, strict=True))
+    assert explored > 0

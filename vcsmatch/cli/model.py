@@ -139,6 +139,14 @@ LOGGED_NDCG_CAVEAT = (
     "person rated, which the old tool's exposure cannot flatter: read it first."
 )
 
+#: What the off-policy figure is, in words.
+SNIPS_NOTE = (
+    "snips@{k} weights each held-out rating by the inverse of the chance the old tool showed "
+    "it ({source}) and averages the gain of the rated services each ranker's top {k} holds: "
+    "an estimate of what its suggestions would be worth that does not reward copying what the "
+    "old tool showed (it cannot judge services the log never showed)."
+)
+
 
 def _print_fair_first(result: Any) -> None:  # noqa: ANN401 - an EvaluationResult
     """The table, then the model's ratios on the figure fair under the old tool's exposure
@@ -158,6 +166,11 @@ def _print_fair_first(result: Any) -> None:  # noqa: ANN401 - an EvaluationResul
                 f"model / {name} (ndcg on logged ratings): {result.ratio('model', name):.2f}x"
             )
     model = result.models["model"]
+    if result.propensity_source:
+        out.print(SNIPS_NOTE.format(k=k, source=result.propensity_source))
+        out.print(f"model snips@{k}: {model.snips:.3f} (se {model.snips_se:.3f})")
+        for name in others:
+            out.print(f"model / {name} (snips): {result.ratio('model', name, 'snips'):.2f}x")
     out.print(
         f"model: {model.off_need:.1%} of its top 5 meet none of the person's needs; "
         f"{model.specialist} specialist suggestions without their need; "
@@ -255,10 +268,11 @@ def register(app: typer.Typer) -> None:
                 f"ndcg@{top_k}": model_scores.ndcg,
                 f"recall@{top_k}": model_scores.recall,
                 f"rated_ndcg@{top_k}": model_scores.rated_ndcg,
+                f"snips@{top_k}": model_scores.snips,
                 "coverage": float(model_scores.coverage),
                 "held_out_people": float(result.n_test_people),
             }
-            for name in ("nearest", "content-only", "group-popularity"):
+            for name in ("nearest", "content-only", "group-popularity", "sex-mean-rating"):
                 metrics[f"ndcg@{top_k}:{name}"] = result.models[name].ndcg
         elif evaluate_first:
             out.print("too few people for a held-out evaluation; skipped")
@@ -372,6 +386,16 @@ def register(app: typer.Typer) -> None:
         test_size: Annotated[float, typer.Option(min=0.01, max=0.99)] = 0.2,
         top_k: TopKOpt = 10,
         seed: Annotated[int, typer.Option(help="Seed of the person split.")] = 0,
+        exposures: Annotated[
+            Path | None,
+            typer.Option(
+                "--exposures",
+                help="EXPOSURES.csv (person_id, service_id, propensity): what the old tool "
+                "showed, for the off-policy figure (default: estimated from the ratings).",
+                exists=True,
+                dir_okay=False,
+            ),
+        ] = None,
     ) -> None:
         """Compare the model with the baselines on held-out data and write an HTML report."""
         from vcsmatch.evaluation import (
@@ -399,8 +423,26 @@ def register(app: typer.Typer) -> None:
         if len(train) == 0 or len(test) == 0:
             err.print("refused: too few ratings to split into training and test sets")
             raise typer.Exit(1)
+        shown = None
+        if exposures is not None:
+            import pandas as pd
+
+            from vcsmatch.evaluation.evaluate import check_exposures
+
+            try:
+                shown = check_exposures(
+                    pd.read_csv(exposures, dtype={"person_id": str, "service_id": str})
+                )
+            except (ValueError, OSError) as error:
+                raise _refuse(error) from None
         result = evaluate(
-            {"model": Recommender(**params)}, cat, train, test, k=top_k, split=described
+            {"model": Recommender(**params)},
+            cat,
+            train,
+            test,
+            k=top_k,
+            split=described,
+            exposures=shown,
         )
         _print_fair_first(result)
         write_html_report(result, report)

@@ -17,6 +17,13 @@ the eligibility rules forbid (must be 0), specialist services suggested to a per
 their need (must be 0, ``vcsmatch.features.specialist``), the share of the first five
 suggestions that meet none of the person's needs (``off_need``), and NDCG per sex and age
 band with the largest gap.
+
+Off the log's policy (``snips``): each test rating is weighted by the inverse of the
+probability that the old tool showed it (an exposure log's ``propensity`` where one is given,
+else estimated from how often each service was rated, ``vcsmatch.ranking.propensity``), and
+the model is judged on the rated services its top ``k`` holds: a self-normalised estimate of
+the mean gain of what it would show (``vcsmatch.evaluation.off_policy``), which does not
+reward a model for copying what the old tool showed.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from vcsmatch.evaluation.metrics import (
     new_service_share,
     recall_at_k,
 )
+from vcsmatch.evaluation.off_policy import Estimate, snips
 from vcsmatch.features.person import Person
 from vcsmatch.ratings import RELEVANT_AT
 
@@ -50,6 +58,7 @@ BASELINE_NAMES: tuple[str, ...] = (
     "content-only",
     "global-popularity",
     "group-popularity",
+    "sex-mean-rating",
 )
 
 #: How many places of each list the off-need share looks at.
@@ -63,6 +72,7 @@ def default_baselines() -> dict[str, Any]:
     from vcsmatch.ranking.baselines import (
         ContentOnly,
         GlobalPopularity,
+        GroupMeanRating,
         GroupPopularity,
         NearestServices,
     )
@@ -72,6 +82,7 @@ def default_baselines() -> dict[str, Any]:
         "content-only": ContentOnly(),
         "global-popularity": GlobalPopularity(),
         "group-popularity": GroupPopularity(),
+        "sex-mean-rating": GroupMeanRating(group="sex"),
     }
 
 
@@ -86,6 +97,9 @@ class ModelScores:
     rated_ndcg: float = math.nan
     true_ndcg: float = math.nan
     true_recall: float = math.nan
+    #: SNIPS estimate of the mean gain of the top k's rated services, and its standard error.
+    snips: float = math.nan
+    snips_se: float = math.nan
     coverage: int = 0
     coverage_share: float = 0.0
     new_share: float = 0.0
@@ -129,6 +143,8 @@ class EvaluationResult:
     models: dict[str, ModelScores]
     #: "true_ndcg" when a true relevance was given, else "ndcg".
     primary: str = "ndcg"
+    #: Where the off-policy estimate's propensities came from ("" when there was none).
+    propensity_source: str = ""
 
     def score(self, name: str, metric: str | None = None) -> float:
         return float(getattr(self.models[name], metric or self.primary))
@@ -153,6 +169,7 @@ class EvaluationResult:
                     f"rated_ndcg@{self.k}": m.rated_ndcg,
                     f"true_ndcg@{self.k}": m.true_ndcg,
                     f"true_recall@{self.k}": m.true_recall,
+                    f"snips@{self.k}": m.snips,
                     "coverage": m.coverage,
                     "coverage_share": m.coverage_share,
                     "new_share": m.new_share,
@@ -242,6 +259,7 @@ def evaluate(
     split: str = "",
     min_group_size: int = 20,
     progress: bool = True,
+    exposures: pd.DataFrame | None = None,
 ) -> EvaluationResult:
     """Fit each model on ``train`` and score its top ``k`` for held-out people.
 
@@ -251,6 +269,9 @@ def evaluate(
     aligned with ``people``. ``refit=False`` uses the models as given (already fitted).
     ``rated_protocol`` also ranks every test person's whole candidate list to score the order
     of the services they rated (``rated_ndcg``; roughly doubles ranking time).
+    ``exposures`` (``person_id``, ``service_id``, ``propensity``: what the old tool showed the
+    test people, and the probability it did) gives the off-policy estimate its propensities;
+    without it they are estimated from the ratings.
     """
     if test is None and truth is None:
         raise ValueError("evaluate needs a test frame, a true relevance, or both.")
@@ -273,6 +294,9 @@ def evaluate(
     eligibility = _EligibilityCheck(catalogue, people)
     needs_check = _NeedCheck(catalogue, people)
     ids = np.asarray(catalogue.ids(), dtype=object)
+    logged, source = (
+        _logged_test_ratings(test, train, catalogue, exposures) if test is not None else (None, "")
+    )
 
     results: dict[str, ModelScores] = {}
     with _Progress(progress) as bars:
@@ -285,9 +309,10 @@ def evaluate(
             advance = bars.task(f"ranking for {len(people)} people: {name}", len(people))
             started = time.perf_counter()
             lists: list[list[str]] = []
+            quiet = _without_reasons(fitted)
             for chunk in range(0, len(people), 100):
                 batch = people[chunk : chunk + 100]
-                for suggestions in fitted.recommend_batch(batch, top_k=k):
+                for suggestions in fitted.recommend_batch(batch, top_k=k, **quiet):
                     lists.append([s.service_id for s in suggestions])
                 advance(len(batch))
             scores.recommend_seconds = time.perf_counter() - started
@@ -303,6 +328,9 @@ def evaluate(
             scores.ineligible = eligibility.count(lists)
             scores.specialist = needs_check.specialist(lists)
             scores.off_need = needs_check.off_need_share(lists, OFF_NEED_HEAD)
+            if logged is not None:
+                estimate = _snips_of_lists(logged, people, lists)
+                scores.snips, scores.snips_se = estimate.value, estimate.se
 
             per_person_true: list[float | None] = []
             per_person_rated: list[float | None] = []
@@ -339,7 +367,92 @@ def evaluate(
         n_test_people=len(people),
         models=results,
         primary="true_ndcg" if true_matrix is not None else "ndcg",
+        propensity_source=source,
     )
+
+
+def check_exposures(exposures: pd.DataFrame) -> pd.DataFrame:
+    """An exposure log as ``evaluate`` reads it (``person_id``, ``service_id`` as text,
+    ``propensity`` a float; the latest row per person and service); raises ``ValueError``
+    naming the first bad row and field."""
+    missing = {"person_id", "service_id", "propensity"} - set(exposures.columns)
+    if missing:
+        raise ValueError(f"The exposures lack the columns {sorted(missing)}.")
+    p = pd.to_numeric(exposures["propensity"], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~((p > 0) & (p <= 1)))
+    if len(bad):
+        raise ValueError(
+            f"Exposure row {int(bad[0]) + 1}: 'propensity' must be a number in (0, 1]. "
+            f"Got {exposures['propensity'].iloc[bad[0]]!r} instead."
+        )
+    return pd.DataFrame(
+        {
+            "person_id": exposures["person_id"].astype(str).to_numpy(),
+            "service_id": exposures["service_id"].astype(str).to_numpy(),
+            "propensity": p,
+        }
+    ).drop_duplicates(["person_id", "service_id"], keep="last")
+
+
+def _logged_test_ratings(
+    test: pd.DataFrame,
+    train: pd.DataFrame,
+    catalogue: Catalogue,
+    exposures: pd.DataFrame | None,
+) -> tuple[pd.DataFrame | None, str]:
+    """The test ratings (latest per person and service) with their gain and the propensity
+    of their having been shown, and where the propensities came from."""
+    from vcsmatch.ranking.propensity import rated_propensity
+
+    rated = test.sort_values("rated_at", kind="stable")
+    rated = rated.drop_duplicates(["person_id", "service_id"], keep="last")
+    rated = pd.DataFrame(
+        {
+            "person_id": rated["person_id"].astype(str),
+            "service_id": rated["service_id"].astype(str),
+            "gain": gain(rated["rating"].to_numpy(dtype=float)),
+        }
+    )
+    if exposures is not None:
+        shown = check_exposures(exposures)
+        logged = rated.merge(shown, on=["person_id", "service_id"])
+        return (logged, "exposure log") if len(logged) else (None, "")
+    # no exposure log: a service's chance of being shown, from how often it was rated
+    index = catalogue.index()
+    both = pd.concat([train["service_id"], test["service_id"]]).astype(str)
+    rows = both.map(index).dropna().to_numpy(dtype=np.int64)
+    propensity = rated_propensity(rows, len(catalogue))
+    known = rated["service_id"].map(index)
+    rated = rated[known.notna()].assign(
+        propensity=propensity[known.dropna().to_numpy(dtype=np.int64)]
+    )
+    return (rated, "estimated from the ratings") if len(rated) else (None, "")
+
+
+def _snips_of_lists(
+    logged: pd.DataFrame, people: Sequence[Person], lists: Sequence[Sequence[str]]
+) -> Estimate:
+    """SNIPS of a model's top-k lists over the logged test ratings of the ranked people."""
+    top = {p.reference: set(ranked) for p, ranked in zip(people, lists, strict=True)}
+    ours = logged[logged["person_id"].isin(top)]
+    hit = np.fromiter(
+        (s in top[p] for p, s in zip(ours["person_id"], ours["service_id"], strict=True)),
+        dtype=bool,
+        count=len(ours),
+    )
+    return snips(ours["gain"].to_numpy(), ours["propensity"].to_numpy(), hit)
+
+
+def _without_reasons(fitted: Any) -> dict[str, bool]:
+    """``{"explain": False}`` for a ranker whose ``recommend_batch`` can leave reasons out
+    (the evaluation reads only the order), else nothing."""
+    import inspect
+
+    try:
+        params = inspect.signature(fitted.recommend_batch).parameters
+    except (TypeError, ValueError):
+        return {}
+    return {"explain": False} if "explain" in params else {}
 
 
 def _rated_protocol(
@@ -353,8 +466,21 @@ def _rated_protocol(
     """Mean NDCG@k of the model's order of each person's rated services.
 
     Rated services the model does not rank at all (not candidates) go last, in rating order.
+    A ranker with ``score_services`` orders them by its scores alone (no reasons built, no
+    re-ranking: the cost of scoring, not of explaining every candidate).
     """
     values: list[float | None] = []
+    if hasattr(fitted, "score_services"):
+        for chunk in range(0, len(people), 100):
+            batch = people[chunk : chunk + 100]
+            for person in batch:
+                gains = rated_gains.get(person.reference or "", {})
+                ids = list(gains)
+                scores = np.nan_to_num(fitted.score_services(person, ids), nan=-np.inf)
+                order = np.lexsort((np.arange(len(ids)), -scores))
+                values.append(ndcg_at_k([ids[j] for j in order], gains, k))
+            advance(len(batch))
+        return mean_defined(values)
     for chunk in range(0, len(people), 100):
         batch = people[chunk : chunk + 100]
         for person, suggestions in zip(

@@ -109,6 +109,21 @@ def write_html_report(result: EvaluationResult, path: str | Path) -> Path:
         for m in result.models.values()
         if (g := m.largest_gap) is not None
     )
+    fair = (
+        "<p>Read first: true_ndcg, the order against the world's known relevance.</p>"
+        if result.primary == "true_ndcg"
+        else "<p>Read first: rated_ndcg (the order of only the services each person rated) "
+        "and snips. ndcg on logged ratings favours the old tool: practitioners could rate only "
+        "what it showed, so every service it did not show counts as not relevant and its own "
+        "picks score best.</p>"
+    )
+    if result.propensity_source:
+        fair += (
+            f"<p>snips@{result.k} weights each held-out rating by the inverse of the chance "
+            f"the old tool showed it ({esc(result.propensity_source)}) and averages the gain "
+            f"of the rated services each top {result.k} holds: what the suggestions would be "
+            "worth, without rewarding a copy of the old tool's choices.</p>"
+        )
     images = "".join(f'<img alt="plot" src="data:image/png;base64,{p}">' for p in plots)
     doc = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>vcsmatch evaluation</title>
@@ -121,7 +136,7 @@ margin:1rem 0}}</style></head><body>
 {result.n_test_ratings} test ratings, {result.n_test_people} test people,
 {result.n_services} services. Top {result.k} per person. Gains: rating minus 3 for ratings of
 4 and 5. Every model was fitted and scored in this run.</p>
-<h2>Scores</h2>{table}{ratios}
+<h2>Scores</h2>{fair}{table}{ratios}
 <h2>Largest NDCG gap between groups</h2><ul>{gaps or "<li>not enough people per group</li>"}</ul>
 <h2>Plots</h2>{images}
 </body></html>

@@ -8,6 +8,7 @@ hard rules. Everything else under ``vcsmatch.ranking`` is implementation.
 from vcsmatch.ranking.baselines import (
     ContentOnly,
     GlobalPopularity,
+    GroupMeanRating,
     GroupPopularity,
     NearestServices,
 )
@@ -18,6 +19,7 @@ from vcsmatch.ranking.result import Reason, Suggestion
 __all__ = [
     "ContentOnly",
     "GlobalPopularity",
+    "GroupMeanRating",
     "GroupPopularity",
     "NearestServices",
     "Part",

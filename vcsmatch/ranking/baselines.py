@@ -6,6 +6,9 @@
 - ``GlobalPopularity``: services most often rated relevant, whoever the person is.
 - ``GroupPopularity``: per-group popularity shrunk toward global popularity, over the
   person's groups (age band x sex, each need, age band x need, each strength).
+- ``GroupMeanRating``: each service's mean rating among people of the person's group (sex,
+  or sex x age band), shrunk to the overall mean rating: what self-selected ratings say of
+  quality once being rated (popularity) is set aside.
 
 All draw candidates from ``CandidateFinder`` (eligible services that reach the person) and
 return ``Suggestion``s with reasons.
@@ -23,12 +26,13 @@ from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
 from vcsmatch.features.service import ServiceFeatures
 from vcsmatch.ranking import content as content_mod
-from vcsmatch.ranking.candidates import CandidateFinder, Candidates
+from vcsmatch.ranking.candidates import CandidateFinder, Candidates, scores_by_id
 from vcsmatch.ranking.collaborative import (
     GroupStats,
     describe_group,
     group_vocabulary,
     person_group_keys,
+    values_in_rows,
 )
 from vcsmatch.ranking.content import ContentScorer
 from vcsmatch.ranking.explain import format_distance
@@ -87,15 +91,30 @@ class _Baseline:
         check_person(person, "recommend")
         return self._recommend(person, check_top_k(top_k, "recommend"))
 
-    def recommend_batch(self, people: Sequence[Person], top_k: int = 10) -> list[list[Suggestion]]:
-        """``recommend`` for each person."""
+    def recommend_batch(
+        self, people: Sequence[Person], top_k: int = 10, *, explain: bool = True
+    ) -> list[list[Suggestion]]:
+        """``recommend`` for each person; ``explain=False`` leaves the reasons out (an
+        evaluation reads only the order, and reasons cost more than ranking)."""
         check_fitted(self)
         top_k = check_top_k(top_k, "recommend_batch")
         for person in people:
             check_person(person, "recommend_batch")
-        return [self._recommend(p, top_k) for p in people]
+        return [self._recommend(p, top_k, explain) for p in people]
 
-    def _recommend(self, person: Person, top_k: int) -> list[Suggestion]:
+    def score_services(self, person: Person, service_ids: Sequence[str]) -> np.ndarray:
+        """This ranker's score for ``person`` of each of ``service_ids``, NaN where a service is
+        not one of their candidates: the cheap figure an evaluation orders by (no reasons)."""
+        check_fitted(self)
+        check_person(person, "score_services")
+        radius = float(person.max_distance_km or self.default_radius_km)
+        cands = self.candidates_.find(person, locate(person), radius)
+        if len(cands.rows) == 0:
+            return np.full(len(service_ids), np.nan)
+        scores = self._scores(person, cands, radius)
+        return scores_by_id(service_ids, self.catalogue_.index(), cands.rows, scores)
+
+    def _recommend(self, person: Person, top_k: int, explain: bool = True) -> list[Suggestion]:
         location = locate(person)
         radius = float(person.max_distance_km or self.default_radius_km)
         cands = self.candidates_.find(person, location, radius)
@@ -115,7 +134,7 @@ class _Baseline:
                     score=float(scores[i]),
                     rank=rank,
                     distance_km=None if np.isnan(d) else float(d),
-                    reasons=tuple(self._reasons(person, row, d, radius)),
+                    reasons=tuple(self._reasons(person, row, d, radius)) if explain else (),
                     eligibility=tuple(cands.eligibility.facts(row)),
                 )
             )
@@ -240,10 +259,13 @@ class GroupPopularity(_Baseline):
         return share
 
     def _reasons(self, person: Person, row: int, distance_km: float, radius: float) -> list[Reason]:
-        best = max(self._groups(person), key=lambda g: self.groups_.counts(g, row)[1], default=None)
-        if best is None or self.groups_.counts(best, row)[1] == 0:
+        groups = self._groups(person)
+        # one sparse look-up per count matrix, not two per group
+        liked_by = values_in_rows(self.groups_.n_liked_, groups, [row])[:, 0] if groups else []
+        if not len(liked_by) or liked_by.max() == 0:
             n = int(self.groups_.service_liked_[row])
             return [Reason("prior", f"rated relevant for {n} people", float(n))]
+        best = groups[int(np.argmax(liked_by))]  # the first of the most liked, as max() picks
         rated, liked = self.groups_.counts(best, row)
         who = describe_group(self.group_keys_[best], self.taxonomy_)
         return [
@@ -255,9 +277,92 @@ class GroupPopularity(_Baseline):
         ]
 
 
+class GroupMeanRating(_Baseline):
+    """Per-group mean rating of each service, shrunk to the overall mean rating.
+
+    ``group`` is ``"sex"`` or ``"age_band_sex"``; ``shrinkage`` the pseudo-count of ratings
+    at the overall mean added to every (group, service) cell. Ranking by a mean rating, not a
+    count, is blind to how often the old tool showed a service, which popularity is not.
+    """
+
+    GROUPS = ("sex", "age_band_sex")
+
+    def __init__(
+        self, default_radius_km: float = 10.0, group: str = "sex", shrinkage: float = 5.0
+    ) -> None:
+        super().__init__(default_radius_km)
+        self.group = group
+        self.shrinkage = shrinkage
+
+    def get_params(self, deep: bool = True) -> dict[str, object]:
+        return {**super().get_params(deep), "group": self.group, "shrinkage": self.shrinkage}
+
+    def _key(self, age: float | None, sex: str | None) -> str:
+        from vcsmatch.features.person import age_band
+
+        sex = sex or "not_recorded"
+        if self.group == "sex":
+            return sex
+        band = None if age is None or pd.isna(age) else age_band(int(age))
+        return f"{band or 'unknown'}|{sex}"
+
+    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame | None) -> None:
+        if self.group not in self.GROUPS:
+            raise ValueError(
+                f"The 'group' parameter of GroupMeanRating must be one of {self.GROUPS!r}. "
+                f"Got {self.group!r} instead."
+            )
+        if isinstance(self.shrinkage, bool) or not self.shrinkage >= 0:
+            raise ValueError(
+                "The 'shrinkage' parameter of GroupMeanRating must be a non-negative number. "
+                f"Got {self.shrinkage!r} instead."
+            )
+        frame = ratings if ratings is not None else pd.DataFrame()
+        keys = [self._key(a, x) for a, x in zip(frame["age"], frame["sex"], strict=True)]
+        self.group_keys_ = tuple(sorted(set(keys)))
+        col = {k: j for j, k in enumerate(self.group_keys_)}
+        g = np.array([col[k] for k in keys], dtype=np.int64)
+        s = frame["service_id"].map(catalogue.index()).to_numpy(dtype=np.int64)
+        r = frame["rating"].to_numpy(dtype=np.float64)
+        shape = (len(self.group_keys_), len(catalogue))
+        self.n_ = np.zeros(shape)
+        total = np.zeros(shape)
+        np.add.at(self.n_, (g, s), 1.0)
+        np.add.at(total, (g, s), r)
+        self.overall_mean_ = float(r.mean()) if len(r) else 3.0
+        k = float(self.shrinkage)
+        self.mean_ = (total + k * self.overall_mean_) / np.maximum(self.n_ + k, 1e-12)
+        self.mean_[self.n_ + k == 0] = self.overall_mean_
+
+    def _row(self, person: Person) -> int | None:
+        key = self._key(person.age, person.sex)
+        return {k: j for j, k in enumerate(self.group_keys_)}.get(key)
+
+    def _scores(self, person: Person, cands: Candidates, radius: float) -> np.ndarray:
+        g = self._row(person)
+        if g is None:
+            return np.full(len(cands.rows), self.overall_mean_)
+        return self.mean_[g, cands.rows]
+
+    def _reasons(self, person: Person, row: int, distance_km: float, radius: float) -> list[Reason]:
+        g = self._row(person)
+        n = 0 if g is None else int(self.n_[g, row])
+        if n == 0:
+            return [Reason("prior", "no ratings yet from similar people", 0.0)]
+        mean = float(self.mean_[g, row])
+        return [
+            Reason(
+                "collaborative",
+                f"rated {mean:.1f} on average by practitioners for similar people ({n} ratings)",
+                mean,
+            )
+        ]
+
+
 BASELINES: dict[str, type[_Baseline]] = {
     "nearest": NearestServices,
     "content": ContentOnly,
     "global_popularity": GlobalPopularity,
     "group_popularity": GroupPopularity,
+    "group_mean_rating": GroupMeanRating,
 }

@@ -137,3 +137,20 @@ class CandidateFinder:
             distance[rows] = km
         keep = np.flatnonzero(check.eligible & reach & self.specialist_.allowed(person.needs))
         return Candidates(rows=keep, distance_km=distance[keep], eligibility=check)
+
+
+def scores_by_id(
+    service_ids: Sequence[str],
+    index: dict[str, int],
+    rows: np.ndarray,
+    scores: np.ndarray,
+) -> np.ndarray:
+    """Scores of candidate ``rows`` looked up for ``service_ids`` (through the catalogue's
+    ``index``); NaN for a service that is not a candidate or not in the catalogue."""
+    by_row = dict(zip(np.asarray(rows).tolist(), np.asarray(scores).tolist(), strict=True))
+    out = np.full(len(service_ids), np.nan)
+    for j, sid in enumerate(service_ids):
+        row = index.get(sid)
+        if row is not None and row in by_row:
+            out[j] = by_row[row]
+    return out

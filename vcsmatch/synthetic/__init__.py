@@ -5,6 +5,7 @@ Code-Point Open (Contains OS data © Crown copyright and database right).
 """
 
 from vcsmatch.synthetic._geography import ATTRIBUTION, SUFFOLK_TOWNS, suffolk_postcodes
+from vcsmatch.synthetic._self_selected import SelfSelectedWorld, make_self_selected
 from vcsmatch.synthetic._world import LOG_END, PLANTED_EFFECTS, PlantedEffect, World, make_world
 
 __all__ = [
@@ -13,7 +14,9 @@ __all__ = [
     "PLANTED_EFFECTS",
     "PlantedEffect",
     "SUFFOLK_TOWNS",
+    "SelfSelectedWorld",
     "World",
+    "make_self_selected",
     "make_world",
     "suffolk_postcodes",
 ]
