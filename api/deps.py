@@ -95,24 +95,24 @@ def _unauthorized(detail: str) -> ProblemException:
     )
 
 
-def get_current_key(
+async def get_current_key(
     request: Request,
     state: StateDep,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKeyRecord:
     """The caller's live API key, checked against the store on every request (so revoking a
     key takes effect at once in every worker: ``vcsmatch.store.key_cache``, one read of the
-    key generation for a key this worker knows), then charged one token of its rate limit."""
-    # api.middleware.KeyGateMiddleware checked the key already (before the body was read).
+    key generation for a key this worker knows), then charged one token of its rate limit.
+
+    ``async``, and without a session of its own: ``api.middleware.KeyGateMiddleware`` has
+    checked the key of every ``/v1/`` request already, so this only reads its record from the
+    request state; a plain ``def`` would cost a thread-pool round trip per request for that.
+    """
     record: ApiKeyRecord | None = getattr(request.state, "api_key", None)
     if record is None:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise _unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-        record = state.key_cache.verify(session, credentials.credentials)
-        # End the read (on PostgreSQL it was autocommitted: no round trip), so the connection
-        # goes back to the pool while the route works instead of being held by every request.
-        session.rollback()
+        record = await anyio.to_thread.run_sync(check_key, state, credentials.credentials)
     if record is None:
         raise _unauthorized("The API key is unknown or has been revoked.")
     request.state.key_id = record.id

@@ -18,12 +18,12 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.deps import ServingDep, SessionDep, SettingsDep, StateDep, require_role
+from api.deps import require_role
 from api.loading import ensure_ready
 from api.middleware import AUDIT_STARTED, AUDITED, audit_entry
 from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
-from api.state import Serving
+from api.state import AppState, Serving
 from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
 from vcsmatch.ranking.exploration import Exploration
@@ -112,22 +112,22 @@ def exploration_policy(settings: Settings) -> Exploration | None:
     summary="Suggest services for a person (decision support, not a decision)",
 )
 async def post_recommendation(
-    body: RecommendationRequest,
-    key: Practitioner,
-    serving: ServingDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    request: Request,
-    state: StateDep,
+    body: RecommendationRequest, key: Practitioner, request: Request
 ) -> Response:
     """Ranks the serving catalogue's eligible services for the person in the body.
 
     Unknown need or strength codes and unknown postcodes are 422 problems that name the field
     without repeating the value.
     """
+    # The state, snapshot, settings and session are taken here rather than as dependencies:
+    # FastAPI solves each dependency on every request, and on this path that cost about as
+    # much CPU as the log's database work (BENCHMARKS.md, issue 18).
+    state: AppState = request.app.state.vcsmatch
+    serving, settings = state.serving, state.settings
 
     def work() -> str:
-        answer = recommend(body, key, serving, session, settings, request)
+        with state.sessions() as session:
+            answer = recommend(body, key, serving, session, settings, request)
         # Serialised here, once: returned as a model, FastAPI would validate it again as the
         # response model before dumping it.
         return answer.model_dump_json()
