@@ -89,7 +89,7 @@ _bearer = HTTPBearer(
 )
 
 
-def _unauthorized(detail: str) -> ProblemException:
+def unauthorized(detail: str) -> ProblemException:
     return ProblemException(
         401, "Unauthorized", detail, type_="unauthorized", headers={"WWW-Authenticate": "Bearer"}
     )
@@ -111,10 +111,10 @@ async def get_current_key(
     record: ApiKeyRecord | None = getattr(request.state, "api_key", None)
     if record is None:
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise _unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+            raise unauthorized("Send an API key as `Authorization: Bearer <key>`.")
         record = await anyio.to_thread.run_sync(check_key, state, credentials.credentials)
     if record is None:
-        raise _unauthorized("The API key is unknown or has been revoked.")
+        raise unauthorized("The API key is unknown or has been revoked.")
     request.state.key_id = record.id
     wait = state.rate_limiter.acquire(record.id)
     if wait > 0:
