@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from api.middleware import KEY_UNCONFIRMED, bearer_token
 from api.problems import ProblemException, field_problem
 from api.state import AppState, Serving
 from vcsmatch.settings import Settings
@@ -131,11 +132,22 @@ async def get_current_key(
 CurrentKey = Annotated[ApiKeyRecord, Depends(get_current_key)]
 
 
-def check_key(state: AppState, plaintext: str) -> ApiKeyRecord | None:
+def check_key(state: AppState, plaintext: str | None) -> ApiKeyRecord | None:
     """The live key for ``plaintext`` or None, on a session of its own (blocking: run it in a
     worker thread). The one key check ``KeyGateMiddleware`` and the routes share."""
     with state.sessions() as session:
         return state.key_cache.verify(session, plaintext)
+
+
+def check_recalled_key(request: Request, state: AppState) -> None:
+    """Verify, in the route's worker thread, a key ``KeyGateMiddleware`` only recalled from
+    memory (on the paths a route lists for it), before the route does anything else: 401 if
+    it has been revoked since. One read of the key generation, as in the middleware, without
+    a thread-pool hop of its own."""
+    if not request.scope.get("state", {}).get(KEY_UNCONFIRMED):
+        return
+    if check_key(state, bearer_token(request.scope)) is None:
+        raise unauthorized("The API key is unknown or has been revoked.")
 
 
 def require_role(*roles: str) -> Callable[..., ApiKeyRecord]:

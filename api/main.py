@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 verify=_key_verifier(holder),
                 max_failures_per_minute=settings.max_failed_key_checks_per_minute,
                 recall=_key_recaller(holder),
-                confirmed_by_route=recommendations.CONFIRMS_KEY,
+                confirmed_by_route=recommendations.CONFIRMS_KEY | services.CONFIRMS_KEY,
             ),
             Middleware(
                 BodyLimitMiddleware,

@@ -18,9 +18,9 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.deps import require_role, unauthorized
+from api.deps import check_recalled_key, require_role
 from api.loading import ensure_ready
-from api.middleware import AUDIT_STARTED, AUDITED, KEY_UNCONFIRMED, audit_entry, bearer_token
+from api.middleware import AUDIT_STARTED, AUDITED, audit_entry
 from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
 from api.state import AppState, Serving
@@ -128,14 +128,9 @@ async def post_recommendation(
     state: AppState = request.app.state.vcsmatch
     serving, settings = state.serving, state.settings
 
-    # The middleware recalled the key from memory: check it here, in the route's one thread.
-    unconfirmed = request.scope.get("state", {}).get(KEY_UNCONFIRMED)
-    token = bearer_token(request.scope) if unconfirmed else None
-
     def work() -> str:
+        check_recalled_key(request, state)  # CONFIRMS_KEY
         with state.sessions() as session:
-            if token is not None and state.key_cache.verify(session, token) is None:
-                raise unauthorized("The API key is unknown or has been revoked.")
             answer = recommend(body, key, serving, session, settings, request)
         # Serialised here, once: returned as a model, FastAPI would validate it again as the
         # response model before dumping it.
