@@ -289,7 +289,9 @@ class KeyGateMiddleware:
     key this worker remembers is let through from memory (``recall``: no I/O, no thread hop of
     its own) and marked ``KEY_UNCONFIRMED``; the route checks it first thing in its thread, so
     a revoked key is still refused on its next request, once its body (within the normal size
-    limit) was read and parsed. A key the worker does not remember is checked here as always.
+    limit) was read. An error answered before the route's check (malformed JSON, an unknown
+    query parameter: 422) is held and the key checked here first, so a revoked key is told 401
+    whatever else was wrong. A key the worker does not remember is checked here as always.
     """
 
     def __init__(
@@ -341,7 +343,7 @@ class KeyGateMiddleware:
                 state["api_key"] = record
                 state["key_id"] = record.id
                 state[KEY_UNCONFIRMED] = True
-                await self.app(scope, receive, send)
+                await self.app(scope, receive, self._unless_revoked(send, token, path))
                 return
         try:
             record = await self.verify(token)
@@ -364,6 +366,30 @@ class KeyGateMiddleware:
         state["api_key"] = record
         state["key_id"] = record.id
         await self.app(scope, receive, send)
+
+    def _unless_revoked(self, send: Send, token: str, path: str) -> Send:
+        """``send``, except that an error answer (other than the route's own 401) is sent only
+        once the recalled key is checked: if it has been revoked, a 401 goes instead."""
+        replaced = False
+
+        async def guarded(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return
+            status = message.get("status", 200) if message["type"] == "http.response.start" else 0
+            if status >= 400 and status != 401:
+                try:
+                    revoked = await self.verify(token) is None
+                except (DBAPIError, SATimeout):
+                    revoked = False  # cannot tell: send the answer as it is
+                if revoked:
+                    replaced = True
+                    detail = "The API key is unknown or has been revoked."
+                    await _unauthorized(send, path, detail, {})
+                    return
+            await send(message)
+
+        return guarded
 
 
 class FailureThrottle:

@@ -176,3 +176,28 @@ def test_revoked_key_remembered_for_recommendations_is_refused_at_once(
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.headers["www-authenticate"] == "Bearer"
     assert logged() == before
+
+
+def test_revoked_remembered_key_is_401_not_422(fresh_client: TestClient, fresh_seed: Seed) -> None:
+    """A revoked key the worker still remembers is told 401 even when its request would
+    fail validation before the route checks the key: malformed JSON for a recommendation, an
+    unknown query parameter for a search (issue 17, finding 6, for remembered keys)."""
+    admin = fresh_seed.auth("admin")
+    practitioner = fresh_seed.auth("practitioner")
+    person = fresh_seed.world.new_people[0]
+    body = person.model_dump(mode="json", exclude_none=True, exclude={"reference"})
+    malformed = {**practitioner, "content-type": "application/json"}
+    assert fresh_client.post("/v1/recommendations", json=body, headers=practitioner).is_success
+    assert fresh_client.get("/v1/services", headers=practitioner).is_success
+    # Still live: the same mistakes are 422s.
+    bad_json = fresh_client.post("/v1/recommendations", content=b"{", headers=malformed)
+    assert bad_json.status_code == 422
+    assert fresh_client.get("/v1/services?need=x", headers=practitioner).status_code == 422
+    keys = fresh_client.get("/v1/keys", headers=admin).json()["data"]
+    target = next(k for k in keys if k["role"] == "practitioner")
+    assert fresh_client.delete(f"/v1/keys/{target['id']}", headers=admin).status_code == 200
+    bad_json = fresh_client.post("/v1/recommendations", content=b"{", headers=malformed)
+    assert bad_json.status_code == 401, bad_json.text
+    assert bad_json.headers["www-authenticate"] == "Bearer"
+    unknown = fresh_client.get("/v1/services?need=x", headers=practitioner)
+    assert unknown.status_code == 401, unknown.text
