@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from api.deps import ServingDep, SettingsDep, StateDep, check_recalled_key, require_role
+from api.deps import ServingDep, StateDep, check_recalled_key, require_role
 from api.problems import ProblemException, field_problem, problem_responses, validation_errors
 from vcsmatch.catalogue.hsds3 import write_hsds3
 from vcsmatch.catalogue.model import Catalogue, DeliveryMode, Service
@@ -113,8 +113,6 @@ def _weekday(open_on: str | None) -> str | None:
 )
 def search_services(
     key: Searcher,
-    serving: ServingDep,
-    settings: SettingsDep,
     state: StateDep,
     request: Request,
     q: Annotated[
@@ -146,6 +144,9 @@ def search_services(
     size: Annotated[int, Query(ge=1, le=1000, description="Capped by max_page_size.")] = 20,
 ) -> Response:
     check_recalled_key(request, state)  # CONFIRMS_KEY
+    # The snapshot and settings from the state (resolved for the key check anyway), not as
+    # two more dependencies FastAPI would solve on every search.
+    serving, settings = state.serving, state.settings
     if size > settings.max_page_size:
         raise field_problem("query.size", f"must be at most {settings.max_page_size}")
     search = serving.search
