@@ -83,6 +83,13 @@ def field_problem(field: str, message: str, *, status: int = 422) -> ProblemExce
     )
 
 
+def not_ready(detail: str) -> ProblemException:
+    """503: what the answer needs (a model, a catalogue) is not loaded yet; retry shortly."""
+    return ProblemException(
+        503, "Not ready", detail, type_="not-ready", headers={"Retry-After": "30"}
+    )
+
+
 def problem_response(
     request: Request | None,
     status: int,

@@ -238,3 +238,27 @@ def test_ratings_exist_only_for_what_the_old_tool_showed(world):
         assert ids[int(np.argmin(d))] in by_person[person.reference]
         checked += 1
     assert checked > 30
+
+
+def test_referrals_come_from_ratings_and_their_outcomes_follow_the_rating(world, tmp_path):
+    """Every referral is of a rated suggestion, dated when it was rated; higher ratings are
+    referred more often and end attended more often; declines carry a reason, nothing else
+    does; write() puts them in referrals.csv."""
+    from vcsmatch.store.referrals import DECLINE_REASONS, STATUSES
+
+    refs = world.referrals
+    assert len(refs) > 0
+    rated = world.ratings.set_index(["person_id", "service_id"])
+    joined = refs.join(rated, on=["person_id", "service_id"], how="left")
+    assert joined["rating"].notna().all()
+    assert (joined["referred_at"] == joined["rated_at"]).all()
+    assert set(refs["status"]) <= set(STATUSES)
+    declined = refs["status"] == "declined"
+    assert set(refs.loc[declined, "reason"]) <= set(DECLINE_REASONS)
+    assert (refs.loc[~declined, "reason"] == "").all()
+    share = joined.groupby("rating").size() / world.ratings.groupby("rating").size()
+    assert share[5] > share[3] > share[1]
+    attended = joined.assign(a=joined["status"] == "attended").groupby(joined["rating"] >= 4)["a"]
+    assert attended.mean()[True] > attended.mean()[False]
+    paths = world.write(tmp_path)
+    assert len(pd.read_csv(paths["referrals"])) == len(refs)

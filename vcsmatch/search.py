@@ -15,6 +15,9 @@ Someone on the phone says "my mum's lonely and forgetful, she's in E5": the work
   ``vcsmatch.features.geo.SpatialIndex`` over every service location.
 - Only the page being shown is explained: matched words, matched needs and the eligibility
   facts that were checked.
+- **Stale listings** (``vcsmatch.staleness``): given ``stale_after_months``, matches last
+  reviewed that long ago come after every fresh match, in their own order, and say so
+  ("last checked 14 months ago"), as suggestions do.
 
 The caller resolves postcodes (``vcsmatch.features.location``); this module takes coordinates.
 """
@@ -38,6 +41,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from vcsmatch.catalogue.model import DELIVERY_MODES, Catalogue, DeliveryMode, Service, Weekday
 from vcsmatch.errors import NotFittedError
 from vcsmatch.features.person import Sex
+from vcsmatch.staleness import stale_reason
 from vcsmatch.taxonomy import Taxonomy, load_taxonomy
 
 WEEKDAYS: tuple[str, ...] = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -348,18 +352,37 @@ class CatalogueSearch:
         self.loc_owner_rows_, self.loc_starts_ = np.unique(self.loc_rows_, return_index=True)
         self.spatial_ = SpatialIndex().fit(self.loc_lat_, self.loc_lon_, self.loc_rows_)
         self.areas_ = ServiceAreas().fit(services)
+        # Review dates as (year * 12 + month, day); -1: never said, so never stale.
+        self.reviewed_month_ = np.array(
+            [
+                -1 if s.last_reviewed is None else s.last_reviewed.year * 12 + s.last_reviewed.month
+                for s in services
+            ],
+            dtype=np.int64,
+        )
+        self.reviewed_day_ = np.array(
+            [0 if s.last_reviewed is None else s.last_reviewed.day for s in services],
+            dtype=np.int64,
+        )
         self.n_services_ = n
         return self
 
     # search ------------------------------------------------------------------------------
 
-    def search(self, query: SearchQuery) -> SearchPage:
+    def search(
+        self,
+        query: SearchQuery,
+        *,
+        stale_after_months: int | None = None,
+        today: dt.date | None = None,
+    ) -> SearchPage:
         """Services matching every filter in ``query``, best first, one page of them.
 
         Ordering: with free text, by text score (ties nearest first); with need codes only,
         by how well the codes match, then distance; with only a location, nearest first;
-        otherwise by name. Raises ``UnknownCodeError`` for a need or activity code not in
-        the taxonomy.
+        otherwise by name. With ``stale_after_months``, listings last reviewed that many
+        months before ``today`` (default: today) come after all the others, with the reason.
+        Raises ``UnknownCodeError`` for a need or activity code not in the taxonomy.
         """
         if not hasattr(self, "services_"):
             raise NotFittedError("CatalogueSearch is not fitted yet: call fit(catalogue) first")
@@ -445,6 +468,10 @@ class CatalogueSearch:
             text_score = text_score * (1.0 - _DISTANCE_WEIGHT * np.clip(frac, 0.0, 1.0))
 
         rows = np.flatnonzero(mask)
+        stale = None
+        if stale_after_months is not None:
+            today = today or dt.date.today()
+            stale = self._stale(today, stale_after_months)
         total = len(rows)
         size = query.size
         total_pages = math.ceil(total / size) if total else 0
@@ -452,7 +479,8 @@ class CatalogueSearch:
         if start >= total:
             page_rows = np.empty(0, dtype=np.int64)
         else:
-            page_rows = self._order(rows, text_score, code_score, distance, start + size)[start:]
+            page_rows = self._order(rows, text_score, code_score, distance, start + size, stale)
+            page_rows = page_rows[start:]
         score_of = text_score if text_score is not None else code_score
         hits = [
             self._hit(
@@ -464,6 +492,7 @@ class CatalogueSearch:
                 want_acts,
                 implied,
                 corrections,
+                (today, stale_after_months) if stale is not None and stale[r] else None,
                 None if nearest is None else float(nearest[r]),
             )
             for r in page_rows
@@ -491,6 +520,13 @@ class CatalogueSearch:
             raise NotFoundError(f"no service with id {service_id!r}") from None
 
     # internals ---------------------------------------------------------------------------
+
+    def _stale(self, today: dt.date, after_months: int) -> np.ndarray:
+        """Per service: reviewed ``after_months`` or more before ``today`` (as
+        ``vcsmatch.staleness.months_since`` counts)."""
+        months = today.year * 12 + today.month - self.reviewed_month_
+        months -= today.day < self.reviewed_day_
+        return (self.reviewed_month_ >= 0) & (months >= after_months)
 
     def _distances_within(self, lat: float, lon: float, radius_km: float) -> np.ndarray:
         """Per service: km to its nearest location inside the radius, else ``inf``.
@@ -601,13 +637,14 @@ class CatalogueSearch:
         code_score: np.ndarray,
         distance: np.ndarray | None,
         k: int,
+        stale: np.ndarray | None = None,
     ) -> np.ndarray:
         """The first ``k`` of ``rows`` in display order (deterministic).
 
         One float key per row: the score rounded to 1e-6 (so float noise never beats
-        distance), plus the distance scaled below 1e-6 to break ties nearest first; then
-        ``argpartition`` for the top ``k`` and a sort of those alone. Row order breaks the
-        last ties.
+        distance), plus the distance scaled below 1e-6 to break ties nearest first, plus a
+        constant beyond every score for a ``stale`` row; then ``argpartition`` for the top
+        ``k`` and a sort of those alone. Row order breaks the last ties.
         """
         if text_score is None and not code_score.any() and distance is None:
             key = self.name_rank_[rows].astype(np.float64)
@@ -623,6 +660,10 @@ class CatalogueSearch:
                 far = float(dist[finite].max()) + 1.0 if finite.any() else 1.0
                 dist = np.where(finite, dist, far)  # no travel / area only: after the located
                 key = key + dist / (far * 2.0) * 1e-6
+        if stale is not None:
+            # beyond every score (a few units) and name rank (< n), small enough to keep the
+            # float precision the distance tie-break needs
+            key = key + np.where(stale[rows], float(self.n_services_ + 10), 0.0)
         if k < len(rows):
             top = np.argpartition(key, k - 1)[:k]
             cut = key[top].max()
@@ -641,6 +682,7 @@ class CatalogueSearch:
         want_acts: list[str],
         implied: set[tuple[str, str]],
         corrections: dict[str, str],
+        stale: tuple[dt.date, int] | None = None,
         nearest_km: float | None = None,
     ) -> SearchHit:
         s = self.services_[row]
@@ -708,6 +750,8 @@ class CatalogueSearch:
             facts.append(f"runs on {WEEKDAY_NAMES[query.open_on]}s")
         if query.active_only:
             facts.append("currently running")
+        if stale is not None and (reason := stale_reason(s, *stale)) is not None:
+            why.append(reason.text)
         return SearchHit(
             service=s,
             score=score,

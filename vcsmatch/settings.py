@@ -70,6 +70,15 @@ class Settings(BaseSettings):
     #: A service rated fewer times than this counts as having little evidence.
     explore_max_ratings: int = Field(default=5, ge=1)
 
+    #: The public self-service page ``/find`` (issue 16): how a resident reaches the council's
+    #: adult social care front door, shown on every page of it; and how many searches one
+    #: client address may make a minute.
+    front_door_contact: str = (
+        "Contact your council's adult social care front door: its phone number and online "
+        "form are on the council's website."
+    )
+    find_rate_limit_per_minute: int = Field(default=20, gt=0)
+
     #: A signed-in web session ends after this many idle seconds (issue 17, finding 7).
     web_session_idle_seconds: float = Field(default=1800.0, gt=0)
 

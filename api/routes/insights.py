@@ -1,5 +1,5 @@
-"""``GET /v1/insights/referrals``, ``/discovered`` and ``/stale``: counts for managers and
-commissioners (``manager`` and ``analyst`` keys).
+"""``GET /v1/insights/referrals``, ``/discovered``, ``/gaps`` and ``/stale``: counts for managers
+and commissioners (``manager`` and ``analyst`` keys).
 
 Only counts leave, and counts under ``vcsmatch.store.insights.SUPPRESS_BELOW`` are sent as
 ``null`` (suppressed); no person-level row. ``format=csv`` gives the same table as CSV.
@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ServingDep, SessionDep, SettingsDep, require_role
+from api.problems import not_ready
 from vcsmatch.store import insights
 from vcsmatch.store.api_keys import ApiKeyRecord
 
@@ -51,6 +52,27 @@ class StaleList(BaseModel):
     older_than_months: int
     count: int
     data: list[Stale]
+
+
+class Gap(BaseModel):
+    need: str
+    district: str = Field(description=f"Postcode outward code; {insights.NO_DISTRICT!r}: none.")
+    requests: int | None = Field(description="Requests asking for the need; null: suppressed.")
+    services_in_reach: int | None = Field(
+        description="Median, over those requests, of the active services meeting the need that "
+        "were eligible and within reach; null: suppressed."
+    )
+    none_relevant: int | None = Field(
+        description="Requests none of whose suggestions was rated relevant; null: suppressed."
+    )
+    flagged: bool = Field(description="High demand and thin provision.")
+
+
+class Gaps(BaseModel):
+    high_demand_at: int
+    thin_at_most: int
+    suppressed_below: int = insights.SUPPRESS_BELOW
+    data: list[Gap]
 
 
 def _csv(rows: list[dict[str, Any]], columns: list[str], name: str) -> Response:
@@ -98,6 +120,46 @@ def referral_insight(
 )
 def discovered_insight(key: Manager, session: SessionDep, format: Format = "json") -> Any:  # noqa: A002
     return _counts("team-month", insights.discovered(session), format)
+
+
+@router.get(
+    "/gaps",
+    operation_id="insight_gaps",
+    response_model=Gaps,
+    summary="Per need and postcode district: demand, provision in reach, unmet (flagged gaps)",
+    responses=_CSV,
+)
+def gaps_insight(
+    key: Manager,
+    session: SessionDep,
+    serving: ServingDep,
+    high_demand_at: Annotated[
+        int,
+        Query(
+            ge=insights.SUPPRESS_BELOW,
+            le=1_000_000,
+            description="Requests from which demand counts as high.",
+        ),
+    ] = insights.HIGH_DEMAND_AT,
+    thin_at_most: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=10_000,
+            description="Median services in reach at or below which provision counts as thin.",
+        ),
+    ] = insights.THIN_AT_MOST,
+    format: Format = "json",  # noqa: A002
+) -> Any:
+    if serving.recommender is None:
+        raise not_ready("No model is loaded yet.")
+    found = insights.gaps(
+        session, serving.recommender, high_demand_at=high_demand_at, thin_at_most=thin_at_most
+    )
+    data = [Gap(**vars(g)) for g in found]
+    if format == "csv":
+        return _csv([d.model_dump() for d in data], list(Gap.model_fields), "gaps")
+    return Gaps(high_demand_at=high_demand_at, thin_at_most=thin_at_most, data=data)
 
 
 @router.get(

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import ServingDep, SessionDep, SettingsDep, StateDep, require_role
 from api.loading import reload_model
-from api.problems import ProblemException, problem_responses
+from api.problems import not_ready, problem_responses
 from vcsmatch.store import learner_lease, model_registry
 from vcsmatch.store.api_keys import ApiKeyRecord
 
@@ -85,13 +85,7 @@ class ReloadResult(BaseModel):
 )
 def get_model(serving: ServingDep, session: SessionDep, settings: SettingsDep) -> ModelPublic:
     if serving.recommender is None or not serving.model_version:
-        raise ProblemException(
-            503,
-            "Not ready",
-            "No model is loaded yet.",
-            type_="not-ready",
-            headers={"Retry-After": "30"},
-        )
+        raise not_ready("No model is loaded yet.")
     info = serving.model_info
     lease = learner_lease.state(session)
     trained_at = info.get("trained_at")

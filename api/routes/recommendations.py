@@ -24,7 +24,7 @@ from api.middleware import AUDIT_STARTED, AUDITED, audit_entry
 from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
 from api.state import AppState, Serving
-from vcsmatch.features.location import locate
+from vcsmatch.features.location import locate, outward_code
 from vcsmatch.features.person import Person
 from vcsmatch.ranking.exploration import Exploration
 from vcsmatch.ranking.result import ReasonKind, Suggestion
@@ -222,6 +222,7 @@ def recommend(
             for s in suggestions
         ],
         audit_entries=[audit_entry(request.scope, 200)] if audited else (),
+        district=outward_code(person.postcode) if person.postcode else None,
     )
     if audited:
         request.scope["state"][AUDITED] = True  # AuditMiddleware: already stored

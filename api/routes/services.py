@@ -15,7 +15,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from api.deps import ServingDep, StateDep, check_recalled_key, require_role
-from api.problems import ProblemException, field_problem, problem_responses, validation_errors
+from api.problems import (
+    ProblemException,
+    field_problem,
+    not_ready,
+    problem_responses,
+    validation_errors,
+)
 from vcsmatch.catalogue.hsds3 import write_hsds3
 from vcsmatch.catalogue.model import Catalogue, DeliveryMode, Service
 from vcsmatch.features.location import locate
@@ -54,16 +60,6 @@ class ServicePage(BaseModel):
     implied_needs: list[str]
     implied_activities: list[str]
     catalogue_version: int
-
-
-def _not_ready() -> ProblemException:
-    return ProblemException(
-        503,
-        "Not ready",
-        "No catalogue is loaded yet.",
-        type_="not-ready",
-        headers={"Retry-After": "30"},
-    )
 
 
 def _page_json(page: SearchPage, catalogue_version: int) -> str:
@@ -151,7 +147,7 @@ def search_services(
         raise field_problem("query.size", f"must be at most {settings.max_page_size}")
     search = serving.search
     if search is None or serving.catalogue_version is None:
-        raise _not_ready()
+        raise not_ready("No catalogue is loaded yet.")
     if postcode is not None:
         if latitude is not None or longitude is not None:
             raise field_problem("query.postcode", "give a postcode or coordinates, not both")
@@ -184,7 +180,7 @@ def search_services(
         raise ProblemException(
             422, "Request is not valid", errors[0].message, type_="validation", errors=errors
         ) from None
-    found = search.search(query)
+    found = search.search(query, stale_after_months=settings.stale_after_months)
     request.state.n_results = len(found.contents)
     # Returned as bytes, so FastAPI does not validate the page again (response_model above
     # documents it).
@@ -210,7 +206,7 @@ def get_service(
     service_id: Annotated[str, Path(min_length=1, max_length=200)],
 ) -> dict[str, Any]:
     if serving.catalogue is None:
-        raise _not_ready()
+        raise not_ready("No catalogue is loaded yet.")
     service = serving.catalogue.get(service_id)  # NotFoundError -> 404
     request.state.n_results = 1
     return write_hsds3(Catalogue(services=[service]))[0]

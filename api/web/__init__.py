@@ -7,12 +7,14 @@ catalogue, read a service, and (practitioners) get and rate suggestions for a pe
 
 from fastapi import APIRouter
 
-from api.web import info, pages, referrals, suggest
+from api.web import find, info, insights, pages, referrals, suggest
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
 router.include_router(suggest.router)
 router.include_router(info.router)
 router.include_router(referrals.router)
+router.include_router(insights.router)
+router.include_router(find.router)
 
 __all__ = ["router"]

@@ -194,6 +194,61 @@ def parse_person(
     return form, person
 
 
+def parse_find(
+    raw: Any,
+    taxonomy: Taxonomy,
+    directory: PostcodeDirectory,
+    town_lookup: Any,
+    *,
+    need_codes: bool = True,
+) -> tuple[Form, Person | None]:
+    """The public "find services" form -> a ``Person`` located by postcode or town (None when
+    something needs correcting). ``town_lookup(name)`` gives a town's coordinates or None.
+    Messages speak to the resident ("your"), and nothing typed is echoed anywhere else."""
+    form = Form()
+    v = form.values
+    v["place"] = _text(raw, "place", 60)
+    v["age"] = _text(raw, "age", 10)
+    v["needs"] = _list(raw, "needs")
+    v["strengths"] = _list(raw, "strengths")
+    v["situation"] = _text(raw, "situation", MAX_SITUATION)
+
+    located: tuple[float, float] | None = None
+    if not v["place"]:
+        if need_codes:
+            form.error("place", "Enter a postcode or a town, like IP4 1AE or Ipswich")
+    else:
+        try:
+            located = directory.lookup(normalise_postcode(v["place"]))
+        except PostcodeError:
+            located = town_lookup(v["place"])
+            if located is None:
+                form.error(
+                    "place", "We do not know this place: enter a postcode, like IP4 1AE, instead"
+                )
+    age = _age(form, v["age"])
+    if need_codes and age is None and not form.error_for("age"):
+        form.error("age", "Enter the age in years, like 72")
+    if [c for c in v["needs"] if c not in taxonomy.need_codes]:
+        form.error("needs", "Choose what help is needed from the list")
+    elif need_codes and not v["needs"]:
+        form.error("needs", "Choose at least one kind of help, or describe the situation above")
+    if [c for c in v["strengths"] if c not in taxonomy.strength_codes]:
+        form.error("strengths", "Choose interests from the list")
+    if len(v["situation"]) > MAX_SITUATION:
+        form.error("situation", f"The description must be {MAX_SITUATION} characters or fewer")
+    if not form.ok or located is None:
+        return form, None
+    person = Person(
+        latitude=located[0],
+        longitude=located[1],
+        age=age,
+        needs=taxonomy.validate("need", v["needs"]),
+        strengths=taxonomy.validate("strength", v["strengths"]),
+    )
+    return form, person
+
+
 def need_options(taxonomy: Taxonomy) -> list[tuple[str, str]]:
     return [(t.code, t.label) for t in taxonomy.needs]
 

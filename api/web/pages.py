@@ -47,7 +47,12 @@ from vcsmatch.taxonomy import load_taxonomy
 
 router = APIRouter(include_in_schema=False)
 
-ROLE_NAMES = {"practitioner": "practitioner", "front_door": "front door"}
+ROLE_NAMES = {"practitioner": "practitioner", "front_door": "front door", "manager": "manager"}
+
+
+def landing(ws: WebSession) -> str:
+    """Where a signed-in key starts: managers on their dashboard, everyone else on search."""
+    return "/insights" if ws.role == "manager" else "/search"
 
 
 def _db(request: Request) -> Any:
@@ -64,6 +69,23 @@ def with_session(
     """Run ``work`` with a database session and the browser's web session."""
     with _db(request) as db:
         return work(db, read_session(request, db))
+
+
+def with_form_token(
+    request: Request,
+    db: Session,
+    ws: WebSession | None,
+    make: Callable[[WebSession], Response],
+) -> Response:
+    """``make(ws)`` for a page whose form needs a CSRF token: a browser without a session gets
+    an anonymous one (its cookie holds only the session id the token is derived from)."""
+    cookie = None
+    if ws is None:
+        ws, cookie = new_session(request, db, None)
+    page = make(ws)
+    if cookie is not None:
+        set_cookie(request, page, cookie)
+    return page
 
 
 def forbidden_or_sign_in(ws: WebSession | None, roles: tuple[str, ...]) -> Response | None:
@@ -129,7 +151,7 @@ def not_ready(ws: WebSession | None) -> Response:
 @router.get("/")
 def home(request: Request) -> Response:
     def work(db: Session, ws: WebSession | None) -> Response:
-        return redirect("/search" if ws and ws.signed_in else "/sign-in")
+        return redirect(landing(ws) if ws and ws.signed_in else "/sign-in")
 
     return with_session(request, work)
 
@@ -138,19 +160,18 @@ def home(request: Request) -> Response:
 def sign_in_page(request: Request, signed_out: str | None = None) -> Response:
     def work(db: Session, ws: WebSession | None) -> Response:
         if ws and ws.signed_in:
-            return redirect("/search")
-        cookie = None
-        if ws is None:
-            ws, cookie = new_session(request, db, None)
-        page = render(
-            "sign_in.html",
-            session=None,
-            csrf_token=ws.csrf_token,
-            notice="You have signed out" if signed_out else None,
+            return redirect(landing(ws))
+        return with_form_token(
+            request,
+            db,
+            ws,
+            lambda ws: render(
+                "sign_in.html",
+                session=None,
+                csrf_token=ws.csrf_token,
+                notice="You have signed out" if signed_out else None,
+            ),
         )
-        if cookie is not None:
-            set_cookie(request, page, cookie)
-        return page
 
     return with_session(request, work)
 
@@ -176,7 +197,7 @@ async def sign_in(request: Request) -> Response:
             elif record.role not in WEB_ROLES:
                 message = (
                     f"A {record.role} key cannot use this page: "
-                    "sign in with a practitioner or front door key"
+                    "sign in with a practitioner, front door or manager key"
                 )
         if message is not None:
             return render(
@@ -186,8 +207,8 @@ async def sign_in(request: Request) -> Response:
                 csrf_token=ws.csrf_token if ws else "",
                 errors=[("api_key", message)],
             )
-        response = redirect("/search")
-        _, cookie = new_session(request, db, record)
+        ws, cookie = new_session(request, db, record)
+        response = redirect(landing(ws))
         set_cookie(request, response, cookie)
         return response
 
@@ -260,7 +281,7 @@ async def search(request: Request) -> Response:
         parsed, query = parse_search(form, load_taxonomy(), get_postcode_directory(settings))
         if query is None:
             return render("search.html", 400, **_search_context(ws, parsed))
-        page = index.search(query)
+        page = index.search(query, stale_after_months=settings.stale_after_months)
         audit_web(db, ws, "POST", "/search", 200, started, page.total_items)
         return render("search.html", **_search_context(ws, parsed, page))
 

@@ -52,7 +52,7 @@ _env = Environment(
 )
 
 
-def _need_label(code: str) -> str:
+def need_label(code: str) -> str:
     tax = load_taxonomy()
     return tax.label("need", code) if code in tax.need_codes else code
 
@@ -68,7 +68,7 @@ def _error_for(errors: list[tuple[str, str]], field_id: str) -> str | None:
 
 
 _env.globals["error_for"] = _error_for
-_env.filters["need_label"] = _need_label
+_env.filters["need_label"] = need_label
 _env.filters["activity_label"] = _activity_label
 
 

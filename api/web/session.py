@@ -36,7 +36,7 @@ COOKIE_NAME = "vcsmatch_session"
 MAX_AGE_SECONDS = 8 * 3600
 CSRF_FIELD = "csrf_token"
 #: Roles that may use the web page at all.
-WEB_ROLES: tuple[str, ...] = ("practitioner", "front_door")
+WEB_ROLES: tuple[str, ...] = ("practitioner", "front_door", "manager")
 
 
 @dataclass(frozen=True)

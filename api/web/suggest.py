@@ -74,7 +74,7 @@ def anchor_for(service_id: str) -> str:
     return "suggestion-" + hashlib.sha256(service_id.encode()).hexdigest()[:12]
 
 
-def _suggester(request: Request) -> CodeSuggester:
+def code_suggester(request: Request) -> CodeSuggester:
     """The app's code suggester, fitted once on first use."""
     fitted = getattr(request.app.state, "vcsmatch_code_suggester", None)
     if fitted is None:
@@ -164,7 +164,7 @@ def _interpret(request: Request, ws: WebSession, form: Any, tax: Any, directory:
     if not situation:
         errors.append(("situation", "Describe the situation to get suggested needs"))
         return render("suggest.html", 400, **_form_context(ws, values, errors=errors))
-    suggester = _suggester(request)
+    suggester = code_suggester(request)
     needs = [s.code for s in suggester.suggest(situation, kind="need")]
     strengths = [s.code for s in suggester.suggest(situation, kind="strength")]
     values["needs"] = list(dict.fromkeys(values["needs"] + needs))

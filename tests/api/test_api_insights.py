@@ -9,6 +9,7 @@ import io
 
 from api_helpers import Seed
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from vcsmatch.staleness import months_since
 from vcsmatch.store import api_keys
@@ -105,3 +106,104 @@ def test_stale_lists_listings_beyond_the_setting(fresh_seed: Seed, start_app) ->
 def test_months_since_counts_whole_months() -> None:
     assert months_since(dt.date(2025, 10, 15), dt.date(2026, 12, 14)) == 13
     assert months_since(dt.date(2025, 10, 15), dt.date(2026, 12, 15)) == 14
+
+
+def _ask(client: TestClient, seed: Seed, body: dict, top_k: int = 3) -> dict:
+    answer = client.post(
+        "/v1/recommendations", json={**body, "top_k": top_k}, headers=seed.auth("practitioner")
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_gaps_count_demand_provision_and_unmet_per_need_and_district(
+    fresh_client: TestClient, fresh_seed: Seed
+) -> None:
+    """13 requests for one need from one district: counted, with the services in reach that
+    meet the need (as the API's own full ranking finds them) and the 12 requests with nothing
+    rated relevant; 3 requests from another district are suppressed; only the outward code
+    of a postcode is logged."""
+    manager = _manager(fresh_seed)
+    assert (
+        fresh_client.get("/v1/insights/gaps", headers=fresh_seed.auth("analyst")).status_code == 200
+    )
+    assert (
+        fresh_client.get("/v1/insights/gaps", headers=fresh_seed.auth("practitioner")).status_code
+        == 403
+    )
+    world = fresh_seed.world
+    with_postcode = [p for p in world.new_people if p.postcode and p.needs]
+    person = with_postcode[0]
+    other = next(p for p in with_postcode if p.postcode.split()[0] != person.postcode.split()[0])
+    need = person.needs[0]
+    body = {"postcode": person.postcode, "age": 70, "sex": "female", "needs": [need]}
+    answers = [_ask(fresh_client, fresh_seed, body) for _ in range(13)]
+    other_body = {"postcode": other.postcode, "age": 40, "needs": [need]}
+    for _ in range(3):
+        _ask(fresh_client, fresh_seed, other_body)
+    practitioner = fresh_seed.auth("practitioner")
+    for answer, rating in zip(answers[:2], (5, 1), strict=True):
+        rated = fresh_client.post(
+            "/v1/ratings",
+            json={
+                "request_id": answer["request_id"],
+                "service_id": answer["suggestions"][0]["service_id"],
+                "rating": rating,
+            },
+            headers=practitioner,
+        )
+        assert rated.status_code == 201, rated.text
+
+    everything = _ask(fresh_client, fresh_seed, body, top_k=100)  # the 14th request; 60 services
+    meets = {s.id for s in world.catalogue if need in s.all_needs}
+    assert meets
+    expected_reach = sum(s["service_id"] in meets for s in everything["suggestions"])
+
+    response = fresh_client.get(
+        "/v1/insights/gaps?high_demand_at=10&thin_at_most=1000", headers=manager
+    )
+    assert response.status_code == 200, response.text
+    rows = {(r["need"], r["district"]): r for r in response.json()["data"]}
+    district = person.postcode.split()[0]
+    assert rows[(need, district)] == {
+        "need": need,
+        "district": district,
+        "requests": 14,
+        "services_in_reach": expected_reach,
+        "none_relevant": 13,
+        "flagged": True,
+    }
+    assert rows[(need, other.postcode.split()[0])] == {
+        "need": need,
+        "district": other.postcode.split()[0],
+        "requests": None,
+        "services_in_reach": None,
+        "none_relevant": None,
+        "flagged": False,
+    }
+    thin = fresh_client.get(
+        f"/v1/insights/gaps?high_demand_at=10&thin_at_most={max(expected_reach - 1, 0)}",
+        headers=manager,
+    ).json()
+    flagged = {(r["need"], r["district"]): r["flagged"] for r in thin["data"]}
+    assert flagged[(need, district)] is (expected_reach == 0)
+    not_high = fresh_client.get(
+        "/v1/insights/gaps?high_demand_at=15&thin_at_most=1000", headers=manager
+    ).json()
+    assert not any(r["flagged"] for r in not_high["data"])
+
+    as_csv = fresh_client.get("/v1/insights/gaps?high_demand_at=10&format=csv", headers=manager)
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert {"need": need, "district": district, "requests": "14"}.items() <= next(
+        r for r in table if r["district"] == district and r["need"] == need
+    ).items()
+    assert (
+        fresh_client.get("/v1/insights/gaps?high_demand_at=3", headers=manager).status_code == 422
+    )
+
+    with open_store(fresh_seed.settings)() as session:
+        stored = {
+            d for (d,) in session.execute(text("SELECT district FROM recommendation_requests"))
+        }
+    assert stored == {district, other.postcode.split()[0]}

@@ -32,11 +32,11 @@ def sqlite_factory(sqlite_url: str) -> Iterator[sessionmaker[Session]]:
 def test_demo_fills_an_empty_store_once(
     sqlite_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    """First call loads all three parts; a second call adds nothing."""
+    """First call loads all four parts; a second call adds nothing."""
     factory = sqlite_factory
     settings = Settings(data_dir=tmp_path)
     first = ensure_demo_data(factory, settings, show_progress=False)
-    assert len(first.added) == 3
+    assert len(first.added) == 4  # catalogue, ratings, referrals, model
     assert first.n_services > 100 and first.n_ratings > 0 and first.model_version
     with factory() as session:
         assert catalogue_versions.active_version_id(session) == first.catalogue_version
@@ -52,3 +52,35 @@ def test_demo_fills_an_empty_store_once(
     again = ensure_demo_data(factory, settings, show_progress=False)
     assert again.added == ()
     assert again.n_ratings == first.n_ratings
+    _check_referrals(factory)
+
+
+def _check_referrals(sqlite_factory: sessionmaker[Session]) -> None:
+    """The sample's referrals are stored at their statuses, by a key per team, with each
+    request's district; outcomes that speak to fit are ratings-log rows; the insights show
+    counts of 10 or more."""
+    import pandas as pd
+    from sqlalchemy import func, select
+
+    from vcsmatch.store import insights
+    from vcsmatch.store.demo import SAMPLE_REFERRALS
+    from vcsmatch.store.tables import RatingRow, RecommendationRequestRow, ReferralRow
+
+    table = pd.read_csv(SAMPLE_REFERRALS, dtype=str, keep_default_na=False)
+    with sqlite_factory() as session:
+        rows = session.execute(select(ReferralRow.status, ReferralRow.team)).all()
+        assert sorted(s for s, _ in rows) == sorted(table["status"])
+        assert {t for _, t in rows} == {f"{t} (demo)" for t in table["team"]}
+        evidence = session.scalar(
+            select(func.count(RatingRow.id)).where(RatingRow.referral_id.is_not(None))
+        )
+        fit = table["status"].isin(["accepted", "attended"]) | (
+            (table["status"] == "declined") & (table["reason"] == "not_suitable")
+        )
+        assert evidence == int(fit.sum())
+        districts = session.scalars(select(RecommendationRequestRow.district)).all()
+        assert districts and all(d is None or " " not in d for d in districts)
+        by_team = insights.referral_counts(session, "team")
+        weeks = insights.referral_counts(session, "week")
+    assert all(r.count is not None and r.count >= 10 for r in by_team)
+    assert sum(r.count is not None for r in weeks) > 10  # spread over the log's weeks

@@ -54,6 +54,17 @@ def web_world(tmp_path_factory: pytest.TempPathFactory) -> WebWorld:
     )
 
 
+@pytest.fixture(scope="module")
+def app_client(web_world: WebWorld) -> Iterator[Any]:
+    """The app over HTTP through the ASGI interface (no server, no browser), per module."""
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    with TestClient(create_app(web_world.settings), base_url="http://testserver") as client:
+        yield client
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,8 +10,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
-from web_helpers import SCREENSHOTS, WebWorld
+from web_helpers import SCREENSHOTS, WebWorld, make_referrals, new_key
 
 from vcsmatch.store import ratings_log
 from vcsmatch.store.db import open_store
@@ -317,3 +318,57 @@ def test_keyboard_only_sign_in_and_search(page_factory: Any, web_world: WebWorld
     _tab_to(page, ".app-result h3 a")
     page.keyboard.press("Enter")
     page.wait_for_url("**/services/**")
+
+
+def test_insights_dashboard_is_accessible(
+    page_factory: Any, web_world: WebWorld, live_server: str, axe_source: str | None
+) -> None:
+    """A manager signs in onto the dashboard: four charts, each with its table, pass axe."""
+    practitioner = new_key(web_world, "practitioner", "dashboard browser team")
+    manager = new_key(web_world, "manager", "dashboard browser manager")
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        make_referrals(client, practitioner, web_world.postcode, 11)
+    page = page_factory()
+    page.goto("/")
+    page.get_by_label("API key").fill(manager)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/insights")
+    assert page.locator("svg[role=img]").count() == 4
+    assert page.locator("table.govuk-table").count() == 4
+    assert page.get_by_role("img", name=re.compile("Referrals by week")).is_visible()
+    check_accessibility(page, axe_source)
+    page.get_by_label("Count referrals by").select_option("team")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**/insights?by=team*")
+    row = page.locator("tr", has_text="dashboard browser team")
+    assert row.locator("td").first.inner_text() == "11"
+    check_accessibility(page, axe_source)
+    assert page.csp_violations == []  # type: ignore[attr-defined]
+
+
+def test_find_self_service_is_accessible(
+    page_factory: Any, web_world: WebWorld, axe_source: str | None
+) -> None:
+    """A resident, not signed in: describe, confirm the ticked help, give a postcode and an
+    age, read the suggestions with how to contact each; every page passes axe."""
+    page = page_factory()
+    page.goto("/find")
+    assert page.get_by_role("heading", name="Find community services near you").is_visible()
+    check_accessibility(page, axe_source)
+    page.get_by_label("Tell us about the situation in your own words").fill(
+        "My dad lives alone and is lonely, he would like some company"
+    )
+    page.get_by_role("button", name="Suggest the help that fits").click()
+    assert page.get_by_text("Check the ticked boxes").is_visible()
+    check_accessibility(page, axe_source)
+    page.get_by_label("Postcode or town").fill(web_world.postcode)
+    page.get_by_label("Age", exact=True).fill("84")
+    page.get_by_role("button", name="Find services").click()
+    assert page.get_by_role("heading", name="Services you could contact").is_visible()
+    assert page.locator("li.app-result").count() >= 1
+    assert page.get_by_text("How to contact").first.is_visible()
+    check_accessibility(page, axe_source)
+    screenshot(page, "find")
+    page.get_by_role("button", name="Find services").click()  # the form is kept: search again
+    assert page.get_by_role("heading", name="Services you could contact").is_visible()
+    assert page.csp_violations == []  # type: ignore[attr-defined]

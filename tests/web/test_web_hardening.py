@@ -1,4 +1,4 @@
-# ruff: noqa: F811 - the fixtures imported from test_web_security are test arguments here
+# ruff: noqa: F811 - the fixture imported from test_web_security is a test argument here
 """Regression tests for issue 17's web findings, each named after its finding (over real HTTP
 through the ASGI app; each failed on the code before the fix)."""
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
-from test_web_security import app_client, client  # noqa: F401 - the same fresh-browser client
+from test_web_security import client  # noqa: F401 - the same fresh-browser client
 from web_helpers import CHROMIUM, CHROMIUM_ARGS, WebWorld, signed_in, token
 
 from vcsmatch.store import api_keys

@@ -4,21 +4,13 @@ moving a referral on until it is no longer open."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from web_helpers import WebWorld, signed_in
 
-from api.main import create_app
 from vcsmatch.store import api_keys, recommendation_log, referrals
 from vcsmatch.store.db import open_store
-
-
-@pytest.fixture(scope="module")
-def app_client(web_world: WebWorld) -> Iterator[TestClient]:
-    with TestClient(create_app(web_world.settings), base_url="http://testserver") as client:
-        yield client
 
 
 def test_refer_from_suggestions_then_record_the_outcome(

@@ -4,7 +4,6 @@ uses the API's own recommendation and rating code, so it behaves exactly like /v
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,12 +12,6 @@ from web_helpers import WebWorld, signed_in
 from api.main import create_app
 from vcsmatch.store import ratings_log, recommendation_log
 from vcsmatch.store.db import open_store
-
-
-@pytest.fixture(scope="module")
-def app_client(web_world: WebWorld) -> Iterator[TestClient]:
-    with TestClient(create_app(web_world.settings), base_url="http://testserver") as client:
-        yield client
 
 
 @pytest.fixture

@@ -51,3 +51,36 @@ def signed_in(client: Any, key: str) -> str:
     answer = client.post("/sign-in", data={"csrf_token": token(page.text), "api_key": key})
     assert answer.status_code == 200 and answer.url.path == "/search"
     return token(answer.text)
+
+
+def new_key(world: WebWorld, role: str, name: str) -> str:
+    """A fresh key of ``role`` in the web tests' store (its own team name)."""
+    from vcsmatch.store import api_keys
+    from vcsmatch.store.db import open_store
+
+    with open_store(world.settings)() as session:
+        plaintext, _ = api_keys.create_key(session, role, name)
+    return plaintext
+
+
+def make_referrals(client: Any, key: str, postcode: str, n: int) -> None:
+    """``n`` requests over ``/v1`` (``client``: a TestClient or an httpx.Client), each
+    referred to its first suggestion."""
+    auth = {"Authorization": f"Bearer {key}"}
+    for _ in range(n):
+        answer = client.post(
+            "/v1/recommendations",
+            json={"postcode": postcode, "age": 75, "needs": ["social-isolation"], "top_k": 3},
+            headers=auth,
+        )
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        made = client.post(
+            "/v1/referrals",
+            json={
+                "request_id": body["request_id"],
+                "service_id": body["suggestions"][0]["service_id"],
+            },
+            headers=auth,
+        )
+        assert made.status_code == 201, made.text

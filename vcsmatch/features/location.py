@@ -78,6 +78,11 @@ def normalise_postcode(text: str) -> str:
     raise PostcodeError(text, "is not a UK postcode or outward code (e.g. 'IP1 1AA' or 'IP1')")
 
 
+def outward_code(postcode: str) -> str:
+    """The district (outward code) of a postcode as typed: ``"ip4 1ae"`` -> ``"IP4"``."""
+    return normalise_postcode(postcode).partition(" ")[0]
+
+
 def is_outward_code(postcode: str) -> bool:
     """True for a normalised outward code alone (``"IP1"``), False for a unit postcode."""
     return " " not in postcode

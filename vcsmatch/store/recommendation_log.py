@@ -87,6 +87,7 @@ def record_request(
     api_key_id: int | None = None,
     exposures: Sequence[Exposure] = (),
     audit_entries: Sequence[Mapping[str, Any]] = (),
+    district: str | None = None,
 ) -> RequestRecord:
     """Log one recommendation request, and what it showed (``exposures``), in one commit. The
     reference is stored only keyed-hashed. A log commit (``db.LOG_COMMIT``): it does not wait
@@ -94,7 +95,10 @@ def record_request(
 
     ``secret`` is required when ``person_reference`` is given. ``audit_entries`` (the API's
     entry for this answer, ``audit.record_many``'s form) are stored in the same commit.
+    ``district`` is the postcode's outward code ("IP4"), never more of it.
     """
+    if district is not None and (" " in district or len(district) > 4):
+        raise ValueError("The 'district' parameter must be an outward code, like 'IP4'.")
     if not request_id or len(request_id) > 64:
         raise ValueError("The 'request_id' parameter must be 1 to 64 characters.")
     pkey = None
@@ -110,6 +114,7 @@ def record_request(
         "model_version": model_version,
         "service_ids": json.dumps(list(service_ids)),
         "api_key_id": api_key_id,
+        "district": district,
         **person_features.to_columns(),
     }
     # One Core INSERT (autocommitted on PostgreSQL): the ORM's unit of work cost more CPU than

@@ -200,7 +200,7 @@ def update_status(
             raise DataError(where, None, "status", f"a {row.status} referral can move to {allowed}")
         now = utcnow()
         row.status, row.reason, row.updated_at = status, reason, now
-        evidence = _evidence(session, row, now, secret)
+        evidence = outcome_evidence(session, row, now, secret)
         if evidence is not None:
             session.add(evidence)
         session.commit()
@@ -210,7 +210,7 @@ def update_status(
     return _record(row), True
 
 
-def _evidence(
+def outcome_evidence(
     session: Session, referral: ReferralRow, when: dt.datetime, secret: bytes
 ) -> RatingRow | None:
     """The ratings-log row an outcome stands for, with the request's minimised person (None

@@ -167,6 +167,8 @@ class RecommendationRequestRow(Base):
     strengths: Mapped[str] = mapped_column(Text, default="[]")
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
+    #: The postcode's outward code ("IP4"), for the gaps insight; never the full postcode.
+    district: Mapped[str | None] = mapped_column(String(8))
 
 
 class ModelRow(Base):

@@ -50,6 +50,7 @@ from vcsmatch.errors import NotFoundError
 from vcsmatch.features.person import AGE_BAND_CODES, Person
 from vcsmatch.ratings import TRAINING_COLUMNS
 from vcsmatch.synthetic._geography import SUFFOLK_TOWNS, suffolk_postcodes
+from vcsmatch.synthetic._referrals import make_referrals
 from vcsmatch.synthetic._templates import (
     ORGANISATION_PATTERNS,
     PLACE_WORDS,
@@ -179,6 +180,9 @@ class World:
     #: Latent quality per service (catalogue order), in rating points.
     service_quality: np.ndarray
     planted_effects: tuple[PlantedEffect, ...] = PLANTED_EFFECTS
+    #: Referrals of rated suggestions and what became of them
+    #: (``vcsmatch.synthetic._referrals.COLUMNS``).
+    referrals: pd.DataFrame = field(default_factory=pd.DataFrame)
     _people: _People = field(repr=False, default=None)  # type: ignore[assignment]
     _services: _Services = field(repr=False, default=None)  # type: ignore[assignment]
     _rows: dict[str, int] = field(repr=False, default_factory=dict)
@@ -245,8 +249,9 @@ class World:
         return rel[np.asarray(service_rows, dtype=np.intp)]
 
     def write(self, directory: str | Path) -> dict[str, Path]:
-        """Write ``services.json`` (HSDS 3.0), ``people.csv``, ``ratings.csv`` and
-        ``new_people.csv`` in the command-line file formats; returns their paths."""
+        """Write ``services.json`` (HSDS 3.0), ``people.csv``, ``ratings.csv``,
+        ``new_people.csv`` in the command-line file formats, and ``referrals.csv``
+        (``person_id, service_id, team, status, reason, referred_at``); returns their paths."""
         from vcsmatch.catalogue.hsds3 import write_hsds3
         from vcsmatch.files import write_people, write_ratings
 
@@ -257,11 +262,13 @@ class World:
             "people": out / "people.csv",
             "ratings": out / "ratings.csv",
             "new_people": out / "new_people.csv",
+            "referrals": out / "referrals.csv",
         }
         write_hsds3(self.catalogue, paths["catalogue"])
         write_people(paths["people"], self.people)
         write_ratings(paths["ratings"], self.ratings)
         write_people(paths["new_people"], self.new_people)
+        self.referrals.to_csv(paths["referrals"], index=False, date_format="%Y-%m-%dT%H:%M:%SZ")
         return paths
 
 
@@ -343,6 +350,7 @@ def make_world(
         seed=seed,
         online_only=online_only,
         service_quality=services.quality.copy(),
+        referrals=make_referrals(ratings, seed),
         _people=people,
         _services=services,
         _rows={str(r): i for i, r in enumerate(people.reference)},

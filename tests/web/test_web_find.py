@@ -1,0 +1,124 @@
+"""The public self-service page ``/find`` over real HTTP through the ASGI app: no key, the
+description read into kinds of help to confirm, suggestions with reasons and contacts, a
+per-client rate limit, and no trace of the person in any table or log."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import MetaData, select
+from web_helpers import WebWorld, token
+
+from api.main import create_app
+from vcsmatch.store.db import get_engine
+
+
+def _store_dump(world: WebWorld) -> dict[str, list[str]]:
+    """Every row of every table of the store, as text (binary columns left out)."""
+    engine = get_engine(world.settings)
+    meta = MetaData()
+    meta.reflect(engine)
+    out = {}
+    with engine.connect() as conn:
+        for name, table in meta.tables.items():
+            rows = conn.execute(select(table)).all()
+            out[name] = sorted(
+                repr([v for v in row if not isinstance(v, bytes | memoryview)]) for row in rows
+            )
+    return out
+
+
+def _find(client: TestClient, **fields: object) -> object:
+    page = client.get("/find")
+    assert page.status_code == 200
+    return client.post("/find", data={"csrf_token": token(page.text), **fields})
+
+
+def test_find_answers_without_a_key_and_leaves_no_trace(
+    app_client: TestClient,
+    web_world: WebWorld,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A description with a unique word is read into kinds of help, a unique-looking
+    postcode and age get suggestions; afterwards no table has gained or changed a row, and
+    neither the store nor any log holds the word or the postcode as typed."""
+    app_client.cookies.clear()
+    first = app_client.get("/find")
+    assert first.status_code == 200
+    assert "not an assessment" in first.text
+    assert "adult social care front door" in first.text  # the setting's default
+    assert [c.name for c in app_client.cookies.jar] == ["vcsmatch_session"]
+    before = _store_dump(web_world)
+
+    caplog.set_level(logging.DEBUG)
+    sentinel = f"zorblax{uuid.uuid4().hex[:10]}"
+    typed_postcode = web_world.postcode.lower().replace(" ", "")
+    situation = f"My mum is lonely and isolated since dad died, {sentinel} is her cat"
+    read = _find(app_client, action="interpret", situation=situation, place=typed_postcode)
+    assert read.status_code == 200, read.text
+    ticked = re.findall(r'name="needs" type="checkbox" value="([^"]+)" checked', read.text)
+    assert "social-isolation" in ticked
+    answer = _find(
+        app_client,
+        action="find",
+        situation=situation,
+        place=typed_postcode,
+        age="93",
+        needs=ticked,
+    )
+    assert answer.status_code == 200, answer.text
+    assert "Services you could contact" in answer.text
+    assert answer.text.count('<li class="app-result">') >= 1
+    assert "Why it is suggested" in answer.text and "How to contact" in answer.text
+    assert not answer.cookies  # no cookie beyond the CSRF session set on the first visit
+
+    after = _store_dump(web_world)
+    assert after == before
+    everything = repr(after).casefold()
+    logs = caplog.text + "".join(capfd.readouterr())
+    for value in (sentinel, typed_postcode, web_world.postcode.casefold()):
+        assert value not in everything
+        assert value not in logs.casefold()
+
+
+def test_find_by_town_and_asks_for_what_is_missing(
+    app_client: TestClient, web_world: WebWorld
+) -> None:
+    """A town the directory knows works like a postcode; an unknown place, no age and no
+    help chosen are each a GOV.UK error on the field; a missing CSRF token is refused."""
+    from vcsmatch.features.towns import TownIndex
+    from vcsmatch.store import catalogue_versions
+    from vcsmatch.store.db import open_store
+
+    with open_store(web_world.settings)() as session:
+        _, catalogue = catalogue_versions.active_catalogue(session)
+    town = next(iter(TownIndex().fit(catalogue).names_.values()))
+    ok = _find(app_client, action="find", place=town.upper(), age="70", needs=["nutrition"])
+    assert ok.status_code == 200 and "Services you could contact" in ok.text
+    bad = _find(app_client, action="find", place="Atlantis Under The Sea")
+    assert bad.status_code == 400
+    for field in ("place", "age", "needs"):
+        assert f'href="#{field}"' in bad.text
+    assert app_client.post("/find", data={"action": "find"}).status_code == 400
+
+
+def test_find_is_rate_limited_per_client(web_world: WebWorld) -> None:
+    """Past the setting's searches a minute, a 429 page with Retry-After that still says how
+    to reach the front door (the setting)."""
+    settings = web_world.settings.model_copy(
+        update={"find_rate_limit_per_minute": 2, "front_door_contact": "Ring 01234 567890."}
+    )
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
+        statuses = [
+            _find(client, action="find", place=web_world.postcode, age="70", needs=["nutrition"])
+            for _ in range(3)
+        ]
+        assert [r.status_code for r in statuses] == [200, 200, 429]
+        assert int(statuses[2].headers["Retry-After"]) >= 1
+        assert "Ring 01234 567890." in statuses[2].text
+        assert "Ring 01234 567890." in statuses[0].text
