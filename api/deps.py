@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from api.middleware import KEY_UNCONFIRMED, bearer_token
 from api.problems import ProblemException, field_problem
 from api.state import AppState, Serving
 from vcsmatch.settings import Settings
@@ -89,32 +90,32 @@ _bearer = HTTPBearer(
 )
 
 
-def _unauthorized(detail: str) -> ProblemException:
+def unauthorized(detail: str) -> ProblemException:
     return ProblemException(
         401, "Unauthorized", detail, type_="unauthorized", headers={"WWW-Authenticate": "Bearer"}
     )
 
 
-def get_current_key(
+async def get_current_key(
     request: Request,
     state: StateDep,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> ApiKeyRecord:
     """The caller's live API key, checked against the store on every request (so revoking a
     key takes effect at once in every worker: ``vcsmatch.store.key_cache``, one read of the
-    key generation for a key this worker knows), then charged one token of its rate limit."""
-    # api.middleware.KeyGateMiddleware checked the key already (before the body was read).
+    key generation for a key this worker knows), then charged one token of its rate limit.
+
+    ``async``, and without a session of its own: ``api.middleware.KeyGateMiddleware`` has
+    checked the key of every ``/v1/`` request already, so this only reads its record from the
+    request state; a plain ``def`` would cost a thread-pool round trip per request for that.
+    """
     record: ApiKeyRecord | None = getattr(request.state, "api_key", None)
     if record is None:
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise _unauthorized("Send an API key as `Authorization: Bearer <key>`.")
-        record = state.key_cache.verify(session, credentials.credentials)
-        # End the read (on PostgreSQL it was autocommitted: no round trip), so the connection
-        # goes back to the pool while the route works instead of being held by every request.
-        session.rollback()
+            raise unauthorized("Send an API key as `Authorization: Bearer <key>`.")
+        record = await anyio.to_thread.run_sync(check_key, state, credentials.credentials)
     if record is None:
-        raise _unauthorized("The API key is unknown or has been revoked.")
+        raise unauthorized("The API key is unknown or has been revoked.")
     request.state.key_id = record.id
     wait = state.rate_limiter.acquire(record.id)
     if wait > 0:
@@ -131,11 +132,22 @@ def get_current_key(
 CurrentKey = Annotated[ApiKeyRecord, Depends(get_current_key)]
 
 
-def check_key(state: AppState, plaintext: str) -> ApiKeyRecord | None:
+def check_key(state: AppState, plaintext: str | None) -> ApiKeyRecord | None:
     """The live key for ``plaintext`` or None, on a session of its own (blocking: run it in a
     worker thread). The one key check ``KeyGateMiddleware`` and the routes share."""
     with state.sessions() as session:
         return state.key_cache.verify(session, plaintext)
+
+
+def check_recalled_key(request: Request, state: AppState) -> None:
+    """Verify, in the route's worker thread, a key ``KeyGateMiddleware`` only recalled from
+    memory (on the paths a route lists for it), before the route does anything else: 401 if
+    it has been revoked since. One read of the key generation, as in the middleware, without
+    a thread-pool hop of its own."""
+    if not request.scope.get("state", {}).get(KEY_UNCONFIRMED):
+        return
+    if check_key(state, bearer_token(request.scope)) is None:
+        raise unauthorized("The API key is unknown or has been revoked.")
 
 
 def require_role(*roles: str) -> Callable[..., ApiKeyRecord]:

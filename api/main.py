@@ -121,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 KeyGateMiddleware,
                 verify=_key_verifier(holder),
                 max_failures_per_minute=settings.max_failed_key_checks_per_minute,
+                recall=_key_recaller(holder),
+                confirmed_by_route=recommendations.CONFIRMS_KEY | services.CONFIRMS_KEY,
             ),
             Middleware(
                 BodyLimitMiddleware,
@@ -153,6 +155,16 @@ def _key_verifier(holder: dict[str, AppState]) -> Callable[[str], Any]:
         return await anyio.to_thread.run_sync(check_key, state, plaintext)
 
     return verify
+
+
+def _key_recaller(holder: dict[str, AppState]) -> Callable[[str], ApiKeyRecord | None]:
+    """``KeyGateMiddleware``'s recall: a key this worker remembers, from memory alone."""
+
+    def recall(plaintext: str) -> ApiKeyRecord | None:
+        state = holder.get("state")
+        return None if state is None else state.key_cache.recall(plaintext)
+
+    return recall
 
 
 def _lifespan(settings: Settings, holder: dict[str, AppState]) -> Callable[[FastAPI], Any]:

@@ -267,6 +267,12 @@ class CrashGuardMiddleware:
 
 #: Verifies an API key's plaintext: its record (with ``id`` and ``role``), or None.
 KeyVerifier = Callable[[str], Awaitable[Any]]
+#: A key's record from the worker's memory alone (no I/O), or None.
+KeyRecaller = Callable[[str], Any]
+
+#: Request-state key: the key was recalled from memory, not checked against the store; the
+#: route must check it (``KeyCache.verify``) before doing anything else.
+KEY_UNCONFIRMED = "api_key_unconfirmed"
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 
@@ -290,13 +296,29 @@ class KeyGateMiddleware:
 
     The verified record goes into the request state (``api_key``), where ``api.deps`` takes
     it instead of checking the key again, and ``BodyLimitMiddleware`` reads its role.
+
+    On ``confirmed_by_route`` paths (a recommendation, which runs in a worker thread anyway) a
+    key this worker remembers is let through from memory (``recall``: no I/O, no thread hop of
+    its own) and marked ``KEY_UNCONFIRMED``; the route checks it first thing in its thread, so
+    a revoked key is still refused on its next request, once its body (within the normal size
+    limit) was read. An error answered before the route's check (malformed JSON, an unknown
+    query parameter: 422) is held and the key checked here first, so a revoked key is told 401
+    whatever else was wrong. A key the worker does not remember is checked here as always.
     """
 
     def __init__(
-        self, app: ASGIApp, verify: KeyVerifier, *, max_failures_per_minute: int = 30
+        self,
+        app: ASGIApp,
+        verify: KeyVerifier,
+        *,
+        max_failures_per_minute: int = 30,
+        recall: KeyRecaller | None = None,
+        confirmed_by_route: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.verify = verify
+        self.recall = recall
+        self.confirmed_by_route = confirmed_by_route
         self.failures = FailureThrottle(max_failures_per_minute)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -326,6 +348,15 @@ class KeyGateMiddleware:
                 send, path, "Send an API key as `Authorization: Bearer <key>`.", closing
             )
             return
+        state = scope.setdefault("state", {})
+        if self.recall is not None and path in self.confirmed_by_route:
+            record = self.recall(token)
+            if record is not None:
+                state["api_key"] = record
+                state["key_id"] = record.id
+                state[KEY_UNCONFIRMED] = True
+                await self.app(scope, receive, self._unless_revoked(send, token, path))
+                return
         try:
             record = await self.verify(token)
         except (DBAPIError, SATimeout):
@@ -344,10 +375,33 @@ class KeyGateMiddleware:
             self.failures.failed(client)
             await _unauthorized(send, path, "The API key is unknown or has been revoked.", closing)
             return
-        state = scope.setdefault("state", {})
         state["api_key"] = record
         state["key_id"] = record.id
         await self.app(scope, receive, send)
+
+    def _unless_revoked(self, send: Send, token: str, path: str) -> Send:
+        """``send``, except that an error answer (other than the route's own 401) is sent only
+        once the recalled key is checked: if it has been revoked, a 401 goes instead."""
+        replaced = False
+
+        async def guarded(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return
+            status = message.get("status", 200) if message["type"] == "http.response.start" else 0
+            if status >= 400 and status != 401:
+                try:
+                    revoked = await self.verify(token) is None
+                except (DBAPIError, SATimeout):
+                    revoked = False  # cannot tell: send the answer as it is
+                if revoked:
+                    replaced = True
+                    detail = "The API key is unknown or has been revoked."
+                    await _unauthorized(send, path, detail, {})
+                    return
+            await send(message)
+
+        return guarded
 
 
 class FailureThrottle:

@@ -19,13 +19,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.deps import ServingDep, SessionDep, SettingsDep, StateDep, require_role
+from api.deps import check_recalled_key, require_role
 from api.json_body import ThreadValidatedRoute
 from api.loading import ensure_ready
 from api.middleware import AUDIT_STARTED, AUDITED, audit_entry
 from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
-from api.state import Serving
+from api.state import AppState, Serving
 from vcsmatch.features.geo import haversine_km
 from vcsmatch.features.location import locate, outward_code
 from vcsmatch.features.person import Person
@@ -43,6 +43,9 @@ from vcsmatch.taxonomy import load_taxonomy
 router = APIRouter(
     prefix="/v1/recommendations", tags=["recommendations"], route_class=ThreadValidatedRoute
 )
+#: Paths whose key ``KeyGateMiddleware`` may recall from memory: the route checks it in its own
+#: worker thread, before anything else (one thread-pool hop per answer, key check included).
+CONFIRMS_KEY = frozenset({"/v1/recommendations"})
 
 DECISION_SUPPORT = (
     "These are suggestions to support a practitioner's decision, not a decision. Check each "
@@ -156,22 +159,23 @@ def exploration_policy(settings: Settings) -> Exploration | None:
     summary="Suggest services for a person (decision support, not a decision)",
 )
 async def post_recommendation(
-    body: RecommendationRequest,
-    key: Practitioner,
-    serving: ServingDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    request: Request,
-    state: StateDep,
+    body: RecommendationRequest, key: Practitioner, request: Request
 ) -> Response:
     """Ranks the serving catalogue's eligible services for the person in the body.
 
     Unknown need or strength codes and unknown postcodes are 422 problems that name the field
     without repeating the value.
     """
+    # The state, snapshot, settings and session are taken here rather than as dependencies:
+    # FastAPI solves each dependency on every request, and on this path that cost about as
+    # much CPU as the log's database work (BENCHMARKS.md, issue 18).
+    state: AppState = request.app.state.vcsmatch
+    serving, settings = state.serving, state.settings
 
     def work() -> str:
-        answer = recommend(body, key, serving, session, settings, request)
+        check_recalled_key(request, state)  # CONFIRMS_KEY
+        with state.sessions() as session:
+            answer = recommend(body, key, serving, session, settings, request)
         # Serialised here, once: returned as a model, FastAPI would validate it again as the
         # response model before dumping it.
         return answer.model_dump_json()

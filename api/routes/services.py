@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from api.deps import ServingDep, SettingsDep, require_role
+from api.deps import ServingDep, StateDep, check_recalled_key, require_role
 from api.problems import (
     ProblemException,
     field_problem,
@@ -30,6 +30,9 @@ from vcsmatch.search import WEEKDAYS, SearchPage, SearchQuery
 from vcsmatch.store.api_keys import ApiKeyRecord
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
+#: Paths whose key ``KeyGateMiddleware`` may recall from memory: search checks it in its own
+#: worker thread (``check_recalled_key``), so a search costs one thread-pool hop, not two.
+CONFIRMS_KEY = frozenset({"/v1/services"})
 
 Searcher = Annotated[ApiKeyRecord, Depends(require_role("practitioner", "front_door"))]
 
@@ -117,8 +120,7 @@ def _weekday(open_on: str | None) -> str | None:
 )
 def search_services(
     key: Searcher,
-    serving: ServingDep,
-    settings: SettingsDep,
+    state: StateDep,
     request: Request,
     q: Annotated[
         str | None, Query(max_length=500, description="Free text; typos and synonyms tolerated.")
@@ -148,6 +150,10 @@ def search_services(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     size: Annotated[int, Query(ge=1, le=1000, description="Capped by max_page_size.")] = 20,
 ) -> Response:
+    check_recalled_key(request, state)  # CONFIRMS_KEY
+    # The snapshot and settings from the state (resolved for the key check anyway), not as
+    # two more dependencies FastAPI would solve on every search.
+    serving, settings = state.serving, state.settings
     if size > settings.max_page_size:
         raise field_problem("query.size", f"must be at most {settings.max_page_size}")
     search = serving.search

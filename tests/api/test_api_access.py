@@ -143,3 +143,61 @@ def test_rate_limit_answers_429_with_retry_after(fresh_seed: Seed, start_app) ->
     assert int(limited.headers["retry-after"]) >= 1
     assert limited.headers["content-type"] == "application/problem+json"
     assert client.get("/v1/taxonomy", headers=fresh_seed.auth("analyst")).status_code == 200
+
+
+def test_revoked_key_remembered_for_recommendations_is_refused_at_once(
+    fresh_client: TestClient, fresh_seed: Seed
+) -> None:
+    """A practitioner key the worker remembers (so the key gate recalls it from memory and
+    the recommendation route checks it in its own thread) is 401 on the very next
+    recommendation after its revocation, and that request logs nothing."""
+    from sqlalchemy import func, select
+
+    from vcsmatch.store.db import open_store
+    from vcsmatch.store.tables import RecommendationRequestRow
+
+    def logged() -> int:
+        with open_store(fresh_seed.settings)() as session:
+            return session.scalar(select(func.count()).select_from(RecommendationRequestRow))
+
+    admin = fresh_seed.auth("admin")
+    practitioner = fresh_seed.auth("practitioner")
+    person = fresh_seed.world.new_people[0]
+    body = person.model_dump(mode="json", exclude_none=True, exclude={"reference"})
+    for _ in range(2):  # the second is answered with the key recalled from memory
+        answered = fresh_client.post("/v1/recommendations", json=body, headers=practitioner)
+        assert answered.status_code == 200, answered.text
+    before = logged()
+    keys = fresh_client.get("/v1/keys", headers=admin).json()["data"]
+    target = next(k for k in keys if k["role"] == "practitioner")
+    assert fresh_client.delete(f"/v1/keys/{target['id']}", headers=admin).status_code == 200
+    refused = fresh_client.post("/v1/recommendations", json=body, headers=practitioner)
+    assert refused.status_code == 401, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert logged() == before
+
+
+def test_revoked_remembered_key_is_401_not_422(fresh_client: TestClient, fresh_seed: Seed) -> None:
+    """A revoked key the worker still remembers is told 401 even when its request would
+    fail validation before the route checks the key: malformed JSON for a recommendation, an
+    unknown query parameter for a search (issue 17, finding 6, for remembered keys)."""
+    admin = fresh_seed.auth("admin")
+    practitioner = fresh_seed.auth("practitioner")
+    person = fresh_seed.world.new_people[0]
+    body = person.model_dump(mode="json", exclude_none=True, exclude={"reference"})
+    malformed = {**practitioner, "content-type": "application/json"}
+    assert fresh_client.post("/v1/recommendations", json=body, headers=practitioner).is_success
+    assert fresh_client.get("/v1/services", headers=practitioner).is_success
+    # Still live: the same mistakes are 422s.
+    bad_json = fresh_client.post("/v1/recommendations", content=b"{", headers=malformed)
+    assert bad_json.status_code == 422
+    assert fresh_client.get("/v1/services?need=x", headers=practitioner).status_code == 422
+    keys = fresh_client.get("/v1/keys", headers=admin).json()["data"]
+    target = next(k for k in keys if k["role"] == "practitioner")
+    assert fresh_client.delete(f"/v1/keys/{target['id']}", headers=admin).status_code == 200
+    bad_json = fresh_client.post("/v1/recommendations", content=b"{", headers=malformed)
+    assert bad_json.status_code == 401, bad_json.text
+    assert bad_json.headers["www-authenticate"] == "Bearer"
+    unknown = fresh_client.get("/v1/services?need=x", headers=practitioner)
+    assert unknown.status_code == 401, unknown.text

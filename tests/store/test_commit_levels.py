@@ -102,3 +102,36 @@ def test_log_transactions_are_still_atomic(session: Session, engine: Engine, n: 
     session.rollback()
     with pytest.raises(NotFoundError):
         recommendation_log.get_request(session, "req-x")
+
+
+def test_reads_between_writes_leave_every_write_its_level(session: Session, engine: Engine) -> None:
+    """Key checks (single-statement reads, which keep the connection's level instead of
+    setting their own) between log writes and ratings change no write's level, and on SQLite
+    a read sends no ``PRAGMA synchronous`` of its own."""
+    from vcsmatch.store import api_keys
+    from vcsmatch.store.key_cache import KeyCache
+
+    durable, relaxed = LEVELS[engine.dialect.name]
+    secret = secrets.get_secret(session)
+    plaintext, _ = api_keys.create_key(session, "practitioner", "team")
+    cache = KeyCache()
+    pragmas: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.startswith("PRAGMA synchronous"):
+            pragmas.append(statement)
+
+    with insert_levels(engine) as seen:
+        for round_ in range(3):
+            assert cache.verify(session, plaintext) is not None
+            recommendation_log.record_request(session, f"req-r{round_}", PERSON, "m-1", ["svc-1"])
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                assert cache.verify(session, plaintext) is not None
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            ratings_log.add_ratings(
+                session, [NewRating("svc-1", 4, request_id=f"req-r{round_}")], secret=secret
+            )
+    assert sorted(set(seen)) == [("ratings", durable), ("recommendation_requests", relaxed)]
+    assert pragmas == []

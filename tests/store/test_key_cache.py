@@ -123,3 +123,21 @@ def test_the_cache_is_bounded() -> None:
     for digest in ("a", "b", "c"):
         cache._remember(1, digest, record)
     assert len(cache) == 1
+
+
+def test_recall_answers_only_remembered_keys_and_reads_nothing(
+    session: Session, engine: Engine
+) -> None:
+    """``recall`` (the key gate's from-memory answer) knows a key only once a check has
+    verified it, never a key it has not seen, and sends no statement either way."""
+    plaintext, record = api_keys.create_key(session, "practitioner", "team")
+    cache = KeyCache()
+    with statements(engine) as sent:
+        assert cache.recall(plaintext) is None
+        assert cache.recall("vcs_not-a-key") is None
+    assert sent == []
+    assert cache.verify(session, plaintext) == record
+    with statements(engine) as sent:
+        assert cache.recall(plaintext) == record
+        assert cache.recall(None) is None
+    assert sent == []

@@ -59,6 +59,11 @@ _MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: Execution option marking a transaction that writes only logs (module docstring: its
 #: commit does not wait for the disk). ``single_statement(..., log=True)`` sets it.
 LOG_COMMIT = "vcsmatch_log_commit"
+#: Execution option marking a SQLite transaction that only reads: it commits nothing, so it
+#: keeps whatever ``synchronous`` level the connection has instead of setting its own (a
+#: recommendation's key check would otherwise switch its connection to FULL and its log
+#: transaction back to NORMAL: two statements per answer for nothing).
+READ_ONLY = "vcsmatch_read_only"
 #: Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations.
 _PG_MIGRATION_LOCK = 0x7C5_3A7C
 
@@ -140,7 +145,7 @@ def _configure_sqlite(engine: Engine) -> None:
         # it): FULL unless it writes only logs. Not transactional, so tracking it is exact.
         level = "NORMAL" if options.get(LOG_COMMIT) else "FULL"
         info = conn.connection.info
-        if info.get("vcsmatch_synchronous", "FULL") != level:
+        if not options.get(READ_ONLY) and info.get("vcsmatch_synchronous", "FULL") != level:
             conn.exec_driver_sql(f"PRAGMA synchronous = {level}")
             info["vcsmatch_synchronous"] = level
         mode = options.get("sqlite_begin", "DEFERRED")
@@ -226,6 +231,8 @@ def single_statement(
         with bind.connect() as conn:
             if write:
                 conn = conn.execution_options(sqlite_begin="IMMEDIATE", **{LOG_COMMIT: log})
+            else:
+                conn = conn.execution_options(**{READ_ONLY: True})
             with conn.begin():
                 yield conn
         return

@@ -8,6 +8,10 @@ holds and looks the caller's up again, in the statement that reads the new gener
 revocation committed in any process is seen by every worker's next request, as when every
 check read the key's row.
 
+A route that works in a thread of its own anyway (a recommendation) can take the check there:
+``recall`` answers a remembered key from memory alone (the middleware's answer, no I/O), and
+the route's thread then ``verify``s it before doing anything else, with the same "at once".
+
 A key that fails costs what it always did (one statement) and is not remembered, so unknown
 keys cannot fill the memory; at most ``max_keys`` live keys are kept (then all are forgotten).
 """
@@ -17,7 +21,7 @@ from __future__ import annotations
 import hmac
 import threading
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from vcsmatch.store.api_keys import KEY_COLUMNS, ApiKeyRecord, hash_key, record_of
@@ -57,14 +61,23 @@ class KeyCache:
         if not plaintext or len(plaintext) > 200:
             return None
         digest = hash_key(plaintext)
+        with single_statement(session, write=False) as conn:
+            return self._check(conn, digest)
+
+    def recall(self, plaintext: str | None) -> ApiKeyRecord | None:
+        """The key this worker remembers for ``plaintext``, from memory alone (no I/O), or
+        None. Not a check: the caller must ``confirm`` it before its request takes effect."""
+        if not plaintext or len(plaintext) > 200:
+            return None
+        return self._keys.get(hash_key(plaintext))
+
+    def _check(self, conn: Connection, digest: str) -> ApiKeyRecord | None:
         known = self._keys.get(digest)
         if known is not None:
-            with single_statement(session, write=False) as conn:
-                generation = conn.execute(_GENERATION).scalar_one()
+            generation = conn.execute(_GENERATION).scalar_one()
             if generation == self._generation:
                 return known
-        with single_statement(session, write=False) as conn:
-            row = conn.execute(_GENERATION_AND_KEY, {"digest": digest}).one()
+        row = conn.execute(_GENERATION_AND_KEY, {"digest": digest}).one()
         live = (
             row.key_sha256 is not None
             and hmac.compare_digest(row.key_sha256, digest)
