@@ -171,8 +171,9 @@ def load_recommender(directory: Path) -> Recommender:
     )
     from vcsmatch.ranking.factorization import RatingFactorization
     from vcsmatch.ranking.need_evidence import NeedEvidence
+    from vcsmatch.ranking.pairs import LearnedParts
     from vcsmatch.ranking.priors import ServicePriors
-    from vcsmatch.ranking.recommender import Recommender, _Learned
+    from vcsmatch.ranking.recommender import Recommender
     from vcsmatch.taxonomy import load_taxonomy
 
     _verified(directory)
@@ -255,7 +256,7 @@ def load_recommender(directory: Path) -> Recommender:
             header["blend_features"],
         )
         model.person_features_ = _person_features(PersonFeatures, header["person_features"])
-        learned = _Learned(priors, groups, als, ratings_model, taste, need_evidence, kind)
+        learned = LearnedParts(priors, groups, als, ratings_model, taste, need_evidence, kind)
         model._keep(learned)
         model._bind(catalogue, learned)
         model.version_ = header["version"]
