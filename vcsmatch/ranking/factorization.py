@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from vcsmatch.ranking.collaborative import InteractionModel
+from vcsmatch.ranking.collaborative import InteractionModel, Matrix
 
 
 class RatingFactorization:
@@ -42,7 +42,7 @@ class RatingFactorization:
 
     def fit(
         self,
-        X: sp.spmatrix,
+        X: Matrix,
         service_rows: np.ndarray,
         ratings: np.ndarray,
         n_services: int,
@@ -69,7 +69,7 @@ class RatingFactorization:
         rated = s[order][starts] if len(s) else np.zeros(0, dtype=np.int64)
         # pairs of person features per rating, for the map's normal equations (fixed across
         # iterations): column i * d + j is X[:, i] * X[:, j]
-        XX_t = InteractionModel.cross(X, X).T.tocsr() if len(y) else None
+        XX_t = InteractionModel.cross(X, X).T.tocsr()
         for _ in range(self.iterations if len(y) else 0):
             U = X @ A
             taste = np.einsum("ij,ij->i", U, V[s])
@@ -89,7 +89,7 @@ class RatingFactorization:
         self.item_factors_ = V.astype(np.float32)
         return self
 
-    def person_factors(self, X: sp.spmatrix | np.ndarray) -> np.ndarray:
+    def person_factors(self, X: Matrix) -> np.ndarray:
         """Taste vectors of people from their features."""
         return np.asarray(X @ self.map_, dtype=np.float32)
 

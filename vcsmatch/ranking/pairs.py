@@ -157,7 +157,7 @@ def pair_features(
             out[:, col["rated_quality"]] = learned.ratings_model.bias_[s]
     unrated = np.flatnonzero(learned.priors.n_ratings[s] == 0)
     if len(unrated):
-        evidence = [j for f, j in col.items() if f in EVIDENCE_FEATURES]
+        evidence = np.array([j for f, j in col.items() if f in EVIDENCE_FEATURES], dtype=np.intp)
         out[np.ix_(unrated, evidence)] = np.nan
     return out
 

@@ -14,21 +14,21 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
 
 from vcsmatch.catalogue.model import Catalogue
+from vcsmatch.errors import ModelLoadError
 from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
 from vcsmatch.features.person_features import PersonFeatures
 from vcsmatch.features.service import ServiceFeatures
 from vcsmatch.features.service_words import ServiceWords
 from vcsmatch.ranking import content as content_mod
+from vcsmatch.ranking.base import Ranker
 from vcsmatch.ranking.blend import Blend
 from vcsmatch.ranking.candidates import CandidateFinder
 from vcsmatch.ranking.collaborative import (
@@ -55,7 +55,8 @@ from vcsmatch.ranking.pairs import (
     pair_features,
 )
 from vcsmatch.ranking.parts import default_parts
-from vcsmatch.ranking.priors import fit_priors
+from vcsmatch.ranking.persistence import prefixed, unprefixed
+from vcsmatch.ranking.priors import ServicePriors, fit_priors
 from vcsmatch.ranking.result import Suggestion
 from vcsmatch.ranking.validation import (
     check_catalogue,
@@ -120,7 +121,7 @@ class _People:
     relevant: np.ndarray  # per rating
 
 
-class Recommender(BaseEstimator):
+class Recommender(Ranker):
     """The hybrid ranker (see the module docstring and docs/ARCHITECTURE.md).
 
     Parameters: ``use_content``, ``use_collaborative``, ``use_priors``, ``use_diversity``
@@ -447,7 +448,7 @@ class Recommender(BaseEstimator):
     ) -> LearnedParts:
         """Every learned part from the ratings selected by ``keep``; ``block`` is the training
         people's side of pairs, ``rated_content`` the content parts of every rated pair."""
-        X, member = block.features, block.member
+        X, member = sp.csr_matrix(block.features), block.member
         p, s, rel, rating = (
             people.person_rows[keep],
             people.service_rows[keep],
@@ -501,7 +502,7 @@ class Recommender(BaseEstimator):
                 X[p[fit_on]], self.service_matrix_[s[fit_on]], rel[fit_on]
             )
         ratings_model = kind = None
-        if self.use_collaborative or self.use_priors:
+        if content_rating is not None:  # the collaborative part or the priors are on
             ratings_model, kind = self._fit_ratings_model(X, p, s, rating, content_rating, sample)
         return LearnedParts(priors, groups, als, ratings_model, taste, needs, kind)
 
@@ -605,14 +606,17 @@ class Recommender(BaseEstimator):
         persons = [
             self._training_person(rec) for rec in people.frame.iloc[chosen].itertuples(index=False)
         ]
-        locs = [None if p.latitude is None else (p.latitude, p.longitude) for p in persons]
+        locs = [
+            None if p.latitude is None or p.longitude is None else (p.latitude, p.longitude)
+            for p in persons
+        ]
         found = self.candidates_.find_many(persons, locs, self.default_radius_km)
         for i, loc, cands in zip(chosen, locs, found, strict=True):
             rated = people.service_rows[order[bounds[i] : bounds[i + 1]]]
             rows = cands.rows
             d = cands.distance_km
             if loc is not None:
-                dr = self._services.points.nearest_km(loc[0], loc[1], rated)
+                dr = self._services.points.nearest_km(np.array(loc[0]), np.array(loc[1]), rated)
                 far = np.nanmax(dr) if np.isfinite(dr).any() else 0.0
             else:
                 far = 0.0
@@ -812,14 +816,6 @@ class Recommender(BaseEstimator):
         top_k = check_top_k(top_k, "recommend")
         return self._recommend(person, top_k, exploration, rng)
 
-    def recommend_batch(self, people: Sequence[Person], top_k: int = 10) -> list[list[Suggestion]]:
-        """``recommend`` for each person (identical results to single calls)."""
-        check_fitted(self)
-        top_k = check_top_k(top_k, "recommend_batch")
-        for person in people:
-            check_person(person, "recommend_batch")
-        return [self._recommend(p, top_k) for p in people]
-
     def _recommend(
         self,
         person: Person,
@@ -854,7 +850,7 @@ class Recommender(BaseEstimator):
         picked = pool[order]
         n_explore = exploration.n_slots(len(picked)) if exploration is not None else 0
         drawn_p: np.ndarray | None = None  # per slot: NaN ranked, else the draw's probability
-        if n_explore:
+        if exploration is not None and n_explore:
             picked, gains, drawn_p = self._explore(
                 exploration, rng, pv, rows, picked, gains, relevance, n_explore
             )
@@ -993,19 +989,127 @@ class Recommender(BaseEstimator):
         names = self.blend_.feature_names_
         return pv, self.blend_.impute(pair_features(pairs, self._bound, self._services, names))
 
-    # -- persistence -------------------------------------------------------------------------
+    # -- persistence (``Ranker.save`` / ``Ranker.load``) ---------------------------------------
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the model to ``directory`` (see ``vcsmatch.ranking.persistence``)."""
-        from vcsmatch.ranking.persistence import save_recommender
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        priors, prior_scalars = self.priors_.to_arrays()
+        arrays: dict[str, np.ndarray] = {
+            "train_service_ids": np.asarray(self.train_service_ids_, dtype=str),
+            **prefixed("priors", priors),
+            **prefixed("groups", self.groups_.to_arrays()),
+            **prefixed("blend", self.blend_.to_arrays()),
+        }
+        if self.als_ is not None:
+            arrays["als.item_factors"] = self.als_.item_factors_
+            arrays["als.map_coef"] = self.als_.map_coef_
+            arrays["als.map_intercept"] = self.als_.map_intercept_
+        if self.taste_ is not None:
+            arrays["taste.weights"] = self.taste_.weights_
+        if self.ratings_model_ is not None:
+            arrays["ratings_model.mean"] = np.asarray([self.ratings_model_.mean_])
+            arrays["ratings_model.bias"] = self.ratings_model_.bias_
+            arrays["ratings_model.map"] = self.ratings_model_.map_
+            arrays["ratings_model.item_factors"] = self.ratings_model_.item_factors_
+        if self.kind_taste_ is not None:
+            arrays["kind_taste.weights"] = self.kind_taste_.weights_
+        if self.need_evidence_ is not None:
+            arrays["need_evidence.score"] = self.need_evidence_.score_
+            arrays["need_evidence.n_ratings"] = self.need_evidence_.n_ratings_
+        pf = self.person_features_
+        fields = {
+            "version": self.version_,
+            "fingerprint": self.fingerprint_,
+            "metrics": self.metrics_,
+            "trained_at": self.trained_at_.isoformat(),
+            "n_ratings": self.n_ratings_,
+            "n_people": self.n_people_,
+            "n_blend_rows": self.n_blend_rows_,
+            "blend_features": list(self.blend_.feature_names_),
+            "priors": prior_scalars,
+            "groups": {"n_people": self.groups_.n_people_, "keys": list(self.group_keys_)},
+            "service_words": list(self.service_words_.vocabulary_),
+            "person_features": {
+                "area_cell_deg": pf.area_cell_deg,
+                "groups": list(pf.groups),
+                "areas": [c for c in pf.categories_.get("area", []) if c != "unknown"],
+                "feature_names": [str(n) for n in pf.get_feature_names_out()],
+            },
+        }
+        return fields, arrays
 
-        check_fitted(self)
-        return save_recommender(self, Path(directory))
+    def _restore(
+        self, header: dict[str, Any], arrays: dict[str, np.ndarray], catalogue: Catalogue
+    ) -> None:
+        self.taxonomy_ = load_taxonomy()
+        self.train_service_ids_ = arrays["train_service_ids"]
+        priors = ServicePriors.from_arrays(unprefixed("priors", arrays), header["priors"])
+        groups = GroupStats.from_arrays(
+            unprefixed("groups", arrays), self.shrinkage, int(header["groups"]["n_people"])
+        )
+        self.group_keys_ = tuple(header["groups"]["keys"])
+        als = None
+        if "als.item_factors" in arrays:
+            als = FeatureALS(self.n_factors, self.regularization, self.iterations)
+            als.item_factors_ = arrays["als.item_factors"]
+            als.map_coef_ = arrays["als.map_coef"]
+            als.map_intercept_ = arrays["als.map_intercept"]
+        taste = None
+        if "taste.weights" in arrays:
+            taste = InteractionModel(self.taste_C)
+            taste.weights_ = arrays["taste.weights"]
+        ratings_model = None
+        if "ratings_model.bias" in arrays:
+            ratings_model = RatingFactorization(self.rating_factors)
+            ratings_model.mean_ = float(arrays["ratings_model.mean"][0])
+            ratings_model.bias_ = arrays["ratings_model.bias"]
+            ratings_model.map_ = arrays["ratings_model.map"]
+            ratings_model.item_factors_ = arrays["ratings_model.item_factors"]
+        kind = None
+        if "kind_taste.weights" in arrays:
+            kind = KindTaste(self.kind_alpha)
+            kind.weights_ = arrays["kind_taste.weights"]
+        need_evidence = None
+        if "need_evidence.score" in arrays:
+            need_evidence = NeedEvidence(self.need_shrinkage)
+            need_evidence.score_ = arrays["need_evidence.score"]
+            need_evidence.n_ratings_ = arrays["need_evidence.n_ratings"]
+        words = ServiceWords()
+        words.vocabulary_ = tuple(str(w) for w in header["service_words"])
+        self.service_words_ = words
+        self.blend_ = Blend.from_arrays(unprefixed("blend", arrays), header["blend_features"])
+        self.person_features_ = _person_features(header["person_features"])
+        learned = LearnedParts(priors, groups, als, ratings_model, taste, need_evidence, kind)
+        self._keep(learned)
+        self._bind(catalogue, learned)
+        self.version_ = header["version"]
+        self.fingerprint_ = header["fingerprint"]
+        self.metrics_ = dict(header.get("metrics") or {})
+        self.trained_at_ = dt.datetime.fromisoformat(header["trained_at"])
+        self.n_ratings_ = int(header["n_ratings"])
+        self.n_people_ = int(header["n_people"])
+        self.n_blend_rows_ = int(header["n_blend_rows"])
 
-    @classmethod
-    def load(cls, directory: str | Path) -> Recommender:
-        """Read a model written by ``save``; raises ``ModelLoadError`` when it cannot be
-        trusted (missing, truncated or tampered-with files, or a newer format)."""
-        from vcsmatch.ranking.persistence import load_recommender
 
-        return load_recommender(Path(directory))
+def _person_features(saved: dict[str, Any]) -> PersonFeatures:
+    """Refit ``PersonFeatures`` to the saved vocabulary: one point at the centre of each saved
+    area cell gives back exactly the saved areas; the feature names must then match."""
+    step = float(saved["area_cell_deg"])
+    lats, lons = [], []
+    for cell in saved["areas"]:
+        lat, lon = (float(x) for x in cell.split(","))
+        lats.append(lat + step / 2)
+        lons.append(lon + step / 2)
+    frame = pd.DataFrame(
+        {
+            "age": np.nan,
+            "sex": "not_recorded",
+            "needs": [()] * len(lats),
+            "strengths": [()] * len(lats),
+            "latitude": lats,
+            "longitude": lons,
+        }
+    )
+    pf = PersonFeatures(area_cell_deg=step, groups=tuple(saved["groups"])).fit(frame)
+    if [str(n) for n in pf.get_feature_names_out()] != list(saved["feature_names"]):
+        raise ModelLoadError("header.json: person feature vocabulary does not round-trip")
+    return pf
