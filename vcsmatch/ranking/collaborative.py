@@ -16,7 +16,7 @@ signals, both scored from a person's features:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, TypeAlias, cast
+from typing import Any, Self, TypeAlias, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -279,6 +279,21 @@ class FeatureALS:
         self.map_intercept_ = np.asarray(ridge.intercept_, dtype=np.float32)
         return self
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as arrays (for a saved model)."""
+        return {
+            "item_factors": self.item_factors_,
+            "map_coef": self.map_coef_,
+            "map_intercept": self.map_intercept_,
+        }
+
+    def set_arrays(self, arrays: dict[str, np.ndarray]) -> Self:
+        """This model fitted with the state ``to_arrays`` gave."""
+        self.item_factors_ = arrays["item_factors"]
+        self.map_coef_ = arrays["map_coef"]
+        self.map_intercept_ = arrays["map_intercept"]
+        return self
+
     def person_factors(self, X: Matrix) -> np.ndarray:
         """People's factors predicted from their features."""
         return np.asarray(X @ self.map_coef_) + self.map_intercept_
@@ -357,6 +372,15 @@ class InteractionModel:
         model = LogisticRegression(C=self.C, max_iter=300, tol=1e-3, random_state=self.random_state)
         model.fit(Z, y)
         self.weights_ = model.coef_.reshape(S.shape[1], n_p).astype(np.float32)
+        return self
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as arrays (for a saved model)."""
+        return {"weights": self.weights_}
+
+    def set_arrays(self, arrays: dict[str, np.ndarray]) -> Self:
+        """This model fitted with the state ``to_arrays`` gave."""
+        self.weights_ = arrays["weights"]
         return self
 
     def person_vector(self, x: Matrix) -> np.ndarray:

@@ -19,6 +19,8 @@ service ranks on its content.
 
 from __future__ import annotations
 
+from typing import Self
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -87,6 +89,23 @@ class RatingFactorization:
         self.bias_ = bias.astype(np.float32)
         self.map_ = A.astype(np.float32)
         self.item_factors_ = V.astype(np.float32)
+        return self
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as arrays (for a saved model)."""
+        return {
+            "mean": np.asarray([self.mean_]),
+            "bias": self.bias_,
+            "map": self.map_,
+            "item_factors": self.item_factors_,
+        }
+
+    def set_arrays(self, arrays: dict[str, np.ndarray]) -> Self:
+        """This model fitted with the state ``to_arrays`` gave."""
+        self.mean_ = float(arrays["mean"][0])
+        self.bias_ = arrays["bias"]
+        self.map_ = arrays["map"]
+        self.item_factors_ = arrays["item_factors"]
         return self
 
     def person_factors(self, X: Matrix) -> np.ndarray:

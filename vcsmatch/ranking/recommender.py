@@ -991,6 +991,16 @@ class Recommender(Ranker):
 
     # -- persistence (``Ranker.save`` / ``Ranker.load``) ---------------------------------------
 
+    def _saved_parts(self) -> tuple[tuple[str, Any], ...]:
+        """The learned models saved as arrays under their prefix (``None``: not learned)."""
+        return (
+            ("als", self.als_),
+            ("taste", self.taste_),
+            ("ratings_model", self.ratings_model_),
+            ("kind_taste", self.kind_taste_),
+            ("need_evidence", self.need_evidence_),
+        )
+
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         priors, prior_scalars = self.priors_.to_arrays()
         arrays: dict[str, np.ndarray] = {
@@ -999,22 +1009,9 @@ class Recommender(Ranker):
             **prefixed("groups", self.groups_.to_arrays()),
             **prefixed("blend", self.blend_.to_arrays()),
         }
-        if self.als_ is not None:
-            arrays["als.item_factors"] = self.als_.item_factors_
-            arrays["als.map_coef"] = self.als_.map_coef_
-            arrays["als.map_intercept"] = self.als_.map_intercept_
-        if self.taste_ is not None:
-            arrays["taste.weights"] = self.taste_.weights_
-        if self.ratings_model_ is not None:
-            arrays["ratings_model.mean"] = np.asarray([self.ratings_model_.mean_])
-            arrays["ratings_model.bias"] = self.ratings_model_.bias_
-            arrays["ratings_model.map"] = self.ratings_model_.map_
-            arrays["ratings_model.item_factors"] = self.ratings_model_.item_factors_
-        if self.kind_taste_ is not None:
-            arrays["kind_taste.weights"] = self.kind_taste_.weights_
-        if self.need_evidence_ is not None:
-            arrays["need_evidence.score"] = self.need_evidence_.score_
-            arrays["need_evidence.n_ratings"] = self.need_evidence_.n_ratings_
+        for prefix, part in self._saved_parts():
+            if part is not None:
+                arrays.update(prefixed(prefix, part.to_arrays()))
         pf = self.person_features_
         fields = {
             "version": self.version_,
@@ -1047,38 +1044,29 @@ class Recommender(Ranker):
             unprefixed("groups", arrays), self.shrinkage, int(header["groups"]["n_people"])
         )
         self.group_keys_ = tuple(header["groups"]["keys"])
-        als = None
-        if "als.item_factors" in arrays:
-            als = FeatureALS(self.n_factors, self.regularization, self.iterations)
-            als.item_factors_ = arrays["als.item_factors"]
-            als.map_coef_ = arrays["als.map_coef"]
-            als.map_intercept_ = arrays["als.map_intercept"]
-        taste = None
-        if "taste.weights" in arrays:
-            taste = InteractionModel(self.taste_C)
-            taste.weights_ = arrays["taste.weights"]
-        ratings_model = None
-        if "ratings_model.bias" in arrays:
-            ratings_model = RatingFactorization(self.rating_factors)
-            ratings_model.mean_ = float(arrays["ratings_model.mean"][0])
-            ratings_model.bias_ = arrays["ratings_model.bias"]
-            ratings_model.map_ = arrays["ratings_model.map"]
-            ratings_model.item_factors_ = arrays["ratings_model.item_factors"]
-        kind = None
-        if "kind_taste.weights" in arrays:
-            kind = KindTaste(self.kind_alpha)
-            kind.weights_ = arrays["kind_taste.weights"]
-        need_evidence = None
-        if "need_evidence.score" in arrays:
-            need_evidence = NeedEvidence(self.need_shrinkage)
-            need_evidence.score_ = arrays["need_evidence.score"]
-            need_evidence.n_ratings_ = arrays["need_evidence.n_ratings"]
+        blank: dict[str, Any] = {  # each saved model, unfitted, to take its arrays
+            "als": FeatureALS(self.n_factors, self.regularization, self.iterations),
+            "taste": InteractionModel(self.taste_C),
+            "ratings_model": RatingFactorization(self.rating_factors),
+            "kind_taste": KindTaste(self.kind_alpha),
+            "need_evidence": NeedEvidence(self.need_shrinkage),
+        }
+        saved = {name.split(".")[0] for name in arrays}
+        parts = {k: m.set_arrays(unprefixed(k, arrays)) for k, m in blank.items() if k in saved}
         words = ServiceWords()
         words.vocabulary_ = tuple(str(w) for w in header["service_words"])
         self.service_words_ = words
         self.blend_ = Blend.from_arrays(unprefixed("blend", arrays), header["blend_features"])
         self.person_features_ = _person_features(header["person_features"])
-        learned = LearnedParts(priors, groups, als, ratings_model, taste, need_evidence, kind)
+        learned = LearnedParts(
+            priors,
+            groups,
+            parts.get("als"),
+            parts.get("ratings_model"),
+            parts.get("taste"),
+            parts.get("need_evidence"),
+            parts.get("kind_taste"),
+        )
         self._keep(learned)
         self._bind(catalogue, learned)
         self.version_ = header["version"]
