@@ -15,6 +15,7 @@ from strategies import people as people_strategy
 from vcsmatch.errors import ModelLoadError, NotFittedError
 from vcsmatch.features.eligibility import EligibilityFilter
 from vcsmatch.features.location import locate
+from vcsmatch.ranking.base import Ranker
 from vcsmatch.ranking.baselines import (
     ContentOnly,
     GlobalPopularity,
@@ -41,7 +42,6 @@ RANKERS: dict[str, Any] = {
     "sex-mean-rating": GroupMeanRating,
     "group-mean-rating": lambda: GroupMeanRating(group="age_band_sex"),
 }
-HYBRIDS = [name for name in RANKERS if name.startswith(("hybrid", "no-"))]
 
 _fitted: dict[str, Any] = {}
 
@@ -111,18 +111,63 @@ def test_unfitted_use_raises(name: str, small_world: World) -> None:
         RANKERS[name]().recommend(small_world.new_people[0])
 
 
-@pytest.mark.parametrize("name", HYBRIDS)
+def test_every_ranker_is_a_ranker() -> None:
+    """Every ranker, baselines included, subclasses the one base (fit, recommend, batch,
+    save, load)."""
+    for make in RANKERS.values():
+        assert isinstance(make(), Ranker)
+
+
+@pytest.mark.parametrize("name", RANKERS)
 def test_save_load_round_trip(name: str, small_world: World, tmp_path: Path) -> None:
-    """A saved model loads back to identical rankings, parameters and fingerprint."""
+    """A saved model loads back, through its class or the base, to identical rankings,
+    parameters and fingerprint."""
     model = fitted(name, small_world)
-    model.metrics_ = {"true_ndcg@10": 0.5}
+    if isinstance(model, Recommender):
+        model.metrics_ = {"true_ndcg@10": 0.5}
     model.save(tmp_path / "m")
-    loaded = Recommender.load(tmp_path / "m")
+    loaded = type(model).load(tmp_path / "m")
+    assert type(loaded) is type(model)
+    assert type(Ranker.load(tmp_path / "m")) is type(model)
     assert loaded.get_params() == model.get_params()
-    assert loaded.fingerprint_ == model.fingerprint_ and loaded.version_ == model.version_
-    assert loaded.metrics_ == {"true_ndcg@10": 0.5}
-    people = small_world.new_people
+    assert loaded.fingerprint_ == model.fingerprint_
+    if isinstance(model, Recommender):
+        assert loaded.version_ == model.version_
+        assert loaded.metrics_ == {"true_ndcg@10": 0.5}
+    people = _with_needs(small_world)
     assert loaded.recommend_batch(people) == model.recommend_batch(people)
+
+
+def test_a_model_of_another_class_is_refused(small_world: World, tmp_path: Path) -> None:
+    """Loading a saved baseline as the hybrid (or the reverse) is refused, not half-loaded."""
+    fitted("group-popularity", small_world).save(tmp_path / "g")
+    with pytest.raises(ModelLoadError, match="a GroupPopularity model, not a Recommender"):
+        Recommender.load(tmp_path / "g")
+    fitted("hybrid", small_world).save(tmp_path / "h")
+    with pytest.raises(ModelLoadError, match="a Recommender model, not a GroupPopularity"):
+        GroupPopularity.load(tmp_path / "h")
+
+
+@pytest.mark.parametrize(
+    ("make", "param"),
+    [
+        (lambda: NearestServices(default_radius_km=0), "default_radius_km"),
+        (lambda: ContentOnly(default_radius_km=-5.0), "default_radius_km"),
+        (lambda: GlobalPopularity(default_radius_km="far"), "default_radius_km"),
+        (lambda: GroupPopularity(shrinkage=-1.0), "shrinkage"),
+    ],
+)
+def test_baseline_bad_parameter_is_a_value_error(make: Any, param: str, small_world: World) -> None:
+    """A baseline's bad parameter is refused at fit with a ValueError naming it and its value."""
+    with pytest.raises(ValueError, match=rf"The '{param}' parameter of \w+ must be .* Got .*"):
+        make().fit(small_world.catalogue, small_world.ratings)
+
+
+@pytest.mark.parametrize("make", [GlobalPopularity, GroupPopularity])
+def test_baseline_that_learns_needs_ratings(make: Any, small_world: World) -> None:
+    """A baseline that learns from ratings, fitted without them, raises a ValueError."""
+    with pytest.raises(ValueError, match=r"The 'ratings' parameter of \w+\.fit"):
+        make().fit(small_world.catalogue, None)
 
 
 @pytest.mark.parametrize("victim", ["arrays.npz", "header.json", "catalogue.json"])

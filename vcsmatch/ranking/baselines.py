@@ -17,6 +17,7 @@ return ``Suggestion``s with reasons.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
 from vcsmatch.features.service import ServiceFeatures
 from vcsmatch.ranking import content as content_mod
+from vcsmatch.ranking.base import Ranker
 from vcsmatch.ranking.candidates import CandidateFinder, Candidates, scores_by_id
 from vcsmatch.ranking.collaborative import (
     GroupStats,
@@ -36,21 +38,21 @@ from vcsmatch.ranking.collaborative import (
 )
 from vcsmatch.ranking.content import ContentScorer
 from vcsmatch.ranking.explain import format_distance
-from vcsmatch.ranking.priors import fit_priors
+from vcsmatch.ranking.persistence import prefixed, unprefixed
+from vcsmatch.ranking.priors import ServicePriors, fit_priors
 from vcsmatch.ranking.result import Reason, Suggestion
 from vcsmatch.ranking.validation import (
     check_catalogue,
     check_fitted,
     check_person,
     check_ratings,
-    check_top_k,
     fingerprint,
 )
 from vcsmatch.ratings import RELEVANT_AT
 from vcsmatch.taxonomy import load_taxonomy
 
 
-class _Baseline:
+class _Baseline(Ranker):
     """Shared plumbing: fit binds the catalogue, recommend finds candidates and ranks them."""
 
     #: Whether ``fit`` needs ratings (the content-only and nearest rankers learn nothing).
@@ -59,16 +61,34 @@ class _Baseline:
     def __init__(self, default_radius_km: float = 10.0) -> None:
         self.default_radius_km = default_radius_km
 
-    def get_params(self, deep: bool = True) -> dict[str, object]:
-        return {"default_radius_km": self.default_radius_km}
+    def _validate_params(self) -> None:
+        for name, value in self.get_params(deep=False).items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(
+                    f"The '{name}' parameter of {type(self).__name__} must be a positive "
+                    f"number. Got {value!r} instead."
+                )
 
-    def fit(self, catalogue: Catalogue, ratings: pd.DataFrame | None = None) -> _Baseline:
+    def fit(self, catalogue: Catalogue, ratings: pd.DataFrame | None = None) -> Self:
         """Bind ``catalogue`` and learn from ``ratings`` where the ranker uses them."""
+        self._validate_params()
         check_catalogue(catalogue, "fit")
-        if self.needs_ratings or ratings is not None:
-            if ratings is None:
-                raise TypeError(f"{type(self).__name__}.fit needs a ratings training frame.")
+        if ratings is None and self.needs_ratings:
+            raise ValueError(
+                f"The 'ratings' parameter of {type(self).__name__}.fit must be a training "
+                "frame. Got None instead."
+            )
+        if ratings is not None:
             check_ratings(ratings, catalogue)
+        self._bind(catalogue)
+        if ratings is not None and self.needs_ratings:
+            self._learn(catalogue, ratings)
+        self.n_ratings_ = 0 if ratings is None else int(len(ratings))
+        self.fingerprint_ = "" if ratings is None else fingerprint(ratings)
+        return self
+
+    def _bind(self, catalogue: Catalogue) -> None:
+        """The catalogue side: candidates, content and the taxonomy."""
         self.catalogue_ = catalogue
         sf = ServiceFeatures().fit(catalogue)
         self.service_ids_ = np.asarray(catalogue.ids(), dtype=object)
@@ -77,30 +97,23 @@ class _Baseline:
             sf.need_matrix_, sf.activity_matrix_, sf.modes_, sf.need_codes_, sf.activity_codes_
         )
         self.taxonomy_ = load_taxonomy()
-        self._learn(catalogue, ratings)
-        self.n_ratings_ = 0 if ratings is None else int(len(ratings))
-        self.fingerprint_ = "" if ratings is None else fingerprint(ratings)
-        return self
 
-    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame | None) -> None:
+    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame) -> None:
         """Learn from the ratings (nothing by default)."""
 
-    def recommend(self, person: Person, top_k: int = 10) -> list[Suggestion]:
-        """The ``top_k`` best candidates for ``person``, best first."""
-        check_fitted(self)
-        check_person(person, "recommend")
-        return self._recommend(person, check_top_k(top_k, "recommend"))
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        fields: dict[str, Any] = {"n_ratings": self.n_ratings_, "fingerprint": self.fingerprint_}
+        return fields, {}
 
-    def recommend_batch(
-        self, people: Sequence[Person], top_k: int = 10, *, explain: bool = True
-    ) -> list[list[Suggestion]]:
-        """``recommend`` for each person; ``explain=False`` leaves the reasons out (an
-        evaluation reads only the order, and reasons cost more than ranking)."""
-        check_fitted(self)
-        top_k = check_top_k(top_k, "recommend_batch")
-        for person in people:
-            check_person(person, "recommend_batch")
-        return [self._recommend(p, top_k, explain) for p in people]
+    def _rank(self, person: Person, top_k: int) -> list[Suggestion]:
+        return self._recommend(person, top_k, explain=False)
+
+    def _restore(
+        self, header: dict[str, Any], arrays: dict[str, np.ndarray], catalogue: Catalogue
+    ) -> None:
+        self._bind(catalogue)
+        self.n_ratings_ = int(header["n_ratings"])
+        self.fingerprint_ = str(header["fingerprint"])
 
     def score_services(self, person: Person, service_ids: Sequence[str]) -> np.ndarray:
         """This ranker's score for ``person`` of each of ``service_ids``, NaN where a service is
@@ -194,12 +207,23 @@ class ContentOnly(_Baseline):
 class GlobalPopularity(_Baseline):
     """Services most often rated relevant (count of relevant ratings), for everyone."""
 
-    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame | None) -> None:
-        assert ratings is not None  # noqa: S101 - guaranteed by fit (needs_ratings)
+    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame) -> None:
         index = catalogue.index()
         rows = ratings["service_id"].map(index).to_numpy(dtype=np.int64)
         relevant = ratings["rating"].to_numpy() >= RELEVANT_AT
         self.priors_ = fit_priors(rows, relevant, len(catalogue))
+
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        fields, arrays = super()._state()
+        priors, scalars = self.priors_.to_arrays()
+        fields["priors"] = scalars
+        return fields, {**arrays, **prefixed("priors", priors)}
+
+    def _restore(
+        self, header: dict[str, Any], arrays: dict[str, np.ndarray], catalogue: Catalogue
+    ) -> None:
+        super()._restore(header, arrays, catalogue)
+        self.priors_ = ServicePriors.from_arrays(unprefixed("priors", arrays), header["priors"])
 
     def _scores(self, person: Person, cands: Candidates, radius: float) -> np.ndarray:
         return self.priors_.n_relevant[cands.rows].astype(np.float64)
@@ -216,11 +240,22 @@ class GroupPopularity(_Baseline):
         super().__init__(default_radius_km)
         self.shrinkage = shrinkage
 
-    def get_params(self, deep: bool = True) -> dict[str, object]:
-        return {**super().get_params(deep), "shrinkage": self.shrinkage}
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        fields, arrays = super()._state()
+        fields["groups"] = {"n_people": self.groups_.n_people_, "keys": list(self.group_keys_)}
+        return fields, {**arrays, **prefixed("groups", self.groups_.to_arrays())}
 
-    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame | None) -> None:
-        assert ratings is not None  # noqa: S101 - guaranteed by fit (needs_ratings)
+    def _restore(
+        self, header: dict[str, Any], arrays: dict[str, np.ndarray], catalogue: Catalogue
+    ) -> None:
+        super()._restore(header, arrays, catalogue)
+        saved = header["groups"]
+        self.group_keys_ = tuple(str(k) for k in saved["keys"])
+        self.groups_ = GroupStats.from_arrays(
+            unprefixed("groups", arrays), self.shrinkage, int(saved["n_people"])
+        )
+
+    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame) -> None:
         import scipy.sparse as sp
 
         from vcsmatch.features.person import age_band

@@ -16,6 +16,7 @@ signals, both scored from a person's features:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, Self, TypeAlias, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,9 +24,13 @@ from sklearn.linear_model import Ridge
 from threadpoolctl import threadpool_limits
 
 from vcsmatch.features.person import AGE_BAND_CODES, SEXES, age_band_label
+from vcsmatch.ranking.persistence import get_csr, put_csr
 from vcsmatch.taxonomy import Taxonomy
 
 UNKNOWN_BAND = "unknown"
+
+#: A matrix given either as CSR or dense (person features, service features).
+Matrix: TypeAlias = sp.csr_matrix | np.ndarray
 
 
 def group_vocabulary(taxonomy: Taxonomy) -> tuple[str, ...]:
@@ -129,6 +134,31 @@ class GroupStats:
         dev = (liked - coo.data * service_rate[coo.col]) / (coo.data + m)
         self.rate_dev_ = sp.csr_matrix((dev, (coo.row, coo.col)), shape=self.n_rated_.shape)
 
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The counts as arrays (for a saved model; the scores derive from them)."""
+        arrays = {
+            "group_people": self.group_people_,
+            "service_liked": self.service_liked_,
+            "service_rate": self.service_rate_,
+        }
+        put_csr(arrays, "n_rated", self.n_rated_)
+        put_csr(arrays, "n_liked", self.n_liked_)
+        return arrays
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], shrinkage: float, n_people: int
+    ) -> GroupStats:
+        """Statistics rebuilt from ``to_arrays`` output."""
+        out = cls(shrinkage)
+        out.group_people_ = arrays["group_people"]
+        out.n_people_ = int(n_people)
+        out.n_rated_ = get_csr(arrays, "n_rated")
+        out.n_liked_ = get_csr(arrays, "n_liked")
+        out.service_liked_ = arrays["service_liked"]
+        out._derive(arrays["service_rate"])
+        return out
+
     def take(self, rows: np.ndarray, service_rate: np.ndarray) -> GroupStats:
         """The same statistics over another service order (``-1``: an unrated service), with
         ``service_rate`` the services' shrunk rates in that order."""
@@ -226,7 +256,7 @@ class FeatureALS:
         self.map_alpha = map_alpha
         self.random_state = random_state
 
-    def fit(self, X: sp.spmatrix, C: sp.csr_matrix, *, show_progress: bool = False) -> FeatureALS:
+    def fit(self, X: Matrix, C: sp.csr_matrix, *, show_progress: bool = False) -> FeatureALS:
         """Factorise ``C`` and learn the feature-to-factor map."""
         from implicit.cpu.als import AlternatingLeastSquares
 
@@ -249,7 +279,22 @@ class FeatureALS:
         self.map_intercept_ = np.asarray(ridge.intercept_, dtype=np.float32)
         return self
 
-    def person_factors(self, X: sp.spmatrix) -> np.ndarray:
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as arrays (for a saved model)."""
+        return {
+            "item_factors": self.item_factors_,
+            "map_coef": self.map_coef_,
+            "map_intercept": self.map_intercept_,
+        }
+
+    def set_arrays(self, arrays: dict[str, np.ndarray]) -> Self:
+        """This model fitted with the state ``to_arrays`` gave."""
+        self.item_factors_ = arrays["item_factors"]
+        self.map_coef_ = arrays["map_coef"]
+        self.map_intercept_ = arrays["map_intercept"]
+        return self
+
+    def person_factors(self, X: Matrix) -> np.ndarray:
         """People's factors predicted from their features."""
         return np.asarray(X @ self.map_coef_) + self.map_intercept_
 
@@ -288,7 +333,7 @@ class InteractionModel:
         self.random_state = random_state
 
     @staticmethod
-    def cross(Xp: sp.spmatrix, S: np.ndarray | sp.spmatrix) -> sp.csr_matrix:
+    def cross(Xp: Matrix, S: Matrix) -> sp.csr_matrix:
         """Row-wise outer product: column ``j * n_person + i`` is ``Xp[:, i] * S[:, j]``.
 
         Built in one CSR construction from the nonzeros of each row (a row with ``a`` person
@@ -312,7 +357,7 @@ class InteractionModel:
         out.sort_indices()
         return out
 
-    def fit(self, Xp: sp.spmatrix, S: np.ndarray | sp.spmatrix, y: np.ndarray) -> InteractionModel:
+    def fit(self, Xp: Matrix, S: Matrix, y: np.ndarray) -> InteractionModel:
         """``Xp``: person features per pair; ``S``: service features per pair (with a constant
         column), dense or sparse; ``y``: relevant or not."""
         from sklearn.linear_model import LogisticRegression
@@ -329,14 +374,21 @@ class InteractionModel:
         self.weights_ = model.coef_.reshape(S.shape[1], n_p).astype(np.float32)
         return self
 
-    def person_vector(self, x: sp.spmatrix) -> np.ndarray:
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as arrays (for a saved model)."""
+        return {"weights": self.weights_}
+
+    def set_arrays(self, arrays: dict[str, np.ndarray]) -> Self:
+        """This model fitted with the state ``to_arrays`` gave."""
+        self.weights_ = arrays["weights"]
+        return self
+
+    def person_vector(self, x: Matrix) -> np.ndarray:
         """One person folded into a vector over service features."""
         dense = x.toarray() if sp.issparse(x) else np.asarray(x)
         return np.asarray(self.weights_ @ dense.ravel(), dtype=np.float32)
 
-    def pair_scores(
-        self, Xp: sp.spmatrix, services: np.ndarray | sp.spmatrix, service_rows: np.ndarray
-    ) -> np.ndarray:
+    def pair_scores(self, Xp: Matrix, services: Matrix, service_rows: np.ndarray) -> np.ndarray:
         """Scores of many (person, service) pairs: ``Xp`` one row of person features per pair,
         ``services`` one row of service features per service, ``service_rows`` each pair's
         service (through per-service sums, ``_CrossOperator``: no pairs x features matrix)."""
@@ -369,8 +421,8 @@ class KindTaste(InteractionModel):
 
     def fit(  # type: ignore[override]
         self,
-        Xp: sp.spmatrix,
-        services: np.ndarray | sp.spmatrix,
+        Xp: Matrix,
+        services: Matrix,
         residual: np.ndarray,
         service_rows: np.ndarray,
     ) -> KindTaste:
@@ -400,7 +452,9 @@ class KindTaste(InteractionModel):
         for _ in range(self.iterations):
             own = np.bincount(s, weights=r - fitted, minlength=F.shape[0]) / count
             target = r - own[s]
-            w = lsqr(Z, target, damp=float(np.sqrt(self.alpha)), atol=1e-4, btol=1e-4, x0=w)[0]
+            # a duck-typed operator (shape, dtype, matvec, rmatvec), which lsqr accepts
+            op = cast(Any, Z)
+            w = lsqr(op, target, damp=float(np.sqrt(self.alpha)), atol=1e-4, btol=1e-4, x0=w)[0]
             fitted = Z.matvec(w)
         self.weights_ = w.reshape(F.shape[1], X.shape[1]).astype(np.float32)
         return self

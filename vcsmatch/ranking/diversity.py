@@ -45,6 +45,8 @@ def rerank(
         return order, gains
     diverse = need_match.shape[1] > 0 and weight > 0
     bounded = off_need is not None and max_off_in_head is not None
+    off = off_need if off_need is not None else np.zeros(n, dtype=bool)
+    max_off = max_off_in_head if max_off_in_head is not None else k
     if not diverse and not bounded:
         order = np.argsort(-relevance, kind="stable")[:k]
         return order, relevance[order]
@@ -56,8 +58,8 @@ def rerank(
         if diverse:  # each of the person's needs newly met is worth ``weight``
             gain += np.maximum(need_match - covered, 0.0).sum(axis=1) * weight
         gain[~free] = -np.inf
-        if bounded and step < HEAD and n_off >= max_off_in_head:
-            on_need = free & ~off_need
+        if bounded and step < HEAD and n_off >= max_off:
+            on_need = free & ~off
             if on_need.any():
                 gain[~on_need] = -np.inf
         pick = int(np.argmax(gain))
@@ -65,6 +67,6 @@ def rerank(
         gains[step] = gain[pick]
         free[pick] = False
         covered = np.maximum(covered, need_match[pick])
-        if bounded and off_need[pick]:
+        if bounded and off[pick]:
             n_off += 1
     return order, np.minimum.accumulate(gains)

@@ -287,7 +287,8 @@ class Explainer:
         if not person_groups:
             return None
         if group_counts is None:
-            group_counts = tuple(c[:, 0] for c in self.group_counts(person_groups, [row]))
+            rated_all, liked_all = self.group_counts(person_groups, np.array([row]))
+            group_counts = (rated_all[:, 0], liked_all[:, 0])
         rated_col, liked_col = group_counts
         best: tuple[int, int, int, int] | None = None
         for g, rated, liked in zip(

@@ -19,10 +19,12 @@ service ranks on its content.
 
 from __future__ import annotations
 
+from typing import Self
+
 import numpy as np
 import scipy.sparse as sp
 
-from vcsmatch.ranking.collaborative import InteractionModel
+from vcsmatch.ranking.collaborative import InteractionModel, Matrix
 
 
 class RatingFactorization:
@@ -42,7 +44,7 @@ class RatingFactorization:
 
     def fit(
         self,
-        X: sp.spmatrix,
+        X: Matrix,
         service_rows: np.ndarray,
         ratings: np.ndarray,
         n_services: int,
@@ -69,7 +71,7 @@ class RatingFactorization:
         rated = s[order][starts] if len(s) else np.zeros(0, dtype=np.int64)
         # pairs of person features per rating, for the map's normal equations (fixed across
         # iterations): column i * d + j is X[:, i] * X[:, j]
-        XX_t = InteractionModel.cross(X, X).T.tocsr() if len(y) else None
+        XX_t = InteractionModel.cross(X, X).T.tocsr()
         for _ in range(self.iterations if len(y) else 0):
             U = X @ A
             taste = np.einsum("ij,ij->i", U, V[s])
@@ -89,7 +91,24 @@ class RatingFactorization:
         self.item_factors_ = V.astype(np.float32)
         return self
 
-    def person_factors(self, X: sp.spmatrix | np.ndarray) -> np.ndarray:
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as arrays (for a saved model)."""
+        return {
+            "mean": np.asarray([self.mean_]),
+            "bias": self.bias_,
+            "map": self.map_,
+            "item_factors": self.item_factors_,
+        }
+
+    def set_arrays(self, arrays: dict[str, np.ndarray]) -> Self:
+        """This model fitted with the state ``to_arrays`` gave."""
+        self.mean_ = float(arrays["mean"][0])
+        self.bias_ = arrays["bias"]
+        self.map_ = arrays["map"]
+        self.item_factors_ = arrays["item_factors"]
+        return self
+
+    def person_factors(self, X: Matrix) -> np.ndarray:
         """Taste vectors of people from their features."""
         return np.asarray(X @ self.map_, dtype=np.float32)
 

@@ -14,6 +14,8 @@ those needs rated scores 0 (no evidence either way).
 
 from __future__ import annotations
 
+from typing import Self
+
 import numpy as np
 
 
@@ -71,6 +73,16 @@ class NeedEvidence:
         s = self.score_[rows].astype(np.float64)
         k = np.maximum(needs.sum(axis=1), 1.0)
         return np.einsum("ij,ij->i", s, needs) / k, np.einsum("ij,ij->i", s, main_need)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state as arrays (for a saved model)."""
+        return {"score": self.score_, "n_ratings": self.n_ratings_}
+
+    def set_arrays(self, arrays: dict[str, np.ndarray]) -> Self:
+        """This model fitted with the state ``to_arrays`` gave."""
+        self.score_ = arrays["score"]
+        self.n_ratings_ = arrays["n_ratings"]
+        return self
 
     def count(self, row: int, need_col: int) -> int:
         """Ratings of one service by people with one need (for explanations)."""

@@ -63,6 +63,23 @@ class ServicePriors:
             np.asarray(residual, dtype=np.float64),
         )
 
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """The state as arrays and scalars (for a saved model)."""
+        residual = self.residual if self.residual is not None else np.zeros(len(self.n_ratings))
+        arrays = {"n_ratings": self.n_ratings, "n_relevant": self.n_relevant, "residual": residual}
+        return arrays, {"global_rate": self.global_rate, "strength": self.strength}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], scalars: dict[str, float]) -> ServicePriors:
+        """Priors rebuilt from ``to_arrays`` output."""
+        return cls(
+            arrays["n_ratings"],
+            arrays["n_relevant"],
+            float(scalars["global_rate"]),
+            float(scalars["strength"]),
+            arrays["residual"],
+        )
+
     def take(self, rows: np.ndarray) -> ServicePriors:
         """The priors re-ordered to ``rows``; ``-1`` gives an unrated (new) service."""
         rows = np.asarray(rows, dtype=np.int64)

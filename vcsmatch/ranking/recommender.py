@@ -14,22 +14,21 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
 
 from vcsmatch.catalogue.model import Catalogue
-from vcsmatch.features.geo import haversine_km
+from vcsmatch.errors import ModelLoadError
 from vcsmatch.features.location import locate
 from vcsmatch.features.person import Person
 from vcsmatch.features.person_features import PersonFeatures
 from vcsmatch.features.service import ServiceFeatures
 from vcsmatch.features.service_words import ServiceWords
 from vcsmatch.ranking import content as content_mod
+from vcsmatch.ranking.base import Ranker
 from vcsmatch.ranking.blend import Blend
 from vcsmatch.ranking.candidates import CandidateFinder, scores_by_id
 from vcsmatch.ranking.collaborative import (
@@ -46,7 +45,17 @@ from vcsmatch.ranking.explain import Explainer
 from vcsmatch.ranking.exploration import EXPLORATION_REASON, Exploration, exploration_pool
 from vcsmatch.ranking.factorization import RatingFactorization
 from vcsmatch.ranking.need_evidence import NeedEvidence
+from vcsmatch.ranking.pairs import (
+    LearnedParts,
+    PairPeople,
+    ServicePoints,
+    ServiceSide,
+    make_pairs,
+    pair_content,
+    pair_features,
+)
 from vcsmatch.ranking.parts import default_parts
+from vcsmatch.ranking.persistence import prefixed, unprefixed
 from vcsmatch.ranking.priors import ServicePriors, fit_priors
 from vcsmatch.ranking.propensity import inverse_propensity_weights, rated_propensity
 from vcsmatch.ranking.result import Suggestion
@@ -66,10 +75,6 @@ PERSON_GROUPS: tuple[str, ...] = ("age_band", "sex", "age_band_sex", "needs", "s
 
 #: Blend features of each part, in the order of the blend's columns (``parts.default_parts``).
 PART_FEATURES: dict[str, tuple[str, ...]] = {p.name: p.features for p in default_parts()}
-
-#: Features that only ratings of the service itself inform: missing (NaN) for a service nobody
-#: rated, so they contribute nothing to its score (see ``Blend.impute``).
-EVIDENCE_FEATURES: frozenset[str] = frozenset().union(*(p.evidence for p in default_parts()))
 
 #: With ``negatives_per_rating=None``, the largest share of relevant rows in the blend's training
 #: rows before sampled unrated services are added as negatives.
@@ -117,20 +122,7 @@ class _People:
     relevant: np.ndarray  # per rating
 
 
-@dataclass
-class _Learned:
-    """What one training pass learns (on all people, or on the other folds)."""
-
-    priors: ServicePriors
-    groups: GroupStats
-    als: FeatureALS | None
-    ratings_model: RatingFactorization | None
-    taste: InteractionModel | None
-    needs: NeedEvidence | None
-    kind: KindTaste | None
-
-
-class Recommender(BaseEstimator):
+class Recommender(Ranker):
     """The hybrid ranker (see the module docstring and docs/ARCHITECTURE.md).
 
     Parameters: ``use_content``, ``use_collaborative``, ``use_priors``, ``use_diversity``
@@ -318,14 +310,12 @@ class Recommender(BaseEstimator):
             member = self._membership(people.frame)
             bar.step("people and groups")
 
-            rated_content_needed = self.use_priors or self.use_collaborative
-            content_needed = self.use_content or rated_content_needed
-            self._train_pv = self._training_vectors(people.frame) if content_needed else None
-            self._rated_content = (
-                self._content_pairs(people, people.person_rows, people.service_rows)
-                if rated_content_needed
-                else None
-            )
+            block = self._training_people(people.frame, X, member)
+            rated_content = None
+            if self.use_priors or self.use_collaborative:
+                rated = make_pairs(block, people.person_rows, people.service_rows, self._services)
+                rated_content = pair_content(rated, self._services)
+            names = self._feature_names()
             # out-of-fold part scores for the blend
             n_people = len(people.frame)
             fold_of = rng.permutation(n_people) % self.n_folds
@@ -339,10 +329,11 @@ class Recommender(BaseEstimator):
             propensity = rated_propensity(people.service_rows, len(catalogue))
             for fold in range(self.n_folds):
                 train = fold_of[people.person_rows] != fold
-                learned = self._learn(people, X, member, train, len(catalogue))
+                learned = self._learn(people, block, rated_content, train, len(catalogue))
                 held = np.flatnonzero((fold_of == fold) & in_blend)
                 p_rows, s_rows, y = self._blend_rows(people, exposable, held)
-                feats.append(self._pair_features(learned, people, X, member, p_rows, s_rows))
+                pairs = make_pairs(block, p_rows, s_rows, self._services)
+                feats.append(pair_features(pairs, learned, self._services, names))
                 labels.append(y)
                 weights.append(self._blend_weights(people, held, propensity, s_rows))
                 bar.step(f"fold {fold + 1} of {self.n_folds}")
@@ -352,21 +343,19 @@ class Recommender(BaseEstimator):
             self.blend_ = Blend(C=self.blend_C, random_state=self.random_state).fit(
                 blend_X,
                 blend_y,
-                self._feature_names(),
+                names,
                 sample_weight=np.concatenate(weights),
                 fallback=FALLBACK_WEIGHTS,
             )
             bar.step("blend")
 
             everyone = np.ones(len(people.rating), dtype=bool)
-            learned = self._learn(people, X, member, everyone, len(catalogue))
+            learned = self._learn(people, block, rated_content, everyone, len(catalogue))
             self.train_service_ids_ = np.asarray(catalogue.ids(), dtype=str)
             self._keep(learned)
             self._bind(catalogue, learned=learned)
             bar.step("final parts")
 
-        self._rated_content = None  # training-only; not part of the model
-        self._train_pv = None
         return self._stamp(ratings, n_people=n_people, n_blend_rows=len(blend_y))
 
     def _fit_without_ratings(self, catalogue: Catalogue, ratings: pd.DataFrame) -> Recommender:
@@ -405,7 +394,7 @@ class Recommender(BaseEstimator):
         self.blend_ = Blend(C=self.blend_C, random_state=self.random_state).fit(
             np.zeros((0, len(names))), none, names, fallback=FALLBACK_WEIGHTS
         )
-        learned = _Learned(priors, groups, None, None, None, None, None)
+        learned = LearnedParts(priors, groups, None, None, None, None, None)
         self.train_service_ids_ = np.asarray(catalogue.ids(), dtype=str)
         self._keep(learned)
         self._bind(catalogue, learned=learned)
@@ -469,12 +458,14 @@ class Recommender(BaseEstimator):
     def _learn(
         self,
         people: _People,
-        X: sp.csr_matrix,
-        member: sp.csr_matrix,
+        block: PairPeople,
+        rated_content: np.ndarray | None,
         keep: np.ndarray,
         n_services: int,
-    ) -> _Learned:
-        """Priors, group statistics and ALS from the ratings selected by ``keep``."""
+    ) -> LearnedParts:
+        """Every learned part from the ratings selected by ``keep``; ``block`` is the training
+        people's side of pairs, ``rated_content`` the content parts of every rated pair."""
+        X, member = sp.csr_matrix(block.features), block.member
         p, s, rel, rating = (
             people.person_rows[keep],
             people.service_rows[keep],
@@ -484,13 +475,13 @@ class Recommender(BaseEstimator):
         priors = fit_priors(s, rel, n_services)
         needs = None
         content_rating = None
-        if self.use_priors or self.use_collaborative:
-            Xc = self._rated_content[keep]
+        if rated_content is not None:
+            Xc = rated_content[keep]
             sample = self._sample_rows(rating, 4)
             content_rating = self._content_rating(Xc, rating, sample)
             if self.use_collaborative:
                 needs = NeedEvidence(self.need_shrinkage).fit(
-                    self._train_pv.needs, p, s, rating - content_rating, n_services
+                    block.vectors.needs, p, s, rating - content_rating, n_services
                 )
         if self.use_priors:
             # what content alone predicts of each kept rating; the rest is the service's own
@@ -528,9 +519,9 @@ class Recommender(BaseEstimator):
                 X[p[fit_on]], self.service_matrix_[s[fit_on]], rel[fit_on]
             )
         ratings_model = kind = None
-        if self.use_collaborative or self.use_priors:
+        if content_rating is not None:  # the collaborative part or the priors are on
             ratings_model, kind = self._fit_ratings_model(X, p, s, rating, content_rating, sample)
-        return _Learned(priors, groups, als, ratings_model, taste, needs, kind)
+        return LearnedParts(priors, groups, als, ratings_model, taste, needs, kind)
 
     def _content_rating(
         self, content: np.ndarray, rating: np.ndarray, fit_on: np.ndarray
@@ -646,15 +637,17 @@ class Recommender(BaseEstimator):
         persons = [
             self._training_person(rec) for rec in people.frame.iloc[chosen].itertuples(index=False)
         ]
-        locs = [None if p.latitude is None else (p.latitude, p.longitude) for p in persons]
+        locs = [
+            None if p.latitude is None or p.longitude is None else (p.latitude, p.longitude)
+            for p in persons
+        ]
         found = self.candidates_.find_many(persons, locs, self.default_radius_km)
         for i, loc, cands in zip(chosen, locs, found, strict=True):
             rated = people.service_rows[order[bounds[i] : bounds[i + 1]]]
             rows = cands.rows
             d = cands.distance_km
             if loc is not None:
-                dr = haversine_km(loc[0], loc[1], self.lat_[rated], self.lon_[rated])
-                dr = np.asarray(dr, dtype=float).ravel()
+                dr = self._services.points.nearest_km(np.array(loc[0]), np.array(loc[1]), rated)
                 far = np.nanmax(dr) if np.isfinite(dr).any() else 0.0
             else:
                 far = 0.0
@@ -706,60 +699,16 @@ class Recommender(BaseEstimator):
                 y.append(np.zeros(k, dtype=np.int64))
         return np.concatenate(p), np.concatenate(s), np.concatenate(y)
 
-    def _pair_features(
-        self,
-        learned: _Learned,
-        people: _People,
-        X: sp.csr_matrix,
-        member: sp.csr_matrix,
-        p_rows: np.ndarray,
-        s_rows: np.ndarray,
-    ) -> np.ndarray:
-        """Blend features of (training person, service) pairs, as ``_score`` computes them for
-        one person: the same content parts, group scores, ALS and priors."""
-        cols: dict[str, np.ndarray] = {}
-        if self.use_content:
-            parts = self._content_pairs(people, p_rows, s_rows)
-            cols.update(zip(content_mod.PARTS, parts.T, strict=True))
-            cols["any_need"] = (parts[:, 0] > 0).astype(np.float64)
-        if self.use_collaborative:
-            share, lift = _pair_group_scores(learned.groups, member, p_rows, s_rows)
-            cols["group_share"], cols["group_lift"] = share, lift
-            cols["taste"] = learned.taste.pair_scores(X[p_rows], self.service_matrix_, s_rows)
-            if self.use_als and learned.als is not None:
-                U = learned.als.person_factors(X)
-                cols["als"] = np.einsum("ij,ij->i", U[p_rows], learned.als.item_factors_[s_rows])
-            fm = learned.ratings_model
-            U = fm.person_factors(X)
-            cols["rated_taste"] = np.einsum("ij,ij->i", U[p_rows], fm.item_factors_[s_rows])
-            cols["kind_taste"] = learned.kind.pair_scores(X[p_rows], self.service_matrix_, s_rows)
-            pv = self._train_pv
-            cols["need_fit"], cols["main_need_fit"] = learned.needs.pair_scores(
-                pv.needs[p_rows], pv.main_need[p_rows], s_rows
-            )
-        if self.use_priors:
-            cols["prior_lift"] = learned.priors.lift[s_rows]
-            cols["quality"] = learned.priors.quality[s_rows]
-            cols["rated_quality"] = learned.ratings_model.bias_[s_rows]
-        return _mark_missing(cols, self._feature_names(), learned.priors.n_ratings[s_rows] == 0)
-
-    def _content_pairs(self, people: _People, p_rows: np.ndarray, s_rows: np.ndarray) -> np.ndarray:
-        """Content parts (``content.PARTS``) of (training person, service) pairs."""
-        pv = self._train_pv
-        frame = people.frame
-        lat = frame["latitude"].to_numpy(dtype=float)[p_rows]
-        lon = frame["longitude"].to_numpy(dtype=float)[p_rows]
-        dist = np.asarray(haversine_km(lat, lon, self.lat_[s_rows], self.lon_[s_rows]))
-        return self.content_.parts(
-            PersonVector(
-                pv.needs[p_rows],
-                pv.main_need[p_rows],
-                pv.strengths[p_rows],
-                pv.mode_fit[p_rows],
-                pv.radius_km[p_rows],
-            ),
-            s_rows,
-            dist,
+    def _training_people(
+        self, frame: pd.DataFrame, X: sp.csr_matrix, member: sp.csr_matrix
+    ) -> PairPeople:
+        """The training people's side of pairs (rows of ``frame``)."""
+        return PairPeople(
+            self._training_vectors(frame),
+            X,
+            member,
+            frame["latitude"].to_numpy(dtype=np.float64),
+            frame["longitude"].to_numpy(dtype=np.float64),
         )
 
     def _training_vectors(self, frame: pd.DataFrame) -> PersonVector:
@@ -778,14 +727,13 @@ class Recommender(BaseEstimator):
 
     # -- binding to a catalogue --------------------------------------------------------------
 
-    def _bind(self, catalogue: Catalogue, learned: _Learned | None) -> None:
+    def _bind(self, catalogue: Catalogue, learned: LearnedParts | None) -> None:
         """Build the catalogue-side arrays; map learned per-service state onto it by id."""
         self.catalogue_ = catalogue
         sf = ServiceFeatures().fit(catalogue)
         self.service_features_ = sf
         self.n_services_ = len(catalogue)
         self.service_ids_ = np.asarray(catalogue.ids(), dtype=object)
-        self.lat_, self.lon_ = sf.lat_, sf.lon_
         self.candidates_ = CandidateFinder().fit(catalogue, sf.modes_)
         self.content_ = ContentScorer().fit(
             sf.need_matrix_, sf.activity_matrix_, sf.modes_, sf.need_codes_, sf.activity_codes_
@@ -803,6 +751,9 @@ class Recommender(BaseEstimator):
             ],
             format="csr",
             dtype=np.float32,
+        )
+        self._services = ServiceSide(
+            self.content_, self.service_matrix_, ServicePoints.of(catalogue)
         )
         if learned is None:
             return
@@ -829,12 +780,16 @@ class Recommender(BaseEstimator):
             service_ids=self.service_ids_,
             needs=self.bound_needs_,
         )
+        self._bound = LearnedParts(
+            self.bound_priors_,
+            self.bound_groups_,
+            self.bound_als_,
+            self.bound_ratings_model_,
+            self.bound_taste_,
+            self.bound_needs_,
+            self.bound_kind_,
+        )
         self._group_col = {k: j for j, k in enumerate(self.group_keys_)}
-        self.unrated_ = self.bound_priors_.n_ratings == 0
-        self._blend_col = {f: j for j, f in enumerate(self.blend_.feature_names_)}
-        self._evidence_cols = [
-            j for j, f in enumerate(self.blend_.feature_names_) if f in EVIDENCE_FEATURES
-        ]
         names = self.person_features_.get_feature_names_out()
         self._pf_col = {str(n): j for j, n in enumerate(names)}
 
@@ -852,15 +807,15 @@ class Recommender(BaseEstimator):
         out._bind(catalogue, self._learned())
         return out
 
-    def _keep(self, learned: _Learned) -> None:
+    def _keep(self, learned: LearnedParts) -> None:
         """Keep the learned parts as fitted attributes (what ``save`` writes)."""
         self.priors_, self.groups_, self.als_ = learned.priors, learned.groups, learned.als
         self.ratings_model_, self.taste_ = learned.ratings_model, learned.taste
         self.need_evidence_, self.kind_taste_ = learned.needs, learned.kind
 
-    def _learned(self) -> _Learned:
+    def _learned(self) -> LearnedParts:
         """The fitted attributes as the learned parts ``_bind`` maps onto a catalogue."""
-        return _Learned(
+        return LearnedParts(
             self.priors_,
             self.groups_,
             self.als_,
@@ -892,14 +847,6 @@ class Recommender(BaseEstimator):
         top_k = check_top_k(top_k, "recommend")
         return self._recommend(person, top_k, exploration, rng)
 
-    def recommend_batch(self, people: Sequence[Person], top_k: int = 10) -> list[list[Suggestion]]:
-        """``recommend`` for each person (identical results to single calls)."""
-        check_fitted(self)
-        top_k = check_top_k(top_k, "recommend_batch")
-        for person in people:
-            check_person(person, "recommend_batch")
-        return [self._recommend(p, top_k) for p in people]
-
     def _recommend(
         self,
         person: Person,
@@ -913,8 +860,7 @@ class Recommender(BaseEstimator):
         rows = cands.rows
         if len(rows) == 0:
             return []
-        pv = self.content_.person_vector(person, radius)
-        feats = self._features(person, location, pv, rows, cands.distance_km)
+        pv, feats = self._candidate_features(person, location, radius, rows)
         relevance = self.blend_.predict(feats)
         pool_n = min(len(rows), max(5 * top_k, 50))
         if pool_n < len(rows):
@@ -935,7 +881,7 @@ class Recommender(BaseEstimator):
         picked = pool[order]
         n_explore = exploration.n_slots(len(picked)) if exploration is not None else 0
         drawn_p: np.ndarray | None = None  # per slot: NaN ranked, else the draw's probability
-        if n_explore:
+        if exploration is not None and n_explore:
             picked, gains, drawn_p = self._explore(
                 exploration, rng, pv, rows, picked, gains, relevance, n_explore
             )
@@ -1021,8 +967,7 @@ class Recommender(BaseEstimator):
         cands = self.candidates_.find(person, location, radius, self.max_nearby)
         if len(cands.rows) == 0:
             return out
-        pv = self.content_.person_vector(person, radius)
-        feats = self._features(person, location, pv, cands.rows, cands.distance_km)
+        _, feats = self._candidate_features(person, location, radius, cands.rows)
         return scores_by_id(
             service_ids, self.catalogue_.index(), cands.rows, self.blend_.predict(feats)
         )
@@ -1044,108 +989,144 @@ class Recommender(BaseEstimator):
         keys = person_group_keys(person.band, person.sex, person.needs, person.strengths)
         return [self._group_col[k] for k in keys if k in self._group_col]
 
-    def _features(
+    def _candidate_features(
         self,
         person: Person,
         location: tuple[float, float] | None,
-        pv: PersonVector,
+        radius: float,
         rows: np.ndarray,
-        distance_km: np.ndarray,
-    ) -> np.ndarray:
-        """Blend features of one person against the candidate ``rows``: one column at a time
-        into a preallocated matrix, every service-side product over float32 arrays."""
+    ) -> tuple[PersonVector, np.ndarray]:
+        """The person's content vector, and the blend features of them against the candidate
+        ``rows`` (``pairs.pair_features``, as training builds them; missing values imputed)."""
+        pv = self.content_.person_vector(person, radius)
+        groups = self._person_group_rows(person)
+        member = sp.csr_matrix(
+            (np.ones(len(groups)), np.asarray(groups, dtype=np.int64), [0, len(groups)]),
+            shape=(1, len(self.group_keys_)),
+        )
+        lat, lon = location if location is not None else (np.nan, np.nan)
+        block = PairPeople(
+            PersonVector(
+                pv.needs[None], pv.main_need[None], pv.strengths[None], pv.mode_fit[None], radius
+            ),
+            self._person_x(person),
+            member,
+            np.array([lat], dtype=np.float64),
+            np.array([lon], dtype=np.float64),
+        )
+        pairs = make_pairs(block, np.zeros(len(rows), dtype=np.int64), rows, self._services)
         names = self.blend_.feature_names_
-        out = np.empty((len(rows), len(names)), order="F")  # filled column by column
-        col = self._blend_col
-        if self.use_content:
-            parts = self.content_.parts(pv, rows, distance_km)
-            for j, part in enumerate(content_mod.PARTS):
-                out[:, col[part]] = parts[:, j]
-            out[:, col["any_need"]] = parts[:, 0] > 0
-        if self.use_collaborative and self.bound_taste_ is None:  # day one: nothing learned
-            for f in PART_FEATURES["collaborative"]:
-                if f in col:
-                    out[:, col[f]] = self.blend_.mean_[col[f]]
-        elif self.use_collaborative:
-            groups = self._person_group_rows(person)
-            share, lift = self.bound_groups_.scores(groups, rows)
-            out[:, col["group_share"]] = share
-            out[:, col["group_lift"]] = lift
-            x = self._person_x(person)
-            # both feature-keyed tastes in one pass over the service matrix
-            tastes = np.column_stack(
-                [self.bound_taste_.person_vector(x), self.bound_kind_.person_vector(x)]
-            )
-            by_service = np.asarray(self.service_matrix_ @ tastes)[rows]
-            out[:, col["taste"]] = by_service[:, 0]
-            out[:, col["kind_taste"]] = by_service[:, 1]
-            if "als" in col:
-                u = self.bound_als_.person_factors(x)[0].astype(np.float32)
-                out[:, col["als"]] = (self.bound_als_.item_factors_ @ u)[rows]
-            fm = self.bound_ratings_model_
-            u = fm.person_factors(x)[0]
-            out[:, col["rated_taste"]] = (fm.item_factors_ @ u)[rows]
-            fit, main = self.bound_needs_.scores(pv.needs, pv.main_need, rows)
-            out[:, col["need_fit"]] = fit
-            out[:, col["main_need_fit"]] = main
-        if self.use_priors:
-            out[:, col["prior_lift"]] = self.bound_lift_[rows]
-            out[:, col["quality"]] = self.bound_quality_[rows]
-            fm = self.bound_ratings_model_
-            out[:, col["rated_quality"]] = 0.0 if fm is None else fm.bias_[rows]
-        unrated = self.unrated_[rows]
-        if unrated.any():
-            out[np.ix_(np.flatnonzero(unrated), self._evidence_cols)] = self.blend_.mean_[
-                self._evidence_cols
-            ]
-        return out
+        return pv, self.blend_.impute(pair_features(pairs, self._bound, self._services, names))
 
-    # -- persistence -------------------------------------------------------------------------
+    # -- persistence (``Ranker.save`` / ``Ranker.load``) ---------------------------------------
 
-    def save(self, directory: str | Path) -> Path:
-        """Write the model to ``directory`` (see ``vcsmatch.ranking.persistence``)."""
-        from vcsmatch.ranking.persistence import save_recommender
+    def _saved_parts(self) -> tuple[tuple[str, Any], ...]:
+        """The learned models saved as arrays under their prefix (``None``: not learned)."""
+        return (
+            ("als", self.als_),
+            ("taste", self.taste_),
+            ("ratings_model", self.ratings_model_),
+            ("kind_taste", self.kind_taste_),
+            ("need_evidence", self.need_evidence_),
+        )
 
-        check_fitted(self)
-        return save_recommender(self, Path(directory))
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        priors, prior_scalars = self.priors_.to_arrays()
+        arrays: dict[str, np.ndarray] = {
+            "train_service_ids": np.asarray(self.train_service_ids_, dtype=str),
+            **prefixed("priors", priors),
+            **prefixed("groups", self.groups_.to_arrays()),
+            **prefixed("blend", self.blend_.to_arrays()),
+        }
+        for prefix, part in self._saved_parts():
+            if part is not None:
+                arrays.update(prefixed(prefix, part.to_arrays()))
+        pf = self.person_features_
+        fields = {
+            "version": self.version_,
+            "fingerprint": self.fingerprint_,
+            "metrics": self.metrics_,
+            "trained_at": self.trained_at_.isoformat(),
+            "n_ratings": self.n_ratings_,
+            "n_people": self.n_people_,
+            "n_blend_rows": self.n_blend_rows_,
+            "blend_features": list(self.blend_.feature_names_),
+            "priors": prior_scalars,
+            "groups": {"n_people": self.groups_.n_people_, "keys": list(self.group_keys_)},
+            "service_words": list(self.service_words_.vocabulary_),
+            "person_features": {
+                "area_cell_deg": pf.area_cell_deg,
+                "groups": list(pf.groups),
+                "areas": [c for c in pf.categories_.get("area", []) if c != "unknown"],
+                "feature_names": [str(n) for n in pf.get_feature_names_out()],
+            },
+        }
+        return fields, arrays
 
-    @classmethod
-    def load(cls, directory: str | Path) -> Recommender:
-        """Read a model written by ``save``; raises ``ModelLoadError`` when it cannot be
-        trusted (missing, truncated or tampered-with files, or a newer format)."""
-        from vcsmatch.ranking.persistence import load_recommender
+    def _restore(
+        self, header: dict[str, Any], arrays: dict[str, np.ndarray], catalogue: Catalogue
+    ) -> None:
+        self.taxonomy_ = load_taxonomy()
+        self.train_service_ids_ = arrays["train_service_ids"]
+        priors = ServicePriors.from_arrays(unprefixed("priors", arrays), header["priors"])
+        groups = GroupStats.from_arrays(
+            unprefixed("groups", arrays), self.shrinkage, int(header["groups"]["n_people"])
+        )
+        self.group_keys_ = tuple(header["groups"]["keys"])
+        blank: dict[str, Any] = {  # each saved model, unfitted, to take its arrays
+            "als": FeatureALS(self.n_factors, self.regularization, self.iterations),
+            "taste": InteractionModel(self.taste_C),
+            "ratings_model": RatingFactorization(self.rating_factors),
+            "kind_taste": KindTaste(self.kind_alpha),
+            "need_evidence": NeedEvidence(self.need_shrinkage),
+        }
+        saved = {name.split(".")[0] for name in arrays}
+        parts = {k: m.set_arrays(unprefixed(k, arrays)) for k, m in blank.items() if k in saved}
+        words = ServiceWords()
+        words.vocabulary_ = tuple(str(w) for w in header["service_words"])
+        self.service_words_ = words
+        self.blend_ = Blend.from_arrays(unprefixed("blend", arrays), header["blend_features"])
+        self.person_features_ = _person_features(header["person_features"])
+        learned = LearnedParts(
+            priors,
+            groups,
+            parts.get("als"),
+            parts.get("ratings_model"),
+            parts.get("taste"),
+            parts.get("need_evidence"),
+            parts.get("kind_taste"),
+        )
+        self._keep(learned)
+        self._bind(catalogue, learned)
+        self.version_ = header["version"]
+        self.fingerprint_ = header["fingerprint"]
+        self.metrics_ = dict(header.get("metrics") or {})
+        self.trained_at_ = dt.datetime.fromisoformat(header["trained_at"])
+        self.n_ratings_ = int(header["n_ratings"])
+        self.n_people_ = int(header["n_people"])
+        self.n_blend_rows_ = int(header["n_blend_rows"])
 
-        return load_recommender(Path(directory))
 
-
-def _mark_missing(
-    cols: dict[str, np.ndarray], names: Sequence[str], unrated: np.ndarray
-) -> np.ndarray:
-    """The feature matrix, with evidence features set to NaN for services nobody rated."""
-    out = np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in names])
-    if unrated.any():
-        for j, f in enumerate(names):
-            if f in EVIDENCE_FEATURES:
-                out[unrated, j] = np.nan
-    return out
-
-
-def _pair_group_scores(
-    groups: GroupStats, member: sp.csr_matrix, p_rows: np.ndarray, s_rows: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``GroupStats.scores`` for many (person, service) pairs at once."""
-    k = np.asarray(member.sum(axis=1)).ravel()
-    k_safe = np.where(k > 0, k, 1.0)
-    norm = sp.diags(1.0 / k_safe) @ member  # mean over each person's groups
-    share = np.zeros(len(p_rows))
-    rate = np.zeros(len(p_rows))
-    for start in range(0, len(p_rows), 20000):
-        sl = slice(start, start + 20000)
-        pr, sr = p_rows[sl], s_rows[sl]
-        a = norm[pr]
-        share[sl] = np.asarray(a.multiply(groups.share_dev_[:, sr].T).sum(axis=1)).ravel()
-        share[sl] += groups.global_share_[sr] * (a @ groups.share_base_)
-        rate[sl] = np.asarray(a.multiply(groups.rate_dev_[:, sr].T).sum(axis=1)).ravel()
-    no_group = k[p_rows] == 0
-    share[no_group] = groups.global_share_[s_rows[no_group]]
-    return share, rate
+def _person_features(saved: dict[str, Any]) -> PersonFeatures:
+    """Refit ``PersonFeatures`` to the saved vocabulary: one point at the centre of each saved
+    area cell gives back exactly the saved areas; the feature names must then match."""
+    step = float(saved["area_cell_deg"])
+    lats, lons = [], []
+    for cell in saved["areas"]:
+        lat, lon = (float(x) for x in cell.split(","))
+        lats.append(lat + step / 2)
+        lons.append(lon + step / 2)
+    frame = pd.DataFrame(
+        {
+            "age": np.nan,
+            "sex": "not_recorded",
+            "needs": [()] * len(lats),
+            "strengths": [()] * len(lats),
+            "latitude": lats,
+            "longitude": lons,
+        }
+    )
+    pf = PersonFeatures(area_cell_deg=step, groups=tuple(saved["groups"])).fit(frame)
+    if [str(n) for n in pf.get_feature_names_out()] != list(saved["feature_names"]):
+        raise ModelLoadError("header.json: person feature vocabulary does not round-trip")
+    return pf
