@@ -341,7 +341,8 @@ class GroupMeanRating(_Baseline):
         band = None if age is None or pd.isna(age) else age_band(int(age))
         return f"{band or 'unknown'}|{sex}"
 
-    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame | None) -> None:
+    def _validate_params(self) -> None:
+        _Baseline(self.default_radius_km)._validate_params()
         if self.group not in self.GROUPS:
             raise ValueError(
                 f"The 'group' parameter of GroupMeanRating must be one of {self.GROUPS!r}. "
@@ -352,6 +353,8 @@ class GroupMeanRating(_Baseline):
                 "The 'shrinkage' parameter of GroupMeanRating must be a non-negative number. "
                 f"Got {self.shrinkage!r} instead."
             )
+
+    def _learn(self, catalogue: Catalogue, ratings: pd.DataFrame | None) -> None:
         frame = ratings if ratings is not None else pd.DataFrame()
         keys = [self._key(a, x) for a, x in zip(frame["age"], frame["sex"], strict=True)]
         self.group_keys_ = tuple(sorted(set(keys)))
@@ -368,6 +371,21 @@ class GroupMeanRating(_Baseline):
         k = float(self.shrinkage)
         self.mean_ = (total + k * self.overall_mean_) / np.maximum(self.n_ + k, 1e-12)
         self.mean_[self.n_ + k == 0] = self.overall_mean_
+
+    def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        fields, arrays = super()._state()
+        fields["group_keys"] = list(self.group_keys_)
+        fields["overall_mean"] = self.overall_mean_
+        return fields, {**arrays, "n": self.n_, "mean": self.mean_}
+
+    def _restore(
+        self, header: dict[str, Any], arrays: dict[str, np.ndarray], catalogue: Catalogue
+    ) -> None:
+        super()._restore(header, arrays, catalogue)
+        self.group_keys_ = tuple(str(k) for k in header["group_keys"])
+        self.overall_mean_ = float(header["overall_mean"])
+        self.n_ = np.asarray(arrays["n"], dtype=np.float64)
+        self.mean_ = np.asarray(arrays["mean"], dtype=np.float64)
 
     def _row(self, person: Person) -> int | None:
         key = self._key(person.age, person.sex)
