@@ -71,6 +71,7 @@ def _context(request: Request, ws: WebSession, values: dict[str, Any], **extra: 
         "not_an_assessment": NOT_AN_ASSESSMENT,
         "front_door": request.app.state.vcsmatch.settings.front_door_contact,
         "describe": describe,
+        "public": True,
         **extra,
     }
 
@@ -91,7 +92,7 @@ async def find(request: Request) -> Response:
 
     def work(db: Session, ws: WebSession | None) -> Response:
         if not csrf_ok(ws, form.get(CSRF_FIELD)):
-            return expired_form(ws)
+            return expired_form(ws, public=True)
         limiter = _limiter(request)
         wait = limiter.acquire((request.client or ("?", 0))[0])
         if wait > 0:
@@ -99,6 +100,7 @@ async def find(request: Request) -> Response:
                 "message.html",
                 429,
                 session=ws,
+                public=True,
                 title="Too many searches",
                 message="You have searched many times in a short time. Wait "
                 f"{limiter.retry_after(wait)} seconds, then try again. "
@@ -108,7 +110,7 @@ async def find(request: Request) -> Response:
             return page
         serving = request.app.state.vcsmatch.serving
         if serving.recommender is None or serving.catalogue is None:
-            return not_ready(ws)
+            return not_ready(ws, public=True)
         settings = request.app.state.vcsmatch.settings
         tax = load_taxonomy()
         directory = get_postcode_directory(settings)
