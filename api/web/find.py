@@ -8,7 +8,8 @@ called directly (not the API's route, which logs the request and what it showed)
 entry is written, and the only cookie is the anonymous session that carries the form's CSRF
 token. Searches are rate-limited per client address (``Settings.find_rate_limit_per_minute``)
 in this worker's memory. Every page says it is not an assessment and how to reach the
-council's front door (``Settings.front_door_contact``).
+council's front door (``Settings.front_door_contact``). Its pages (``public``) lead back to
+``/find``, not to staff sign-in, which has its own header link.
 """
 
 from __future__ import annotations
