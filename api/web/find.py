@@ -116,7 +116,11 @@ async def find(request: Request) -> Response:
         tax = load_taxonomy()
         directory = get_postcode_directory(settings)
         towns = _towns(request, serving.catalogue)
-        if form.get("action") == "interpret":
+        action = form.get("action")
+        unread = not form.get("read") and str(form.get("situation") or "").strip()
+        if action == "find" and unread and not form.getlist("needs"):
+            action = "interpret"  # described, never read, nothing ticked: read it to confirm
+        if action == "interpret":
             parsed, _ = parse_find(form, tax, directory, towns.lookup, need_codes=False)
             values = parsed.values
             errors = [e for e in parsed.errors if e[0] == "situation"]

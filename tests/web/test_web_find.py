@@ -193,3 +193,26 @@ def test_find_sets_no_cookie_beyond_the_csrf_session(web_world: WebWorld) -> Non
     assert flags["path"] == "/"
     _, payload = URLSafeTimedSerializer("unsigned").loads_unsafe(value.strip('"'))
     assert payload is not None and set(payload) == {"sid", "kid"} and payload["kid"] is None
+
+
+def test_a_description_sent_to_find_is_read_for_confirming_first(
+    app_client: TestClient, web_world: WebWorld
+) -> None:
+    """ "Find services" with a description and nothing ticked does not search on a reading
+    the resident has not seen: it shows the kinds of help read from it, ticked, to confirm.
+    Once read, unticking everything is an error on the field, not a second reading."""
+    place = {"place": web_world.postcode, "age": "81"}
+    situation = "Since mum died my dad is lonely and isolated"
+    read = _find(app_client, action="find", situation=situation, **place)
+    assert read.status_code == 200, read.text
+    assert "Check the ticked boxes" in read.text
+    assert "Services you could contact" not in read.text
+    ticked = re.findall(r'name="needs" type="checkbox" value="([^"]+)" checked', read.text)
+    assert "social-isolation" in ticked
+    assert '<input type="hidden" name="read" value="1">' in read.text
+    again = {"csrf_token": token(read.text), "action": "find", "read": "1", **place}
+    unticked = app_client.post("/find", data={**again, "situation": situation})
+    assert unticked.status_code == 400
+    assert 'href="#needs"' in unticked.text and "Check the ticked boxes" not in unticked.text
+    confirmed = app_client.post("/find", data={**again, "situation": situation, "needs": ticked})
+    assert confirmed.status_code == 200 and "Services you could contact" in confirmed.text
