@@ -256,15 +256,14 @@ def logged_requests(
     )
     rows = session.execute(_within(stmt, RecommendationRequestRow.created_at, since, until)).all()
     session.rollback()
-    requests = [
-        LoggedRequest(
-            request_id,
-            district,
-            Person(age=age, sex=sex, needs=json.loads(needs_json or "[]")),
-            None if lat is None or lon is None else (lat, lon),
-        )
-        for request_id, district, age, sex, needs_json, lat, lon in rows
-    ]
+    people: dict[tuple[Any, ...], Person] = {}  # many requests share age, sex and needs
+    requests = []
+    for request_id, district, age, sex, needs_json, lat, lon in rows:
+        key = (age, sex, needs_json)
+        if key not in people:
+            people[key] = Person(age=age, sex=sex, needs=json.loads(needs_json or "[]"))
+        location = None if lat is None or lon is None else (lat, lon)
+        requests.append(LoggedRequest(request_id, district, people[key], location))
     return requests, relevant
 
 
