@@ -3,6 +3,8 @@ and commissioners (``manager`` and ``analyst`` keys).
 
 Only counts leave, and counts under ``vcsmatch.store.insights.SUPPRESS_BELOW`` are sent as
 ``null`` (suppressed); no person-level row. ``format=csv`` gives the same table as CSV.
+``since``/``until`` (ISO dates, UTC days, both included) keep referrals and requests to a
+period; ``/stale`` is as of today and takes neither.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ServingDep, SessionDep, SettingsDep, require_role
-from api.problems import not_ready
+from api.problems import field_problem, not_ready
 from vcsmatch.store import insights
 from vcsmatch.store.api_keys import ApiKeyRecord
 
@@ -25,6 +28,32 @@ router = APIRouter(prefix="/v1/insights", tags=["insights"])
 Manager = Annotated[ApiKeyRecord, Depends(require_role("manager", "analyst"))]
 Format = Annotated[Literal["json", "csv"], Query()]
 Grouping = Literal[insights.GROUPINGS]  # type: ignore[valid-type]
+
+
+@dataclass(frozen=True)
+class Period:
+    """The ``since``/``until`` query parameters, checked as a pair (422 when reversed)."""
+
+    since: dt.date | None
+    until: dt.date | None
+
+
+async def period(
+    since: Annotated[
+        dt.date | None, Query(description="First UTC day counted (ISO date, included).")
+    ] = None,
+    until: Annotated[
+        dt.date | None, Query(description="Last UTC day counted (ISO date, included).")
+    ] = None,
+) -> Period:
+    try:
+        insights.window(since, until)
+    except ValueError as exc:
+        raise field_problem("since", str(exc)) from None
+    return Period(since, until)
+
+
+PeriodDep = Annotated[Period, Depends(period)]
 
 _CSV = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}
 
@@ -105,10 +134,12 @@ def _counts(by: str, rows: list[insights.CountRow], format: str) -> Any:  # noqa
 def referral_insight(
     key: Manager,
     session: SessionDep,
+    period: PeriodDep,
     by: Annotated[Grouping, Query()] = "week",
     format: Format = "json",  # noqa: A002 - the API's name
 ) -> Any:
-    return _counts(by, insights.referral_counts(session, by), format)
+    rows = insights.referral_counts(session, by, since=period.since, until=period.until)
+    return _counts(by, rows, format)
 
 
 @router.get(
@@ -118,8 +149,14 @@ def referral_insight(
     summary="Per team and month: services referred to for the first time",
     responses=_CSV,
 )
-def discovered_insight(key: Manager, session: SessionDep, format: Format = "json") -> Any:  # noqa: A002
-    return _counts("team-month", insights.discovered(session), format)
+def discovered_insight(
+    key: Manager,
+    session: SessionDep,
+    period: PeriodDep,
+    format: Format = "json",  # noqa: A002
+) -> Any:
+    rows = insights.discovered(session, since=period.since, until=period.until)
+    return _counts("team-month", rows, format)
 
 
 @router.get(
@@ -133,6 +170,7 @@ def gaps_insight(
     key: Manager,
     session: SessionDep,
     serving: ServingDep,
+    period: PeriodDep,
     high_demand_at: Annotated[
         int,
         Query(
@@ -154,7 +192,12 @@ def gaps_insight(
     if serving.recommender is None:
         raise not_ready("No model is loaded yet.")
     found = insights.gaps(
-        session, serving.recommender, high_demand_at=high_demand_at, thin_at_most=thin_at_most
+        session,
+        serving.recommender,
+        high_demand_at=high_demand_at,
+        thin_at_most=thin_at_most,
+        since=period.since,
+        until=period.until,
     )
     data = [Gap(**vars(g)) for g in found]
     if format == "csv":

@@ -8,7 +8,8 @@ called directly (not the API's route, which logs the request and what it showed)
 entry is written, and the only cookie is the anonymous session that carries the form's CSRF
 token. Searches are rate-limited per client address (``Settings.find_rate_limit_per_minute``)
 in this worker's memory. Every page says it is not an assessment and how to reach the
-council's front door (``Settings.front_door_contact``).
+council's front door (``Settings.front_door_contact``). Its pages (``public``) lead back to
+``/find``, not to staff sign-in, which has its own header link.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ def _context(request: Request, ws: WebSession, values: dict[str, Any], **extra: 
         "not_an_assessment": NOT_AN_ASSESSMENT,
         "front_door": request.app.state.vcsmatch.settings.front_door_contact,
         "describe": describe,
+        "public": True,
         **extra,
     }
 
@@ -91,7 +93,7 @@ async def find(request: Request) -> Response:
 
     def work(db: Session, ws: WebSession | None) -> Response:
         if not csrf_ok(ws, form.get(CSRF_FIELD)):
-            return expired_form(ws)
+            return expired_form(ws, public=True)
         limiter = _limiter(request)
         wait = limiter.acquire((request.client or ("?", 0))[0])
         if wait > 0:
@@ -99,6 +101,7 @@ async def find(request: Request) -> Response:
                 "message.html",
                 429,
                 session=ws,
+                public=True,
                 title="Too many searches",
                 message="You have searched many times in a short time. Wait "
                 f"{limiter.retry_after(wait)} seconds, then try again. "
@@ -108,12 +111,16 @@ async def find(request: Request) -> Response:
             return page
         serving = request.app.state.vcsmatch.serving
         if serving.recommender is None or serving.catalogue is None:
-            return not_ready(ws)
+            return not_ready(ws, public=True)
         settings = request.app.state.vcsmatch.settings
         tax = load_taxonomy()
         directory = get_postcode_directory(settings)
         towns = _towns(request, serving.catalogue)
-        if form.get("action") == "interpret":
+        action = form.get("action")
+        unread = not form.get("read") and str(form.get("situation") or "").strip()
+        if action == "find" and unread and not form.getlist("needs"):
+            action = "interpret"  # described, never read, nothing ticked: read it to confirm
+        if action == "interpret":
             parsed, _ = parse_find(form, tax, directory, towns.lookup, need_codes=False)
             values = parsed.values
             errors = [e for e in parsed.errors if e[0] == "situation"]

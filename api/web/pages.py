@@ -123,23 +123,26 @@ def over_rate_limit(request: Request, ws: WebSession) -> Response | None:
     return page
 
 
-def expired_form(ws: WebSession | None) -> Response:
-    """A POST whose CSRF token does not match: never act on it."""
+def expired_form(ws: WebSession | None, *, public: bool = False) -> Response:
+    """A POST whose CSRF token does not match: never act on it. ``public``: a page of the
+    public ``/find`` (its header and links lead back there, not to staff sign-in)."""
     return render(
         "message.html",
         400,
         session=ws,
+        public=public,
         title="This form has expired",
         message="For your security the form could not be sent. Go back, reload the page and "
         "try again.",
     )
 
 
-def not_ready(ws: WebSession | None) -> Response:
+def not_ready(ws: WebSession | None, *, public: bool = False) -> Response:
     return render(
         "message.html",
         503,
         session=ws,
+        public=public,
         title="The service directory is not loaded yet",
         message="No catalogue has been imported, or it is still loading. Try again in a minute.",
     )

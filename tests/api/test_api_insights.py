@@ -9,11 +9,12 @@ import io
 
 from api_helpers import Seed
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import text, update
 
 from vcsmatch.staleness import months_since
 from vcsmatch.store import api_keys
 from vcsmatch.store.db import open_store
+from vcsmatch.store.tables import RecommendationRequestRow, ReferralRow
 
 
 def _manager(seed: Seed) -> dict[str, str]:
@@ -207,3 +208,79 @@ def test_gaps_count_demand_provision_and_unmet_per_need_and_district(
             d for (d,) in session.execute(text("SELECT district FROM recommendation_requests"))
         }
     assert stored == {district, other.postcode.split()[0]}
+
+
+def test_since_and_until_keep_insights_to_a_period(
+    fresh_client: TestClient, fresh_seed: Seed
+) -> None:
+    """22 requests for one need from one district, each referred; 11 of them (requests and
+    referrals) moved to 5 March 2025. ``since``/``until`` (UTC days, both included) count
+    only the period's on referrals, discovered and gaps; bad or reversed dates are 422s."""
+    manager = _manager(fresh_seed)
+    person = next(p for p in fresh_seed.world.new_people if p.postcode and p.needs)
+    need, district = person.needs[0], person.postcode.split()[0]
+    body = {"postcode": person.postcode, "age": 70, "needs": [need]}
+    asked, referred = [], []
+    for _ in range(22):
+        answer = _ask(fresh_client, fresh_seed, body)
+        made = fresh_client.post(
+            "/v1/referrals",
+            json={
+                "request_id": answer["request_id"],
+                "service_id": answer["suggestions"][0]["service_id"],
+            },
+            headers=fresh_seed.auth("practitioner"),
+        )
+        assert made.status_code == 201, made.text
+        asked.append(answer["request_id"])
+        referred.append(answer["suggestions"][0]["service_id"])
+    then = dt.datetime(2025, 3, 5, 23, 30, tzinfo=dt.UTC)
+    with open_store(fresh_seed.settings)() as session:
+        for table in (RecommendationRequestRow, ReferralRow):
+            session.execute(
+                update(table).where(table.request_id.in_(asked[:11])).values(created_at=then)
+            )
+        session.commit()
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+
+    def get(path: str) -> dict:
+        response = fresh_client.get(path, headers=manager)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def team_count(query: str) -> int | None:
+        rows = get(f"/v1/insights/referrals?by=team{query}")["data"]
+        return rows[0]["count"] if rows else 0
+
+    assert team_count("") == 22
+    assert team_count(f"&since={today}") == 11
+    assert team_count("&since=2025-03-05&until=2025-03-05") == 11
+    assert team_count("&until=2025-03-04") == 0
+    assert [r["group"] for r in get("/v1/insights/referrals?by=week&until=2025-12-31")["data"]] == [
+        "2025-W10"
+    ]
+
+    def demand(query: str) -> int | None:
+        path = f"/v1/insights/gaps?high_demand_at=10&thin_at_most=1000{query}"
+        rows = {(r["need"], r["district"]): r for r in get(path)["data"]}
+        return rows[(need, district)]["requests"] if (need, district) in rows else 0
+
+    assert demand("") == 22
+    assert demand(f"&since={today}") == 11
+    assert demand("&until=2025-03-05") == 11
+    assert demand("&until=2025-03-04") == 0
+
+    months = {r["group"].rsplit(" ", 1)[1] for r in get("/v1/insights/discovered")["data"]}
+    assert "2025-03" in months
+    later = set(referred[11:]) - set(referred[:11])  # first referred to today
+    assert bool(get(f"/v1/insights/discovered?since={today}")["data"]) is bool(later)
+    march = get("/v1/insights/discovered?until=2025-03-05")["data"]
+    assert [r["group"].rsplit(" ", 1)[1] for r in march] == ["2025-03"]
+
+    for path in ("referrals", "discovered", "gaps"):
+        for query in ("since=2025-13-01", "until=yesterday", "since=2025-03-06&until=2025-03-05"):
+            response = fresh_client.get(f"/v1/insights/{path}?{query}", headers=manager)
+            assert response.status_code == 422, (path, query, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            field = response.json()["errors"][0]["field"]
+            assert field in ("since", "until", "query.since", "query.until"), field

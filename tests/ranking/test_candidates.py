@@ -29,6 +29,42 @@ def test_find_many_equals_find_for_each(small_world: World) -> None:
         np.testing.assert_array_equal(got.eligibility.eligible, one.eligibility.eligible)
 
 
+def test_count_meeting_counts_what_find_finds(small_world: World) -> None:
+    """Per person and need, ``count_meeting`` gives the number of ``find`` candidates meeting
+    the need, for people sharing places with different ages, sexes and needs (specialist
+    ones too), and for people with no location."""
+    cat = small_world.catalogue
+    finder = CandidateFinder().fit(cat, ServiceFeatures().fit(cat).modes_)
+    services = list(cat)
+    codes = sorted({n for s in services for n in s.all_needs})
+    meets = {c: np.array([c in s.all_needs for s in services]) for c in codes}
+    places = [(p.latitude, p.longitude) for p in small_world.new_people if p.latitude is not None]
+    rng = np.random.default_rng(3)
+    people, locs = [], []
+    for i in range(120):
+        needs = list(rng.choice(codes, size=int(rng.integers(1, 4)), replace=False))
+        if i % 7 == 0:
+            needs.append("domestic-abuse")
+        if i % 11 == 0:
+            needs.append("substance-misuse")
+        people.append(
+            Person(
+                age=int(rng.choice([16, 25, 50, 64, 65, 80, 95])),
+                sex=("female", "male", "not_recorded")[i % 3],
+                needs=needs,
+            )
+        )
+        locs.append(None if i % 9 == 0 else places[i % 5])
+    got = finder.count_meeting(people, locs, 8.0, meets)
+    nonzero = 0
+    for person, loc, counts in zip(people, locs, got, strict=True):
+        rows = finder.find(person, loc, 8.0).rows
+        want = {n: int(meets[n][rows].sum()) for n in person.needs if n in meets}
+        assert counts == want
+        nonzero += any(counts.values())
+    assert nonzero > 30  # the comparison is not between empty answers
+
+
 def test_a_service_also_reached_remotely_loses_less_with_distance() -> None:
     """Distance decay: full for a service met only in person, ``REMOTE_ALTERNATIVE_DECAY``
     of it when the service also phones or meets online, none when it needs no travel."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from web_helpers import SCREENSHOTS, WebWorld, make_referrals, new_key
+from web_helpers import SCREENSHOTS, WebWorld, make_referrals, new_key, token
 
 from vcsmatch.store import ratings_log
 from vcsmatch.store.db import open_store
@@ -371,4 +371,26 @@ def test_find_self_service_is_accessible(
     screenshot(page, "find")
     page.get_by_role("button", name="Find services").click()  # the form is kept: search again
     assert page.get_by_role("heading", name="Services you could contact").is_visible()
+    header = page.locator("header")
+    assert header.get_by_role("link", name="Find community services").get_attribute("href") == (
+        "/find"
+    )
+    assert header.get_by_role("link", name="Staff sign in").get_attribute("href") == "/sign-in"
+
+    # past the rate limit (spent here by the same browser's other requests) the next search
+    # is an accessible HTML page that still leads back to /find
+    spent = [
+        page.request.post(
+            "/find",
+            form={"csrf_token": token(page.content()), "action": "interpret", "situation": ""},
+        ).status
+        for _ in range(40)
+    ]
+    assert 429 in spent
+    page.get_by_role("button", name="Find services").click()
+    assert page.get_by_role("heading", name="Too many searches").is_visible()
+    assert "front door" in page.locator("main").inner_text()
+    check_accessibility(page, axe_source)
+    page.get_by_role("link", name="Go to the start page").click()
+    page.wait_for_url("**/find")
     assert page.csp_violations == []  # type: ignore[attr-defined]

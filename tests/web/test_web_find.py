@@ -122,3 +122,97 @@ def test_find_is_rate_limited_per_client(web_world: WebWorld) -> None:
         assert int(statuses[2].headers["Retry-After"]) >= 1
         assert "Ring 01234 567890." in statuses[2].text
         assert "Ring 01234 567890." in statuses[0].text
+
+
+def _service_name_link(html: str) -> str:
+    """Where the header's service name (the page's title link) leads."""
+    return re.search(r'govuk-service-navigation__service-name">\s*<a href="([^"]+)"', html).group(1)
+
+
+def test_find_pages_lead_back_to_find_with_staff_sign_in_beside(web_world: WebWorld) -> None:
+    """On /find, and on its expired-form and too-many-searches pages, the service name and
+    "Go to the start page" lead to /find (public), with a separate "Staff sign in" link; the
+    staff pages keep theirs leading to / (sign-in)."""
+    settings = web_world.settings.model_copy(update={"find_rate_limit_per_minute": 1})
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
+        pages = [client.get("/find")]
+        pages.append(client.post("/find", data={"action": "find"}))  # no CSRF token
+        pages += [_find(client, action="interpret", situation="lonely") for _ in range(2)]
+        assert [p.status_code for p in pages] == [200, 400, 200, 429]
+        for page in pages:
+            assert _service_name_link(page.text) == "/find", page.text[:300]
+            assert re.search(
+                r'<a class="govuk-service-navigation__link" href="/sign-in">'
+                r"Staff sign in</a>",
+                page.text,
+            )
+        for page in (pages[1], pages[3]):
+            assert '<a class="govuk-link" href="/find">Go to the start page</a>' in page.text
+        assert pages[3].headers["content-type"].startswith("text/html")
+        assert '<h1 class="govuk-heading-l">Too many searches</h1>' in pages[3].text
+        staff = client.get("/sign-in")
+        assert _service_name_link(staff.text) == "/"
+        assert "Staff sign in" not in staff.text
+
+
+def test_find_sets_no_cookie_beyond_the_csrf_session(web_world: WebWorld) -> None:
+    """Over a whole visit (the page, reading the description, a search, an error, the rate
+    limit) exactly one Set-Cookie is sent: the first visit's session cookie, which carries
+    only the id the CSRF token is derived from, HttpOnly and SameSite=Lax."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    settings = web_world.settings.model_copy(update={"find_rate_limit_per_minute": 3})
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
+        first = client.get("/find")
+        form = {"csrf_token": token(first.text)}
+        answers = [
+            client.get("/find"),
+            client.post("/find", data={**form, "action": "interpret", "situation": "lonely"}),
+            client.post(
+                "/find",
+                data={
+                    **form,
+                    "action": "find",
+                    "place": web_world.postcode,
+                    "age": "80",
+                    "needs": ["social-isolation"],
+                },
+            ),
+            client.post("/find", data={**form, "action": "find", "place": "Atlantis"}),
+            client.post("/find", data={**form, "action": "find"}),
+        ]
+        assert [a.status_code for a in answers] == [200, 200, 200, 400, 429]
+        for answer in answers:
+            assert answer.headers.get_list("set-cookie") == []
+        (sent,) = first.headers.get_list("set-cookie")
+    name, _, rest = sent.partition("=")
+    value, *attributes = (part.strip() for part in rest.split(";"))
+    assert name == "vcsmatch_session"
+    flags = {a.split("=")[0].casefold(): a.partition("=")[2] for a in attributes}
+    assert "httponly" in flags and flags["samesite"].casefold() == "lax"
+    assert flags["path"] == "/"
+    _, payload = URLSafeTimedSerializer("unsigned").loads_unsafe(value.strip('"'))
+    assert payload is not None and set(payload) == {"sid", "kid"} and payload["kid"] is None
+
+
+def test_a_description_sent_to_find_is_read_for_confirming_first(
+    app_client: TestClient, web_world: WebWorld
+) -> None:
+    """ "Find services" with a description and nothing ticked does not search on a reading
+    the resident has not seen: it shows the kinds of help read from it, ticked, to confirm.
+    Once read, unticking everything is an error on the field, not a second reading."""
+    place = {"place": web_world.postcode, "age": "81"}
+    situation = "Since mum died my dad is lonely and isolated"
+    read = _find(app_client, action="find", situation=situation, **place)
+    assert read.status_code == 200, read.text
+    assert "Check the ticked boxes" in read.text
+    assert "Services you could contact" not in read.text
+    ticked = re.findall(r'name="needs" type="checkbox" value="([^"]+)" checked', read.text)
+    assert "social-isolation" in ticked
+    assert '<input type="hidden" name="read" value="1">' in read.text
+    again = {"csrf_token": token(read.text), "action": "find", "read": "1", **place}
+    unticked = app_client.post("/find", data={**again, "situation": situation})
+    assert unticked.status_code == 400
+    assert 'href="#needs"' in unticked.text and "Check the ticked boxes" not in unticked.text
+    confirmed = app_client.post("/find", data={**again, "situation": situation, "needs": ticked})
+    assert confirmed.status_code == 200 and "Services you could contact" in confirmed.text

@@ -19,7 +19,7 @@ location to be reached.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,6 +102,55 @@ class CandidateFinder:
     ) -> list[Candidates]:
         """``find`` for each person (same results), with one spatial query for all the located
         ones: training asks this for thousands of people, where per-call overhead dominated."""
+        hits = self._hits_many(locations, radius_km)
+        none = (np.zeros(0, dtype=np.intp), np.zeros(0))
+        return [
+            self._assemble(person, loc, *hits.get(i, none))
+            for i, (person, loc) in enumerate(zip(people, locations, strict=True))
+        ]
+
+    def count_meeting(
+        self,
+        people: Sequence[Person],
+        locations: Sequence[tuple[float, float] | None],
+        radius_km: float,
+        meets: Mapping[str, np.ndarray],
+    ) -> list[dict[str, int]]:
+        """Per person, for each of their needs in ``meets`` (a need: per service, whether it
+        meets it), how many of their ``find`` candidates meet it: the same counts, without
+        building each person's candidates. Where a service reaches and which areas contain a
+        home are worked out once per distinct location (one spatial query for all), the age
+        and sex rules once per distinct age and sex: a request log holds thousands of
+        requests from far fewer places and ages (the gaps insight)."""
+        places = list(dict.fromkeys(locations))
+        hits = self._hits_many(places, radius_km)
+        none = (np.zeros(0, dtype=np.intp), np.zeros(0))
+        nobody = Person()
+        at: dict[tuple[float, float] | None, np.ndarray] = {}
+        for i, loc in enumerate(places):
+            rows = hits.get(i, none)[0]
+            at[loc] = self.eligibility_.check(nobody, loc).eligible & self._reach(loc, rows)
+        ruled: dict[tuple[object, ...], np.ndarray] = {}
+        allowed: dict[frozenset[str], np.ndarray] = {}
+        out: list[dict[str, int]] = []
+        for person, loc in zip(people, locations, strict=True):
+            who = (person.age, person.age_band, person.sex)
+            if who not in ruled:
+                alike = Person(age=person.age, age_band=person.age_band, sex=person.sex)
+                ruled[who] = self.eligibility_.check(alike, None).eligible
+            needs = frozenset(person.needs)
+            if needs not in allowed:
+                allowed[needs] = self.specialist_.allowed(needs)
+            keep = at[loc] & ruled[who] & allowed[needs]
+            out.append(
+                {n: int(np.count_nonzero(keep & meets[n])) for n in person.needs if n in meets}
+            )
+        return out
+
+    def _hits_many(
+        self, locations: Sequence[tuple[float, float] | None], radius_km: float
+    ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Position in ``locations`` -> (rows, km) reached by travel, one query for all."""
         index = self.index_
         located = [i for i, loc in enumerate(locations) if loc is not None]
         hits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
@@ -112,11 +161,15 @@ class CandidateFinder:
             )
             for k, i in enumerate(located):
                 hits[i] = index._collapse(ind[k], dist[k] * EARTH_RADIUS_KM)
-        none = (np.zeros(0, dtype=np.intp), np.zeros(0))
-        return [
-            self._assemble(person, loc, *hits.get(i, none))
-            for i, (person, loc) in enumerate(zip(people, locations, strict=True))
-        ]
+        return hits
+
+    def _reach(self, location: tuple[float, float] | None, rows: np.ndarray) -> np.ndarray:
+        """Per service: whether it reaches a home at ``location`` (``rows``: by travel)."""
+        if location is None:  # cannot rule out any home visit: the practitioner checks
+            return self.remote_ | self.home_visit_
+        reach = self.remote_ | self.home_area_ | self.home_anywhere_
+        reach[rows] = True
+        return reach
 
     def _assemble(
         self,
@@ -128,12 +181,8 @@ class CandidateFinder:
         """Candidates from the services within reach by travel (``rows`` at ``km``)."""
         check = self.eligibility_.check(person, location)
         distance = np.full(self.n_services_, np.nan)
-        if location is None:  # cannot rule out any home visit: the practitioner checks
-            reach = self.remote_ | self.home_visit_
-        else:
-            reach = self.remote_ | self.home_area_ | self.home_anywhere_
-            reach = reach.copy()
-            reach[rows] = True
+        reach = self._reach(location, rows)
+        if location is not None:
             distance[rows] = km
         keep = np.flatnonzero(check.eligible & reach & self.specialist_.allowed(person.needs))
         return Candidates(rows=keep, distance_km=distance[keep], eligibility=check)

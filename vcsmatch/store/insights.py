@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+import numpy as np
+from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.features.person import Person
@@ -48,6 +49,34 @@ class CountRow:
     accepted_or_attended: int | None = None
 
 
+def window(
+    since: dt.date | None, until: dt.date | None
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The instants from which and before which rows count: ``since`` and ``until`` are whole
+    UTC days, both included (None: no bound). Raises ValueError when ``since`` is after
+    ``until``."""
+    if since is not None and until is not None and since > until:
+        raise ValueError(f"The 'since' date ({since}) is after the 'until' date ({until}).")
+    start = None if since is None else dt.datetime.combine(since, dt.time(), dt.UTC)
+    end = None if until is None else dt.datetime.combine(until, dt.time(), dt.UTC)
+    return start, None if end is None else end + dt.timedelta(days=1)
+
+
+def _within(
+    stmt: Select[Any],
+    column: InstrumentedAttribute[dt.datetime],
+    since: dt.date | None,
+    until: dt.date | None,
+) -> Select[Any]:
+    """``stmt`` kept to rows whose ``column`` falls in ``window(since, until)``."""
+    start, end = window(since, until)
+    if start is not None:
+        stmt = stmt.where(column >= start)
+    if end is not None:
+        stmt = stmt.where(column < end)
+    return stmt
+
+
 def _week(when: dt.datetime) -> str:
     year, week, _ = when.isocalendar()
     return f"{year}-W{week:02d}"
@@ -64,9 +93,11 @@ def _rows(counts: Counter[str], positive: Counter[str] | None = None) -> list[Co
     ]
 
 
-def referral_counts(session: Session, by: str) -> list[CountRow]:
-    """Referrals made, grouped ``by`` one of ``GROUPINGS`` (a referral counts once per need of
-    its request when grouped by need)."""
+def referral_counts(
+    session: Session, by: str, *, since: dt.date | None = None, until: dt.date | None = None
+) -> list[CountRow]:
+    """Referrals made (from ``since`` to ``until``, UTC days, included), grouped ``by`` one of
+    ``GROUPINGS`` (a referral counts once per need of its request when grouped by need)."""
     if by not in GROUPINGS:
         raise ValueError(f"The 'by' parameter must be one of {', '.join(GROUPINGS)}. Got {by!r}.")
     stmt = select(
@@ -80,6 +111,7 @@ def referral_counts(session: Session, by: str) -> list[CountRow]:
         RecommendationRequestRow.request_id == ReferralRow.request_id,
         isouter=True,
     )
+    stmt = _within(stmt, ReferralRow.created_at, since, until)
     counts: Counter[str] = Counter()
     positive: Counter[str] = Counter()
     for created_at, service_id, team, status, needs in session.execute(stmt):
@@ -98,19 +130,26 @@ def referral_counts(session: Session, by: str) -> list[CountRow]:
     return _rows(counts, positive)
 
 
-def discovered(session: Session) -> list[CountRow]:
+def discovered(
+    session: Session, *, since: dt.date | None = None, until: dt.date | None = None
+) -> list[CountRow]:
     """Per team and month: services referred to by that team for the first time (the case
-    study's "services discovered")."""
+    study's "services discovered"), counted in the months from ``since`` to ``until`` (a
+    service first referred to before ``since`` is not discovered again)."""
     stmt = select(ReferralRow.team, ReferralRow.service_id, ReferralRow.created_at).order_by(
         ReferralRow.created_at
     )
+    start, _ = window(since, until)
     seen: set[tuple[str, str]] = set()
     counts: Counter[str] = Counter()
-    for team, service_id, created_at in session.execute(stmt):
+    for team, service_id, created_at in session.execute(
+        _within(stmt, ReferralRow.created_at, None, until)
+    ):
         if (team, service_id) in seen:
             continue
         seen.add((team, service_id))
-        counts[f"{team} {created_at:%Y-%m}"] += 1
+        if start is None or created_at >= start:
+            counts[f"{team} {created_at:%Y-%m}"] += 1
     session.rollback()
     return _rows(counts)
 
@@ -145,11 +184,17 @@ def gaps(
     *,
     high_demand_at: int = HIGH_DEMAND_AT,
     thin_at_most: int = THIN_AT_MOST,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
 ) -> list[GapRow]:
     """Demand against provision per (need, district) from the request log. ``recommender``
     is the serving model: its ``candidates_`` decide eligibility and reach exactly as the
     suggestions did. Flagged where at least ``high_demand_at`` requests asked and the median
-    requester could reach at most ``thin_at_most`` services meeting the need."""
+    requester could reach at most ``thin_at_most`` services meeting the need. Only requests
+    made from ``since`` to ``until`` (UTC days, included) count.
+
+    The candidates are counted for all requests at once (``CandidateFinder.count_meeting``),
+    not found one request at a time: a log holds tens of thousands."""
     if high_demand_at < SUPPRESS_BELOW:
         raise ValueError(
             f"The 'high_demand_at' parameter must be at least {SUPPRESS_BELOW}. "
@@ -159,6 +204,40 @@ def gaps(
         raise ValueError(
             f"The 'thin_at_most' parameter must be 0 or more. Got {thin_at_most} instead."
         )
+    requests, relevant = logged_requests(session, since=since, until=until)
+    asked = {need for r in requests for need in r.person.needs}
+    services = list(recommender.catalogue_)
+    meets = {
+        need: np.fromiter((need in s.all_needs for s in services), dtype=bool, count=len(services))
+        for need in asked
+    }
+    reach = recommender.candidates_.count_meeting(
+        [r.person for r in requests],
+        [r.location for r in requests],
+        float(recommender.default_radius_km),
+        meets,
+    )
+    return gap_rows(
+        requests, relevant, reach, high_demand_at=high_demand_at, thin_at_most=thin_at_most
+    )
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One logged recommendation request as the gaps insight reads it: the minimised person
+    (age, sex, needs) and home, and the postcode district."""
+
+    request_id: str
+    district: str | None
+    person: Person
+    location: tuple[float, float] | None
+
+
+def logged_requests(
+    session: Session, *, since: dt.date | None = None, until: dt.date | None = None
+) -> tuple[list[LoggedRequest], set[str]]:
+    """The requests made from ``since`` to ``until`` (UTC days, included), and the ids of
+    every request a suggestion of which was rated relevant."""
     relevant = set(
         session.scalars(
             select(RatingRow.request_id)
@@ -175,30 +254,38 @@ def gaps(
         RecommendationRequestRow.latitude,
         RecommendationRequestRow.longitude,
     )
-    rows = session.execute(stmt).all()
+    rows = session.execute(_within(stmt, RecommendationRequestRow.created_at, since, until)).all()
     session.rollback()
-    finder = recommender.candidates_
-    needs_of = [set(s.all_needs) for s in recommender.catalogue_]
-    radius = float(recommender.default_radius_km)
-    reach: dict[tuple[Any, ...], Counter[str]] = {}  # same features, same candidates
+    people: dict[tuple[Any, ...], Person] = {}  # many requests share age, sex and needs
+    requests = []
+    for request_id, district, age, sex, needs_json, lat, lon in rows:
+        key = (age, sex, needs_json)
+        if key not in people:
+            people[key] = Person(age=age, sex=sex, needs=json.loads(needs_json or "[]"))
+        location = None if lat is None or lon is None else (lat, lon)
+        requests.append(LoggedRequest(request_id, district, people[key], location))
+    return requests, relevant
+
+
+def gap_rows(
+    requests: list[LoggedRequest],
+    relevant: set[str],
+    reach: list[dict[str, int]],
+    *,
+    high_demand_at: int,
+    thin_at_most: int,
+) -> list[GapRow]:
+    """``gaps``'s rows from the requests, the relevant ones' ids, and per request the number
+    of its candidates meeting each of its needs."""
     demand: Counter[tuple[str, str]] = Counter()
     unmet: Counter[tuple[str, str]] = Counter()
     provision: dict[tuple[str, str], list[int]] = {}
-    for request_id, district, age, sex, needs_json, lat, lon in rows:
-        needs = tuple(json.loads(needs_json or "[]"))
-        features = (age, sex, needs, lat, lon)
-        if features not in reach:
-            person = Person(age=age, sex=sex, needs=list(needs), latitude=lat, longitude=lon)
-            location = None if lat is None else (lat, lon)
-            found = finder.find(person, location, radius)
-            reach[features] = Counter(
-                need for row in found.rows.tolist() for need in needs_of[row] if need in needs
-            )
-        for need in needs:
-            group = (need, district or NO_DISTRICT)
+    for request, in_reach in zip(requests, reach, strict=True):
+        for need in request.person.needs:
+            group = (need, request.district or NO_DISTRICT)
             demand[group] += 1
-            unmet[group] += request_id not in relevant
-            provision.setdefault(group, []).append(reach[features][need])
+            unmet[group] += request.request_id not in relevant
+            provision.setdefault(group, []).append(in_reach[need])
     out = []
     for (need, district), n in sorted(demand.items()):
         shown = suppress(n) is not None
