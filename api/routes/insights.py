@@ -38,19 +38,43 @@ class Period:
     until: dt.date | None
 
 
+#: An ISO calendar date and nothing else (``dt.date`` alone would also take ``0``, the epoch).
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def _day(name: str, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise field_problem(name, f"{value!r} is not a calendar date (YYYY-MM-DD)") from None
+
+
 async def period(
     since: Annotated[
-        dt.date | None, Query(description="First UTC day counted (ISO date, included).")
+        str | None,
+        Query(
+            description="First UTC day counted (ISO date, included).",
+            pattern=_ISO_DATE,
+            json_schema_extra={"format": "date"},
+        ),
     ] = None,
     until: Annotated[
-        dt.date | None, Query(description="Last UTC day counted (ISO date, included).")
+        str | None,
+        Query(
+            description="Last UTC day counted (ISO date, included).",
+            pattern=_ISO_DATE,
+            json_schema_extra={"format": "date"},
+        ),
     ] = None,
 ) -> Period:
+    first, last = _day("since", since), _day("until", until)
     try:
-        insights.window(since, until)
+        insights.window(first, last)
     except ValueError as exc:
         raise field_problem("since", str(exc)) from None
-    return Period(since, until)
+    return Period(first, last)
 
 
 PeriodDep = Annotated[Period, Depends(period)]

@@ -278,7 +278,13 @@ def test_since_and_until_keep_insights_to_a_period(
     assert [r["group"].rsplit(" ", 1)[1] for r in march] == ["2025-03"]
 
     for path in ("referrals", "discovered", "gaps"):
-        for query in ("since=2025-13-01", "until=yesterday", "since=2025-03-06&until=2025-03-05"):
+        for query in (
+            "since=2025-13-01",
+            "since=2025-02-30",
+            "until=yesterday",
+            "until=0",  # a number is not a date (a plain date parameter took it as 1970-01-01)
+            "since=2025-03-06&until=2025-03-05",
+        ):
             response = fresh_client.get(f"/v1/insights/{path}?{query}", headers=manager)
             assert response.status_code == 422, (path, query, response.text)
             assert response.headers["content-type"] == "application/problem+json"
