@@ -62,6 +62,16 @@ def _towns(request: Request, catalogue: Any) -> TownIndex:
     return cached[1]
 
 
+def notice(request: Request) -> dict[str, Any]:
+    """What every ``/find`` page shows (``templates/find_notice.html``), its error pages too:
+    it is not an assessment, and how to reach the council's front door."""
+    return {
+        "not_an_assessment": NOT_AN_ASSESSMENT,
+        "front_door": request.app.state.vcsmatch.settings.front_door_contact,
+        "public": True,
+    }
+
+
 def _context(request: Request, ws: WebSession, values: dict[str, Any], **extra: Any) -> Any:
     tax = load_taxonomy()
     return {
@@ -69,10 +79,8 @@ def _context(request: Request, ws: WebSession, values: dict[str, Any], **extra: 
         "values": values,
         "need_options": need_options(tax),
         "strength_options": strength_options(tax),
-        "not_an_assessment": NOT_AN_ASSESSMENT,
-        "front_door": request.app.state.vcsmatch.settings.front_door_contact,
         "describe": describe,
-        "public": True,
+        **notice(request),
         **extra,
     }
 
@@ -93,7 +101,7 @@ async def find(request: Request) -> Response:
 
     def work(db: Session, ws: WebSession | None) -> Response:
         if not csrf_ok(ws, form.get(CSRF_FIELD)):
-            return expired_form(ws, public=True)
+            return expired_form(ws, **notice(request))
         limiter = _limiter(request)
         wait = limiter.acquire((request.client or ("?", 0))[0])
         if wait > 0:
@@ -101,17 +109,16 @@ async def find(request: Request) -> Response:
                 "message.html",
                 429,
                 session=ws,
-                public=True,
                 title="Too many searches",
                 message="You have searched many times in a short time. Wait "
-                f"{limiter.retry_after(wait)} seconds, then try again. "
-                + request.app.state.vcsmatch.settings.front_door_contact,
+                f"{limiter.retry_after(wait)} seconds, then try again.",
+                **notice(request),
             )
             page.headers["Retry-After"] = limiter.retry_after(wait)
             return page
         serving = request.app.state.vcsmatch.serving
         if serving.recommender is None or serving.catalogue is None:
-            return not_ready(ws, public=True)
+            return not_ready(ws, **notice(request))
         settings = request.app.state.vcsmatch.settings
         tax = load_taxonomy()
         directory = get_postcode_directory(settings)

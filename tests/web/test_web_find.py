@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, select
 from web_helpers import WebWorld, token
 
 from api.main import create_app
+from vcsmatch.settings import Settings
 from vcsmatch.store.db import get_engine
 
 
@@ -122,6 +123,50 @@ def test_find_is_rate_limited_per_client(web_world: WebWorld) -> None:
         assert int(statuses[2].headers["Retry-After"]) >= 1
         assert "Ring 01234 567890." in statuses[2].text
         assert "Ring 01234 567890." in statuses[0].text
+
+
+def test_every_find_page_says_it_is_not_an_assessment_and_how_to_reach_the_front_door(
+    web_world: WebWorld, tmp_path: pytest.TempPathFactory
+) -> None:
+    """The form, the reading, the results, a field error, the expired form, too many searches
+    and the not-ready page (a store with no catalogue) each carry the warning and the front
+    door contact (the setting), once."""
+    from api.web.find import NOT_AN_ASSESSMENT
+
+    contact = "Ring the front door on 01234 567890."
+    update = {"find_rate_limit_per_minute": 3, "front_door_contact": contact}
+    settings = web_world.settings.model_copy(update=update)
+    search = {"action": "find", "place": web_world.postcode, "age": "70", "needs": ["nutrition"]}
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
+        form = client.get("/find")
+        pages = {"form": form}
+        sent = {"csrf_token": token(form.text)}
+        pages["reading"] = client.post(
+            "/find", data={**sent, "action": "interpret", "situation": "lonely"}
+        )
+        pages["results"] = client.post("/find", data={**sent, **search})
+        pages["field error"] = client.post("/find", data={**sent, "action": "find"})
+        pages["expired form"] = client.post("/find", data=search)
+        pages["too many searches"] = client.post("/find", data={**sent, **search})
+    empty = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    empty = empty.model_copy(update=update)
+    with TestClient(create_app(empty), base_url="http://testserver") as client:
+        form = client.get("/find")
+        pages["not ready"] = client.post("/find", data={"csrf_token": token(form.text), **search})
+    statuses = {name: page.status_code for name, page in pages.items()}
+    assert statuses == {
+        "form": 200,
+        "reading": 200,
+        "results": 200,
+        "field error": 400,
+        "expired form": 400,
+        "too many searches": 429,
+        "not ready": 503,
+    }
+    for name, page in pages.items():
+        assert page.text.count(NOT_AN_ASSESSMENT) == 1, name
+        assert page.text.count(contact) == 1, name
+        assert 'id="front-door"' in page.text, name
 
 
 def _service_name_link(html: str) -> str:
