@@ -125,6 +125,46 @@ def test_find_is_rate_limited_per_client(web_world: WebWorld) -> None:
         assert "Ring 01234 567890." in statuses[0].text
 
 
+def _searches(client: TestClient, world: WebWorld, forwarded: list[str]) -> list[int]:
+    """One /find search per X-Forwarded-For value: the statuses."""
+    sent = {"csrf_token": token(client.get("/find").text)}
+    search = {"action": "find", "place": world.postcode, "age": "70", "needs": ["nutrition"]}
+    return [
+        client.post("/find", data={**sent, **search}, headers={"X-Forwarded-For": f}).status_code
+        for f in forwarded
+    ]
+
+
+def test_a_spoofed_forwarded_for_does_not_escape_the_find_limit(web_world: WebWorld) -> None:
+    """From a peer that is not a trusted proxy, X-Forwarded-For is ignored: a new made-up
+    address each time is still the one client."""
+    settings = web_world.settings.model_copy(
+        update={"find_rate_limit_per_minute": 2, "trusted_proxies": ["10.0.0.5"]}
+    )
+    app = create_app(settings)
+    with TestClient(app, base_url="http://testserver", client=("203.0.113.9", 5000)) as client:
+        assert _searches(client, web_world, ["198.51.100.1", "198.51.100.2", "198.51.100.3"]) == [
+            200,
+            200,
+            429,
+        ]
+
+
+def test_behind_a_trusted_proxy_two_residents_have_separate_find_limits(
+    web_world: WebWorld,
+) -> None:
+    """Through the proxy each resident (the rightmost untrusted hop) has their own limit;
+    hops a resident adds to the left do not make a new one."""
+    settings = web_world.settings.model_copy(
+        update={"find_rate_limit_per_minute": 2, "trusted_proxies": ["10.0.0.0/24"]}
+    )
+    app = create_app(settings)
+    with TestClient(app, base_url="http://testserver", client=("10.0.0.5", 5000)) as client:
+        first = ["198.51.100.1", "6.6.6.6, 198.51.100.1", "7.7.7.7, 198.51.100.1"]
+        assert _searches(client, web_world, first) == [200, 200, 429]
+        assert _searches(client, web_world, ["198.51.100.2", "198.51.100.2"]) == [200, 200]
+
+
 def test_every_find_page_says_it_is_not_an_assessment_and_how_to_reach_the_front_door(
     web_world: WebWorld, tmp_path: pytest.TempPathFactory
 ) -> None:
