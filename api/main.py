@@ -34,6 +34,7 @@ from api.middleware import (
     SecurityHeadersMiddleware,
 )
 from api.problems import install_problem_handlers, problem_responses, problem_schemas
+from api.ratelimit import proxy_networks
 from api.routes import (
     catalogue,
     exposures,
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 KeyGateMiddleware,
                 verify=_key_verifier(holder),
                 max_failures_per_minute=settings.max_failed_key_checks_per_minute,
+                trusted_proxies=proxy_networks(settings.trusted_proxies),
                 recall=_key_recaller(holder),
                 confirmed_by_route=recommendations.CONFIRMS_KEY | services.CONFIRMS_KEY,
             ),

@@ -24,6 +24,7 @@ from sqlalchemy.exc import TimeoutError as SATimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import PROBLEM_MEDIA_TYPE, Problem
+from api.ratelimit import Network, client_address
 
 logger = logging.getLogger("vcsmatch.api")
 
@@ -312,10 +313,12 @@ class KeyGateMiddleware:
         verify: KeyVerifier,
         *,
         max_failures_per_minute: int = 30,
+        trusted_proxies: tuple[Network, ...] = (),
         recall: KeyRecaller | None = None,
         confirmed_by_route: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
+        self.trusted_proxies = trusted_proxies
         self.verify = verify
         self.recall = recall
         self.confirmed_by_route = confirmed_by_route
@@ -329,7 +332,7 @@ class KeyGateMiddleware:
         # An answer sent before the body is read ends the connection (as a 413 does): the
         # unread body must not be taken for the next request.
         closing = {} if scope.get("method") in ("GET", "HEAD", "OPTIONS") else _CLOSE
-        client = (scope.get("client") or ("?", 0))[0]
+        client = client_address(scope, self.trusted_proxies)
         wait = self.failures.blocked_for(client)
         if wait > 0:
             await send_problem(
@@ -405,7 +408,8 @@ class KeyGateMiddleware:
 
 
 class FailureThrottle:
-    """Counts failed key checks per client address in one-minute windows: past the limit, the
+    """Counts failed key checks per client address (``api.ratelimit.client_address``: behind a
+    trusted proxy, the resident's, not the proxy's) in one-minute windows: past the limit, the
     address is refused (429) until its window ends, before any key is checked. In each
     worker's memory, like the rate limiter (``api.ratelimit``)."""
 

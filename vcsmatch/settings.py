@@ -7,11 +7,13 @@ changing the environment. Nothing builds settings at import time.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from vcsmatch.paths import REPO_ROOT
 
@@ -91,11 +93,27 @@ class Settings(BaseSettings):
     #: Failed API key checks one client address may make a minute before it gets 429s for
     #: the rest of that minute (issue 17, finding 9: guessing keys is throttled).
     max_failed_key_checks_per_minute: int = Field(default=30, gt=0)
+    #: Reverse proxies (addresses or CIDR networks) whose ``X-Forwarded-For`` is believed, e.g.
+    #: ``10.0.0.5, 10.1.0.0/16`` (or a JSON list). The per-address limits above and on
+    #: ``/find`` then go by the rightmost hop that is not one of them; from any other peer the
+    #: header is ignored. Empty (the default): the connecting address (``api.ratelimit``).
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
 
     #: Serve the interactive API docs (``/docs``, ``/redoc``). Off by default: they load
     #: Swagger UI from a CDN and need ``unsafe-inline`` scripts, which the session's origin
     #: should not allow (issue 17, finding 9). ``/openapi.json`` is always served.
     api_docs: bool = False
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: Any) -> Any:
+        """A comma-separated list from the environment (a JSON list works too)."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -11,12 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: Geometry in SVG user units (the SVG scales to its column's width).
+#: Geometry in SVG user units. The SVG scales to its column's width (half the page: about
+#: 450 px at most, so a unit is about 0.75 px): text is ``FONT_SIZE`` units, near the 16 px
+#: of GOV.UK body text at that scale, and a label keeps at most ``LABEL_CHARS`` characters.
 WIDTH = 600
-LABEL_WIDTH = 230
-VALUE_ROOM = 120
-ROW_HEIGHT = 28
-BAR_HEIGHT = 18
+LABEL_WIDTH = 250
+VALUE_ROOM = 170
+ROW_HEIGHT = 34
+BAR_HEIGHT = 24
+FONT_SIZE = 20
+LABEL_CHARS = 22
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,7 @@ class Bar:
 
     @property
     def label_y(self) -> float:
-        return self.y + BAR_HEIGHT - 4
+        return self.y + BAR_HEIGHT - 6
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Chart:
     width: int = WIDTH
     label_width: int = LABEL_WIDTH
     bar_height: int = BAR_HEIGHT
+    font_size: int = FONT_SIZE
 
     @property
     def height(self) -> int:
@@ -74,6 +79,8 @@ def bar_chart(
         if flag:
             text += " (gap)"
         # the ends say most ("team ... 2025-03"): cut the middle of a long label
-        short = label if len(label) <= 30 else label[:16] + "…" + label[-13:]
+        head = (LABEL_CHARS - 1) // 2
+        tail = LABEL_CHARS - 1 - head
+        short = label if len(label) <= LABEL_CHARS else label[:head] + "…" + label[-tail:]
         bars.append(Bar(short, text, 2 + i * ROW_HEIGHT, width, flag))
     return Chart(title, tuple(bars))

@@ -7,9 +7,11 @@ No key and no sign-in. Nothing about the person is stored or logged: the ranking
 called directly (not the API's route, which logs the request and what it showed), no audit
 entry is written, and the only cookie is the anonymous session that carries the form's CSRF
 token. Searches are rate-limited per client address (``Settings.find_rate_limit_per_minute``)
-in this worker's memory. Every page says it is not an assessment and how to reach the
-council's front door (``Settings.front_door_contact``). Its pages (``public``) lead back to
-``/find``, not to staff sign-in, which has its own header link.
+in this worker's memory; behind a reverse proxy listed in ``Settings.trusted_proxies`` the
+address is the resident's from ``X-Forwarded-For`` (``api.ratelimit.client_address``).
+Every page says it is not an assessment and how to reach the council's front door
+(``Settings.front_door_contact``). Its pages (``public``) lead back to ``/find``, not to
+staff sign-in, which has its own header link.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from api.ratelimit import RateLimiter
+from api.ratelimit import Network, RateLimiter, client_address, proxy_networks
 from api.web import describe
 from api.web.forms import need_options, parse_find, strength_options
 from api.web.pages import expired_form, not_ready, with_form_token, with_session
@@ -43,14 +45,19 @@ NOT_AN_ASSESSMENT = (
 )
 
 
-def _limiter(request: Request) -> RateLimiter:
-    """The page's own per-address limiter (API keys have theirs), made on first use."""
+def _limiter(request: Request) -> tuple[RateLimiter, tuple[Network, ...]]:
+    """The page's own per-address limiter (API keys have theirs), made on first use, and the
+    trusted proxies whose ``X-Forwarded-For`` names the address (``Settings.trusted_proxies``)."""
     app_state = request.app.state
-    limiter = getattr(app_state, "vcsmatch_find_limiter", None)
-    if limiter is None:
-        per_minute = app_state.vcsmatch.settings.find_rate_limit_per_minute
-        limiter = app_state.vcsmatch_find_limiter = RateLimiter(per_minute)
-    return limiter
+    made = getattr(app_state, "vcsmatch_find_limiter", None)
+    if made is None:
+        settings = app_state.vcsmatch.settings
+        made = (
+            RateLimiter(settings.find_rate_limit_per_minute),
+            proxy_networks(settings.trusted_proxies),
+        )
+        app_state.vcsmatch_find_limiter = made
+    return made
 
 
 def _towns(request: Request, catalogue: Any) -> TownIndex:
@@ -62,6 +69,16 @@ def _towns(request: Request, catalogue: Any) -> TownIndex:
     return cached[1]
 
 
+def notice(request: Request) -> dict[str, Any]:
+    """What every ``/find`` page shows (``templates/find_notice.html``), its error pages too:
+    it is not an assessment, and how to reach the council's front door."""
+    return {
+        "not_an_assessment": NOT_AN_ASSESSMENT,
+        "front_door": request.app.state.vcsmatch.settings.front_door_contact,
+        "public": True,
+    }
+
+
 def _context(request: Request, ws: WebSession, values: dict[str, Any], **extra: Any) -> Any:
     tax = load_taxonomy()
     return {
@@ -69,10 +86,8 @@ def _context(request: Request, ws: WebSession, values: dict[str, Any], **extra: 
         "values": values,
         "need_options": need_options(tax),
         "strength_options": strength_options(tax),
-        "not_an_assessment": NOT_AN_ASSESSMENT,
-        "front_door": request.app.state.vcsmatch.settings.front_door_contact,
         "describe": describe,
-        "public": True,
+        **notice(request),
         **extra,
     }
 
@@ -93,25 +108,24 @@ async def find(request: Request) -> Response:
 
     def work(db: Session, ws: WebSession | None) -> Response:
         if not csrf_ok(ws, form.get(CSRF_FIELD)):
-            return expired_form(ws, public=True)
-        limiter = _limiter(request)
-        wait = limiter.acquire((request.client or ("?", 0))[0])
+            return expired_form(ws, **notice(request))
+        limiter, proxies = _limiter(request)
+        wait = limiter.acquire(client_address(request.scope, proxies))
         if wait > 0:
             page = render(
                 "message.html",
                 429,
                 session=ws,
-                public=True,
                 title="Too many searches",
                 message="You have searched many times in a short time. Wait "
-                f"{limiter.retry_after(wait)} seconds, then try again. "
-                + request.app.state.vcsmatch.settings.front_door_contact,
+                f"{limiter.retry_after(wait)} seconds, then try again.",
+                **notice(request),
             )
             page.headers["Retry-After"] = limiter.retry_after(wait)
             return page
         serving = request.app.state.vcsmatch.serving
         if serving.recommender is None or serving.catalogue is None:
-            return not_ready(ws, public=True)
+            return not_ready(ws, **notice(request))
         settings = request.app.state.vcsmatch.settings
         tax = load_taxonomy()
         directory = get_postcode_directory(settings)

@@ -123,9 +123,10 @@ def over_rate_limit(request: Request, ws: WebSession) -> Response | None:
     return page
 
 
-def expired_form(ws: WebSession | None, *, public: bool = False) -> Response:
+def expired_form(ws: WebSession | None, *, public: bool = False, **context: Any) -> Response:
     """A POST whose CSRF token does not match: never act on it. ``public``: a page of the
-    public ``/find`` (its header and links lead back there, not to staff sign-in)."""
+    public ``/find`` (its header and links lead back there, not to staff sign-in); ``context``
+    adds to the page's (``/find`` passes its notice, ``api.web.find.notice``)."""
     return render(
         "message.html",
         400,
@@ -134,10 +135,11 @@ def expired_form(ws: WebSession | None, *, public: bool = False) -> Response:
         title="This form has expired",
         message="For your security the form could not be sent. Go back, reload the page and "
         "try again.",
+        **context,
     )
 
 
-def not_ready(ws: WebSession | None, *, public: bool = False) -> Response:
+def not_ready(ws: WebSession | None, *, public: bool = False, **context: Any) -> Response:
     return render(
         "message.html",
         503,
@@ -145,6 +147,7 @@ def not_ready(ws: WebSession | None, *, public: bool = False) -> Response:
         public=public,
         title="The service directory is not loaded yet",
         message="No catalogue has been imported, or it is still loading. Try again in a minute.",
+        **context,
     )
 
 

@@ -336,6 +336,10 @@ def test_insights_dashboard_is_accessible(
     assert page.locator("svg[role=img]").count() == 4
     assert page.locator("table.govuk-table").count() == 4
     assert page.get_by_role("img", name=re.compile("Referrals by week")).is_visible()
+    # the charts' text, scaled to their half-width column, is no smaller than GOV.UK's 14 px
+    chart = page.locator("svg[role=img]").first
+    scale = chart.evaluate("svg => svg.getScreenCTM().a")
+    assert float(chart.get_attribute("font-size")) * scale >= 14
     check_accessibility(page, axe_source)
     page.get_by_label("Count referrals by").select_option("team")
     page.get_by_role("button", name="Show").click()

@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, select
 from web_helpers import WebWorld, token
 
 from api.main import create_app
+from vcsmatch.settings import Settings
 from vcsmatch.store.db import get_engine
 
 
@@ -122,6 +123,90 @@ def test_find_is_rate_limited_per_client(web_world: WebWorld) -> None:
         assert int(statuses[2].headers["Retry-After"]) >= 1
         assert "Ring 01234 567890." in statuses[2].text
         assert "Ring 01234 567890." in statuses[0].text
+
+
+def _searches(client: TestClient, world: WebWorld, forwarded: list[str]) -> list[int]:
+    """One /find search per X-Forwarded-For value: the statuses."""
+    sent = {"csrf_token": token(client.get("/find").text)}
+    search = {"action": "find", "place": world.postcode, "age": "70", "needs": ["nutrition"]}
+    return [
+        client.post("/find", data={**sent, **search}, headers={"X-Forwarded-For": f}).status_code
+        for f in forwarded
+    ]
+
+
+def test_a_spoofed_forwarded_for_does_not_escape_the_find_limit(web_world: WebWorld) -> None:
+    """From a peer that is not a trusted proxy, X-Forwarded-For is ignored: a new made-up
+    address each time is still the one client."""
+    settings = web_world.settings.model_copy(
+        update={"find_rate_limit_per_minute": 2, "trusted_proxies": ["10.0.0.5"]}
+    )
+    app = create_app(settings)
+    with TestClient(app, base_url="http://testserver", client=("203.0.113.9", 5000)) as client:
+        assert _searches(client, web_world, ["198.51.100.1", "198.51.100.2", "198.51.100.3"]) == [
+            200,
+            200,
+            429,
+        ]
+
+
+def test_behind_a_trusted_proxy_two_residents_have_separate_find_limits(
+    web_world: WebWorld,
+) -> None:
+    """Through the proxy each resident (the rightmost untrusted hop) has their own limit;
+    hops a resident adds to the left do not make a new one."""
+    settings = web_world.settings.model_copy(
+        update={"find_rate_limit_per_minute": 2, "trusted_proxies": ["10.0.0.0/24"]}
+    )
+    app = create_app(settings)
+    with TestClient(app, base_url="http://testserver", client=("10.0.0.5", 5000)) as client:
+        first = ["198.51.100.1", "6.6.6.6, 198.51.100.1", "7.7.7.7, 198.51.100.1"]
+        assert _searches(client, web_world, first) == [200, 200, 429]
+        assert _searches(client, web_world, ["198.51.100.2", "198.51.100.2"]) == [200, 200]
+
+
+def test_every_find_page_says_it_is_not_an_assessment_and_how_to_reach_the_front_door(
+    web_world: WebWorld, tmp_path: pytest.TempPathFactory
+) -> None:
+    """The form, the reading, the results, a field error, the expired form, too many searches
+    and the not-ready page (a store with no catalogue) each carry the warning and the front
+    door contact (the setting), once."""
+    from api.web.find import NOT_AN_ASSESSMENT
+
+    contact = "Ring the front door on 01234 567890."
+    update = {"find_rate_limit_per_minute": 3, "front_door_contact": contact}
+    settings = web_world.settings.model_copy(update=update)
+    search = {"action": "find", "place": web_world.postcode, "age": "70", "needs": ["nutrition"]}
+    with TestClient(create_app(settings), base_url="http://testserver") as client:
+        form = client.get("/find")
+        pages = {"form": form}
+        sent = {"csrf_token": token(form.text)}
+        pages["reading"] = client.post(
+            "/find", data={**sent, "action": "interpret", "situation": "lonely"}
+        )
+        pages["results"] = client.post("/find", data={**sent, **search})
+        pages["field error"] = client.post("/find", data={**sent, "action": "find"})
+        pages["expired form"] = client.post("/find", data=search)
+        pages["too many searches"] = client.post("/find", data={**sent, **search})
+    empty = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'empty.db'}")
+    empty = empty.model_copy(update=update)
+    with TestClient(create_app(empty), base_url="http://testserver") as client:
+        form = client.get("/find")
+        pages["not ready"] = client.post("/find", data={"csrf_token": token(form.text), **search})
+    statuses = {name: page.status_code for name, page in pages.items()}
+    assert statuses == {
+        "form": 200,
+        "reading": 200,
+        "results": 200,
+        "field error": 400,
+        "expired form": 400,
+        "too many searches": 429,
+        "not ready": 503,
+    }
+    for name, page in pages.items():
+        assert page.text.count(NOT_AN_ASSESSMENT) == 1, name
+        assert page.text.count(contact) == 1, name
+        assert 'id="front-door"' in page.text, name
 
 
 def _service_name_link(html: str) -> str:
