@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import json
 import re
+import uuid
 from collections import Counter
 
 from openreferral_schemas import EXAMPLES, errors, require_openreferral
@@ -190,3 +191,75 @@ def test_unmodelled_and_lay_under_pair_attributes_by_term_not_position() -> None
     extra = unmodelled(raw, gen)
     laid = lay_under(copy.deepcopy(gen), extra)
     assert [a["note"] for a in laid["attributes"]] == ["on a", "on b"]
+
+
+def _two_of_each() -> dict:
+    """A service with two schedules and two contacts, each with fields of its own that the
+    model does not hold (``notes``, ``department``)."""
+    sch = [str(uuid.uuid4()) for _ in range(2)]
+    con = [str(uuid.uuid4()) for _ in range(2)]
+    return {
+        "id": str(uuid.uuid4()), "name": "Club", "status": "active",
+        "schedules": [{"id": sch[0], "freq": "WEEKLY", "byday": "MO", "notes": "Mondays"},
+                      {"id": sch[1], "freq": "WEEKLY", "byday": "TU", "notes": "Tuesdays"}],
+        "contacts": [{"id": con[0], "name": "Ann", "department": "Front desk"},
+                     {"id": con[1], "name": "Bob", "department": "Outreach"}],
+    }  # fmt: skip
+
+
+def test_verbatim_fields_stay_on_their_object_when_the_order_changes() -> None:
+    """Two schedules and two contacts swapped in order (an edit, a feed that reorders) keep
+    each its own id and its own verbatim fields."""
+    raw = _two_of_each()
+    (service,) = import_file([copy.deepcopy(raw)], "hsds3").catalogue.services
+    swapped = service.model_copy(
+        update={"schedules": service.schedules[::-1], "contacts": service.contacts[::-1]}
+    )
+    (out,) = write_hsds3(Catalogue(services=[swapped]))
+    assert [(s["id"], s["byday"], s["notes"]) for s in out["schedules"]] == [
+        (s["id"], s["byday"], s["notes"]) for s in raw["schedules"][::-1]
+    ]
+    assert [(c["id"], c["name"], c["department"]) for c in out["contacts"]] == [
+        (c["id"], c["name"], c["department"]) for c in raw["contacts"][::-1]
+    ]
+    assert errors(out, "service") == []
+
+
+def test_a_reordered_feed_pairs_its_extras_by_id_not_position() -> None:
+    """The same feed listing its schedules in the other order imports to the same objects
+    with the same fields; pairing does not lean on position."""
+    raw = _two_of_each()
+    flipped = copy.deepcopy(raw)
+    flipped["schedules"].reverse()
+    flipped["contacts"].reverse()
+    gen = write_hsds3(import_file([copy.deepcopy(raw)], "hsds3").catalogue)[0]
+    extra = unmodelled(flipped, gen)
+    laid = lay_under(copy.deepcopy(gen), extra)
+    assert {s["id"]: s["notes"] for s in laid["schedules"]} == {
+        s["id"]: s["notes"] for s in raw["schedules"]
+    }
+    assert {c["id"]: c["department"] for c in laid["contacts"]} == {
+        c["id"]: c["department"] for c in raw["contacts"]
+    }
+
+
+def test_duplicate_schedules_keep_their_own_fields() -> None:
+    """Two schedules alike in every modelled value but their ids each keep their notes, and
+    one repeated under a location is not counted twice."""
+    raw = _two_of_each()
+    raw["schedules"][1] = {**raw["schedules"][0], "id": str(uuid.uuid4()), "notes": "Also"}
+    raw["service_at_locations"] = [{
+        "id": str(uuid.uuid4()),
+        "location": {"id": str(uuid.uuid4()), "location_type": "physical", "name": "Hall"},
+        "schedules": [dict(raw["schedules"][1])],
+    }]  # fmt: skip
+    (service,) = import_file([copy.deepcopy(raw)], "hsds3").catalogue.services
+    assert len(service.schedules) == 2
+    (out,) = write_hsds3(Catalogue(services=[service]))
+    assert [(s["id"], s["notes"]) for s in out["schedules"]] == [
+        (s["id"], s["notes"]) for s in raw["schedules"]
+    ]
+    assert (
+        out["service_at_locations"][0]["schedules"] == raw["service_at_locations"][0]["schedules"]
+    )
+    assert errors(out, "service") == []
