@@ -263,3 +263,25 @@ def test_duplicate_schedules_keep_their_own_fields() -> None:
         out["service_at_locations"][0]["schedules"] == raw["service_at_locations"][0]["schedules"]
     )
     assert errors(out, "service") == []
+
+
+def test_an_assured_date_on_the_day_of_last_modified_is_kept() -> None:
+    """Both dates come back as given, whether or not they fall on the same day, and only a
+    given assured date is published as one; staleness still falls back to last_modified."""
+    given = {"id": str(uuid.uuid4()), "name": "Club", "status": "active",
+             "last_modified": "2026-03-01T10:00:00+00:00"}  # fmt: skip
+    both = {**given, "assured_date": "2026-03-01"}
+    for raw in (both, {**given, "assured_date": "2025-12-24"}):
+        (service,) = import_file([copy.deepcopy(raw)], "hsds3").catalogue.services
+        assert service.hsds_extra == {}  # modelled, not kept verbatim
+        built = Service(id=service.id, name="Club", last_reviewed=service.last_reviewed,
+                        last_modified=service.last_modified)  # fmt: skip
+        for s in (service, built):
+            (out,) = write_hsds3(Catalogue(services=[s]))
+            assert (out["assured_date"], out["last_modified"]) == (
+                raw["assured_date"], raw["last_modified"]
+            )  # fmt: skip
+    (service,) = import_file([given], "hsds3").catalogue.services
+    assert service.last_reviewed is None and service.reviewed_on == dt.date(2026, 3, 1)
+    (out,) = write_hsds3(Catalogue(services=[service]))
+    assert "assured_date" not in out

@@ -410,9 +410,7 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
 
     phones = rec.objs("phones")
     last_modified = parse_datetime(rec, "last_modified")
-    last_reviewed = parse_date(rec, "assured_date") or (
-        last_modified.date() if last_modified else None
-    )
+    last_reviewed = parse_date(rec, "assured_date")  # as given, even on last_modified's day
     status = rec.text("status")
     if status is not None and status.lower() not in _STATUSES:
         raise rec.fail("status", f"must be one of {sorted(_STATUSES)}, got {status[:40]!r}")
@@ -799,7 +797,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
         "maximum_age": s.eligibility.max_age,
         "application_process": s.referral,
         "fees_description": s.cost.description,
-        "assured_date": s.last_reviewed.isoformat() if _assured(s) else None,
+        "assured_date": s.last_reviewed.isoformat() if s.last_reviewed else None,
         "last_modified": s.last_modified.isoformat() if s.last_modified else None,
     }
     out = _drop_none(out)
@@ -824,14 +822,6 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
     if s.hsds_ids:
         rename_ids(out, s.hsds_ids)
     return lay_under(out, s.hsds_extra) if s.hsds_extra else out
-
-
-def _assured(s: Service) -> bool:
-    """Whether ``last_reviewed`` is an assured date (not the date of ``last_modified``, which
-    the reader takes when a record has no ``assured_date``)."""
-    if s.last_reviewed is None:
-        return False
-    return s.last_modified is None or s.last_modified.date() != s.last_reviewed
 
 
 def _number(value: float | None) -> int | float | None:

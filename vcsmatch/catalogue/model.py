@@ -207,6 +207,14 @@ class Service(_Model):
     hsds_ids: dict[str, str] = Field(default_factory=dict)
 
     @property
+    def reviewed_on(self) -> dt.date | None:
+        """When the listing was last known right: its assured date (``last_reviewed``, as the
+        source gave it), else the day the source last changed it."""
+        if self.last_reviewed is not None:
+            return self.last_reviewed
+        return self.last_modified.date() if self.last_modified is not None else None
+
+    @property
     def is_active(self) -> bool:
         return self.status == "active"
 
