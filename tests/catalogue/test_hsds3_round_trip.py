@@ -11,7 +11,7 @@ from collections import Counter
 
 from openreferral_schemas import EXAMPLES, errors, require_openreferral
 
-from vcsmatch.catalogue.hsds3 import write_hsds3
+from vcsmatch.catalogue.hsds3 import countryless_addresses, write_hsds3
 from vcsmatch.catalogue.importing import import_file
 from vcsmatch.catalogue.model import Catalogue, Location, Service
 from vcsmatch.catalogue.verbatim import (
@@ -285,3 +285,35 @@ def test_an_assured_date_on_the_day_of_last_modified_is_kept() -> None:
     assert service.last_reviewed is None and service.reviewed_on == dt.date(2026, 3, 1)
     (out,) = write_hsds3(Catalogue(services=[service]))
     assert "assured_date" not in out
+
+
+def test_an_address_whose_country_cannot_be_told_is_a_warning_for_its_record() -> None:
+    """HSDS 3.0 requires ``country``: with none given and no UK postcode the import warns,
+    naming the record and the exported field, and the export leaves it empty, not guessed."""
+
+    def located(sid: str, address: dict) -> dict:
+        loc = {"id": str(uuid.uuid4()), "location_type": "physical", "addresses": [address]}
+        return {"id": sid, "name": "Club", "status": "active",
+                "service_at_locations": [{"id": str(uuid.uuid4()), "location": loc}]}  # fmt: skip
+
+    parts = {"id": str(uuid.uuid4()), "address_1": "1 Main St", "city": "Town",
+             "state_province": "", "address_type": "physical"}  # fmt: skip
+    records = [
+        located("unknown", {**parts, "postal_code": "90210", "country": ""}),
+        located("uk", {**parts, "postal_code": "IP4 1AE", "country": ""}),
+        located("us", {**parts, "postal_code": "90210", "country": "US"}),
+    ]
+    result = import_file(records, "hsds3")
+    field = "service_at_locations[0].location.addresses[0].country"
+    reason = ("HSDS 3.0 requires a country (ISO 3166-1) and none was given, nor a UK postcode "
+              "to tell it by: exported empty")  # fmt: skip
+    # An address given in parts is kept as given, a UK postcode in it notwithstanding.
+    assert [w for w in result.report.warnings if "country" in w] == [
+        f"unknown: {field}: {reason}", f"uk: {field}: {reason}"
+    ]  # fmt: skip
+    unknown, _, us = write_hsds3(result.catalogue)
+    assert unknown["service_at_locations"][0]["location"]["addresses"][0]["country"] == ""
+    assert us["service_at_locations"][0]["location"]["addresses"][0]["country"] == "US"
+    summaries = [Service(id=p, name="A", locations=[Location(address="1 High St", postcode=p)])
+                 for p in ("IP4 1AE", "90210")]  # fmt: skip
+    assert [countryless_addresses(s) for s in summaries] == [[], [field]]

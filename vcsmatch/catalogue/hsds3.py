@@ -643,15 +643,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
                 "external_identifier_type": loc.external_identifier_type,
             }
         )
-        addresses = loc.addresses
-        if not addresses and (loc.address is not None or loc.postcode is not None):
-            addresses = [
-                Address(
-                    address_1=loc.address,
-                    postal_code=loc.postcode,
-                    country=summary_country(loc.postcode),
-                )
-            ]
+        addresses = _addresses_of(loc)
         if addresses:
             location["addresses"] = [
                 _address(
@@ -824,6 +816,28 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
     return lay_under(out, s.hsds_extra) if s.hsds_extra else out
 
 
+def _addresses_of(loc: Location) -> list[Address]:
+    """A location's addresses as exported: its parts, else one made of its summary."""
+    if loc.addresses or (loc.address is None and loc.postcode is None):
+        return loc.addresses
+    return [
+        Address(
+            address_1=loc.address, postal_code=loc.postcode, country=summary_country(loc.postcode)
+        )
+    ]
+
+
+def countryless_addresses(service: Service) -> list[str]:
+    """The export's paths of addresses with no country. HSDS 3.0 requires one (an ISO 3166-1
+    code) and we never guess it: the importer warns, and the export writes it empty."""
+    return [
+        f"service_at_locations[{i}].location.addresses[{j}].country"
+        for i, loc in enumerate(service.locations)
+        for j, a in enumerate(_addresses_of(loc))
+        if not a.country
+    ]
+
+
 def _number(value: float | None) -> int | float | None:
     """A whole amount as an int (``35``, not ``35.0``)."""
     return int(value) if value is not None and value.is_integer() else value
@@ -908,6 +922,7 @@ __all__ = [
     "DELIVERY_TAXONOMY",
     "META_TAXONOMY",
     "as_uri",
+    "countryless_addresses",
     "derived_id",
     "read_hsds3",
     "term_id",
