@@ -360,17 +360,11 @@ class CatalogueSearch:
         self.spatial_ = SpatialIndex().fit(self.loc_lat_, self.loc_lon_, self.loc_rows_)
         self.areas_ = ServiceAreas().fit(services)
         # Review dates as (year * 12 + month, day); -1: never said, so never stale.
+        reviewed = [s.reviewed_on for s in services]
         self.reviewed_month_ = np.array(
-            [
-                -1 if s.last_reviewed is None else s.last_reviewed.year * 12 + s.last_reviewed.month
-                for s in services
-            ],
-            dtype=np.int64,
+            [-1 if d is None else d.year * 12 + d.month for d in reviewed], dtype=np.int64
         )
-        self.reviewed_day_ = np.array(
-            [0 if s.last_reviewed is None else s.last_reviewed.day for s in services],
-            dtype=np.int64,
-        )
+        self.reviewed_day_ = np.array([0 if d is None else d.day for d in reviewed], dtype=np.int64)
         self.n_services_ = n
         return self
 

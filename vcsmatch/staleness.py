@@ -23,9 +23,10 @@ def months_since(reviewed: dt.date, today: dt.date) -> int:
 def stale_reason(service: Service, today: dt.date, after_months: int) -> Reason | None:
     """The reason a listing is demoted, or None while it is fresh (or has no review date:
     the catalogue did not say, so it is not held against it)."""
-    if service.last_reviewed is None:
+    reviewed = service.reviewed_on
+    if reviewed is None:
         return None
-    months = months_since(service.last_reviewed, today)
+    months = months_since(reviewed, today)
     if months < after_months:
         return None
     return Reason("stale", f"last checked {months} months ago", 0.0)

@@ -24,6 +24,7 @@ from vcsmatch.catalogue.model import (
     Service,
     ServiceArea,
 )
+from vcsmatch.catalogue.verbatim import as_public_uuid
 from vcsmatch.errors import ImportFailed
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -158,9 +159,10 @@ def test_reads_realistic_file_with_nulls_extras_and_external_terms() -> None:
     )
     assert cafe.last_reviewed == dt.date(2026, 3, 1)
     assert cafe.organisation == "Vale Dementia Friends"
-    assert cafe.contacts == [
-        Contact(name="Cafe coordinator", email="coord@example.org", phone="07700 900123")
-    ]
+    assert cafe.contacts == [  # a source id that is no UUID is kept as UUID5 of itself
+        Contact(id=as_public_uuid("ct1"), name="Cafe coordinator", email="coord@example.org",
+                phone="07700 900123")
+    ]  # fmt: skip
     assert cafe.accessibility == ["Step-free access"]
     assert walk.eligibility.sex == "female" and walk.delivery_modes == ["in_person"]
     assert walk.cost.free is False

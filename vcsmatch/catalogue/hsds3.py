@@ -63,7 +63,14 @@ from vcsmatch.catalogue.parsing import (
     split_byday,
     summary_country,
 )
-from vcsmatch.catalogue.verbatim import as_uri, lay_under, repair, unmodelled
+from vcsmatch.catalogue.verbatim import (
+    as_public_uuid,
+    as_uri,
+    lay_under,
+    rename_ids,
+    repair,
+    unmodelled,
+)
 from vcsmatch.errors import CatalogueError
 from vcsmatch.taxonomy import (
     ACTIVITIES_TAXONOMY,
@@ -234,10 +241,21 @@ def _read_locations(rec: Record, ctx: TermContext) -> tuple[list[Location], list
     return locations, accessibility, physical, virtual
 
 
-def _read_schedule(s: Record) -> Schedule:
+def _own_id(rec: Record, derived: str) -> str | None:
+    """A nested object's id as published (see ``as_public_uuid``); None for one our
+    exporter derived, so export then import gives back the same object."""
+    text = rec.text("id")
+    if text is None:
+        return None
+    public = as_public_uuid(text)
+    return None if public == derived else public
+
+
+def _read_schedule(s: Record, derived: str) -> Schedule:
     return build(
         Schedule,
         {
+            "id": _own_id(s, derived),
             "weekdays": split_byday(s, "byday"),
             "opens_at": s.get("opens_at"),
             "closes_at": s.get("closes_at"),
@@ -283,6 +301,7 @@ def _read_cost(rec: Record) -> Cost:
         build(
             CostOption,
             {
+                "id": _own_id(o, _cost_option_id(rec.id, i)),
                 "option": o.text("option"),
                 "amount": o.number("amount"),
                 "currency": o.text("currency"),
@@ -292,9 +311,10 @@ def _read_cost(rec: Record) -> Cost:
             },
             o,
         )
-        for o in records
+        for i, o in enumerate(records)
     ]
-    if options == _cost_options_of(free):
+    if [o.model_copy(update={"id": None}) for o in options] == _cost_options_of(free):
+        options = []  # the source's ids of these are kept by ``_keep_verbatim``
         options = []
     return build(
         Cost,
@@ -317,14 +337,19 @@ def _cost_options_of(free: bool | None) -> list[CostOption]:
     return [CostOption(option="Charge", currency="GBP")]
 
 
+def _cost_option_id(sid: str, i: int) -> str:
+    return derived_id(sid, "cost_option", i) if i else derived_id(sid, "cost_option")
+
+
 def _read_contacts(rec: Record) -> list[Contact]:
     out = []
-    for c in rec.objs("contacts"):
+    for i, c in enumerate(rec.objs("contacts")):
         phones = c.objs("phones")
         out.append(
             build(
                 Contact,
                 {
+                    "id": _own_id(c, derived_id(rec.id, "contact", i)),
                     "name": c.text("name"),
                     "title": c.text("title"),
                     "email": c.text("email"),
@@ -373,18 +398,19 @@ def convert(raw: dict[str, Any], ctx: TermContext) -> Service:
             build(ServiceArea, {"id": area_id, "name": a.text("name"), "geometry": geometry}, a)
         )
 
-    schedules = [_read_schedule(s) for s in rec.objs("schedules")]
+    schedules = [
+        _read_schedule(s, derived_id(rec.id, "schedule", i))
+        for i, s in enumerate(rec.objs("schedules"))
+    ]
     for sal in rec.objs("service_at_locations"):
         for s in sal.objs("schedules"):
-            sched = _read_schedule(s)
+            sched = _read_schedule(s, derived_id(rec.id, "schedule", len(schedules)))
             if sched not in schedules:
                 schedules.append(sched)
 
     phones = rec.objs("phones")
     last_modified = parse_datetime(rec, "last_modified")
-    last_reviewed = parse_date(rec, "assured_date") or (
-        last_modified.date() if last_modified else None
-    )
+    last_reviewed = parse_date(rec, "assured_date")  # as given, even on last_modified's day
     status = rec.text("status")
     if status is not None and status.lower() not in _STATUSES:
         raise rec.fail("status", f"must be one of {sorted(_STATUSES)}, got {status[:40]!r}")
@@ -465,13 +491,14 @@ def _keep_verbatim(raw: dict[str, Any], service: Service, ctx: TermContext, n_lo
     left out, and each one left out is reported.
     """
     written = service_to_hsds3(service, ctx.taxonomy)
-    extra = unmodelled(raw, written, set(ctx.lost[n_lost:]))
+    ids: dict[str, str] = {}
+    extra = unmodelled(raw, written, set(ctx.lost[n_lost:]), ids=ids)
     extra, refused = repair(extra)
     for path, reason in refused:
         ctx.lose(service.id, path, f"{reason}: left out")
-    if not extra:
+    if not extra and not ids:
         return service
-    return service.model_copy(update={"hsds_extra": extra})
+    return service.model_copy(update={"hsds_extra": extra, "hsds_ids": ids})
 
 
 FORMAT = FormatSpec(name="hsds3", score=_score, convert=convert)
@@ -616,15 +643,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
                 "external_identifier_type": loc.external_identifier_type,
             }
         )
-        addresses = loc.addresses
-        if not addresses and (loc.address is not None or loc.postcode is not None):
-            addresses = [
-                Address(
-                    address_1=loc.address,
-                    postal_code=loc.postcode,
-                    country=summary_country(loc.postcode),
-                )
-            ]
+        addresses = _addresses_of(loc)
         if addresses:
             location["addresses"] = [
                 _address(
@@ -681,7 +700,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
         schedules.append(
             _drop_none(
                 {
-                    "id": derived_id(sid, "schedule", i),
+                    "id": sc.id or derived_id(sid, "schedule", i),
                     "service_id": pid,
                     "freq": sc.freq,
                     "interval": sc.interval,
@@ -728,7 +747,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
     cost_options = [
         _drop_none(
             {
-                "id": derived_id(sid, "cost_option", i) if i else derived_id(sid, "cost_option"),
+                "id": o.id or _cost_option_id(sid, i),
                 "service_id": pid,
                 "option": o.option,
                 "amount": _number(o.amount),
@@ -743,13 +762,17 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
 
     contacts = []
     for i, c in enumerate(s.contacts):
-        cid = derived_id(sid, "contact", i)
+        cid = c.id or derived_id(sid, "contact", i)
         contact = _drop_none(
             {"id": cid, "service_id": pid, "name": c.name, "title": c.title, "email": c.email}
         )
         if c.phone is not None:
             contact["phones"] = [
-                {"id": derived_id(sid, "contact_phone", i), "contact_id": cid, "number": c.phone}
+                {
+                    "id": derived_id(cid, "phone") if c.id else derived_id(sid, "contact_phone", i),
+                    "contact_id": cid,
+                    "number": c.phone,
+                }
             ]
         contacts.append(contact)
 
@@ -766,7 +789,7 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
         "maximum_age": s.eligibility.max_age,
         "application_process": s.referral,
         "fees_description": s.cost.description,
-        "assured_date": s.last_reviewed.isoformat() if _assured(s) else None,
+        "assured_date": s.last_reviewed.isoformat() if s.last_reviewed else None,
         "last_modified": s.last_modified.isoformat() if s.last_modified else None,
     }
     out = _drop_none(out)
@@ -788,15 +811,31 @@ def service_to_hsds3(service: Service, taxonomy: Taxonomy | None = None) -> dict
     out["cost_options"] = cost_options
     out["contacts"] = contacts
     out["attributes"] = attrs
+    if s.hsds_ids:
+        rename_ids(out, s.hsds_ids)
     return lay_under(out, s.hsds_extra) if s.hsds_extra else out
 
 
-def _assured(s: Service) -> bool:
-    """Whether ``last_reviewed`` is an assured date (not the date of ``last_modified``, which
-    the reader takes when a record has no ``assured_date``)."""
-    if s.last_reviewed is None:
-        return False
-    return s.last_modified is None or s.last_modified.date() != s.last_reviewed
+def _addresses_of(loc: Location) -> list[Address]:
+    """A location's addresses as exported: its parts, else one made of its summary."""
+    if loc.addresses or (loc.address is None and loc.postcode is None):
+        return loc.addresses
+    return [
+        Address(
+            address_1=loc.address, postal_code=loc.postcode, country=summary_country(loc.postcode)
+        )
+    ]
+
+
+def countryless_addresses(service: Service) -> list[str]:
+    """The export's paths of addresses with no country. HSDS 3.0 requires one (an ISO 3166-1
+    code) and we never guess it: the importer warns, and the export writes it empty."""
+    return [
+        f"service_at_locations[{i}].location.addresses[{j}].country"
+        for i, loc in enumerate(service.locations)
+        for j, a in enumerate(_addresses_of(loc))
+        if not a.country
+    ]
 
 
 def _number(value: float | None) -> int | float | None:
@@ -883,6 +922,7 @@ __all__ = [
     "DELIVERY_TAXONOMY",
     "META_TAXONOMY",
     "as_uri",
+    "countryless_addresses",
     "derived_id",
     "read_hsds3",
     "term_id",

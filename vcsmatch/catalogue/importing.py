@@ -209,6 +209,11 @@ def detect_format(records: Sequence[Any], envelope: dict[str, Any] | None = None
 
 
 _INDEX = re.compile(r"\[\d+\]")
+#: HSDS 3.0 requires an address's country; one we cannot tell is reported, never guessed.
+_NO_COUNTRY = (
+    "HSDS 3.0 requires a country (ISO 3166-1) and none was given, nor a UK postcode to tell "
+    "it by: exported empty"
+)
 
 
 def record_id_of(record: Any, position: int) -> str:
@@ -373,6 +378,8 @@ def import_file(
             continue
         first_seen[service.id] = position
         services.append(service)
+        for path in hsds3.countryless_addresses(service):
+            ctx.warn(service.id, path, _NO_COUNTRY)
         for lost in {_INDEX.sub("[]", p) for p in ctx.lost[n_lost:]}:
             report.lost_fields[lost] += 1
         for term in service.unmapped_terms:

@@ -77,6 +77,8 @@ class ServiceArea(_Model):
 class Schedule(_Model):
     """When the service runs: RFC 5545-style weekly rule with opening times."""
 
+    #: The source's id (a UUID: a source id that is none is kept as UUID5 of itself).
+    id: str | None = None
     weekdays: list[Weekday] = Field(default_factory=list)
     opens_at: dt.time | None = None
     closes_at: dt.time | None = None
@@ -105,6 +107,8 @@ class Schedule(_Model):
 
 
 class Contact(_Model):
+    #: The source's id, as for ``Schedule.id``.
+    id: str | None = None
     name: str | None = None
     title: str | None = None
     phone: str | None = None
@@ -130,6 +134,8 @@ class Eligibility(_Model):
 class CostOption(_Model):
     """One published price: what it is for, the amount and its currency as given."""
 
+    #: The source's id, as for ``Schedule.id``.
+    id: str | None = None
     option: str | None = None
     amount: float | None = None
     currency: str | None = None
@@ -196,6 +202,17 @@ class Service(_Model):
     #: shape (lists aligned with what the exporter writes), so an export gives them back.
     #: See ``catalogue/verbatim.py``.
     hsds_extra: dict[str, Any] = Field(default_factory=dict)
+    #: The source's ids of nested objects the model holds as text (phones, languages,
+    #: accessibility, attributes...): the id the exporter would derive -> the source's id.
+    hsds_ids: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def reviewed_on(self) -> dt.date | None:
+        """When the listing was last known right: its assured date (``last_reviewed``, as the
+        source gave it), else the day the source last changed it."""
+        if self.last_reviewed is not None:
+            return self.last_reviewed
+        return self.last_modified.date() if self.last_modified is not None else None
 
     @property
     def is_active(self) -> bool:

@@ -41,6 +41,10 @@ ENUMS: dict[str, frozenset[str]] = {
     "wkst": frozenset({"MO", "TU", "WE", "TH", "FR", "SA", "SU"}),
 }
 
+#: Lone nested objects whose id the exporter derives (others, such as a location or the
+#: organisation, carry their public id).
+DERIVED_ONE = frozenset({"taxonomy_term"})
+
 Key = Callable[[dict[str, Any]], Any]
 
 
@@ -63,27 +67,77 @@ def _location_key(item: dict[str, Any]) -> Any:
 KEYS: dict[str, Key] = {"attributes": _attribute_key, "service_at_locations": _location_key}
 
 
+def _similarity(raw: dict[str, Any], gen: dict[str, Any]) -> int:
+    """How many of ``gen``'s plain values (not ids) ``raw`` holds as they are."""
+    return sum(
+        1
+        for k, v in gen.items()
+        if k not in UUID_FIELDS and not isinstance(v, dict | list) and raw.get(k) == v
+    )
+
+
+def _source_id(item: Any) -> str | None:
+    """The id a source item is published under (its own UUID, else UUID5 of it)."""
+    if not isinstance(item, dict) or item.get("id") in (None, ""):
+        return None
+    return as_public_uuid(str(item["id"]))
+
+
 def _pairs(raw: list[Any], gen: list[Any], key: Key | None) -> tuple[list[int | None], list[int]]:
     """For each exporter item, the index of the source item it stands for (or None); and the
-    source items nothing stands for."""
-    if key is None:
-        chosen: list[int | None] = [i if i < len(raw) else None for i in range(len(gen))]
-        return chosen, list(range(len(gen), len(raw)))
+    source items nothing stands for.
+
+    With a ``key``, items pair by key. Otherwise by id where the exporter wrote the source's
+    id, then by the most values in common (the nearest position on a tie), so a reordered
+    or de-duplicated list does not lend one object's fields to another.
+    """
     used: set[int] = set()
-    chosen = []
-    for g in gen:
-        want = key(g) if isinstance(g, dict) else None
-        found = next(
+    chosen: list[int | None] = [None] * len(gen)
+    if key is not None:
+        for j, g in enumerate(gen):
+            want = key(g) if isinstance(g, dict) else None
+            found = next(
+                (
+                    i
+                    for i, r in enumerate(raw)
+                    if i not in used and isinstance(r, dict) and key(r) == want
+                ),
+                None,
+            )
+            if found is not None:
+                used.add(found)
+            chosen[j] = found
+        return chosen, [i for i in range(len(raw)) if i not in used]
+    by_id: dict[str, list[int]] = {}
+    for i, r in enumerate(raw):
+        if (sid := _source_id(r)) is not None:
+            by_id.setdefault(sid, []).append(i)
+    for j, g in enumerate(gen):
+        same = by_id.get(g.get("id"), []) if isinstance(g, dict) else []
+        i = next((i for i in same if i not in used), None)  # duplicates pair in order
+        if i is not None:
+            used.add(i)
+            chosen[j] = i
+    ranked = sorted(
+        (
             (
-                i
-                for i, r in enumerate(raw)
-                if i not in used and isinstance(r, dict) and key(r) == want
-            ),
-            None,
-        )
-        if found is not None:
-            used.add(found)
-        chosen.append(found)
+                _similarity(r, g) if isinstance(r, dict) and isinstance(g, dict) else -1,
+                -abs(i - j),
+                -j,
+                j,
+                i,
+            )
+            for j, g in enumerate(gen)
+            if chosen[j] is None
+            for i, r in enumerate(raw)
+            if i not in used
+        ),
+        reverse=True,
+    )
+    for *_, j, i in ranked:
+        if chosen[j] is None and i not in used:
+            used.add(i)
+            chosen[j] = i
     return chosen, [i for i in range(len(raw)) if i not in used]
 
 
@@ -107,13 +161,20 @@ def _prune(value: Any, where: str, dropped: set[str]) -> Any:
 
 
 def unmodelled(
-    raw: dict[str, Any], gen: dict[str, Any], dropped: set[str] = frozenset(), where: str = ""
+    raw: dict[str, Any],
+    gen: dict[str, Any],
+    dropped: set[str] = frozenset(),
+    where: str = "",
+    ids: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The part of the source object ``raw`` that the exporter's ``gen`` does not hold.
 
     ``dropped`` names source paths (``service_at_locations[0].location.latitude``) the reader
     refused: they are not kept. A list comes back aligned with ``gen``'s list (``{}`` where
-    a paired item adds nothing), followed by the source items nothing was paired with.
+    a paired item adds nothing), followed by the source items nothing was paired with; a
+    paired item that adds something names the id it is laid under. ``ids``, if given,
+    collects the ids the exporter derived for paired items whose source gave its own:
+    derived id -> the source's (a UUID; UUID5 of a source id that is none).
     """
     out: dict[str, Any] = {}
     for k, v in raw.items():
@@ -123,7 +184,19 @@ def unmodelled(
         if k not in gen:
             out[k] = _prune(v, path, dropped)
         elif isinstance(v, dict) and isinstance(gen[k], dict):
-            sub = unmodelled(v, gen[k], dropped, path)
+            gid, src = gen[k].get("id"), _source_id(v)
+            if (
+                ids is not None
+                and k in DERIVED_ONE
+                and isinstance(gid, str)
+                and src
+                not in (
+                    None,
+                    gid,
+                )
+            ):
+                ids.setdefault(gid, src)
+            sub = unmodelled(v, gen[k], dropped, path, ids)
             if sub:
                 out[k] = sub
         elif isinstance(v, list) and isinstance(gen[k], list):
@@ -131,10 +204,16 @@ def unmodelled(
             items: list[Any] = []
             for g, i in zip(gen[k], chosen, strict=True):
                 r = v[i] if i is not None else None
-                if isinstance(r, dict) and isinstance(g, dict):
-                    items.append(unmodelled(r, g, dropped, _path(path, i)))
-                else:
+                if not (isinstance(r, dict) and isinstance(g, dict)):
                     items.append({})
+                    continue
+                gid, src = g.get("id"), _source_id(r)
+                if ids is not None and isinstance(gid, str) and src and src != gid:
+                    ids.setdefault(gid, src)
+                sub = unmodelled(r, g, dropped, _path(path, i), ids)
+                if sub and isinstance(gid, str):
+                    sub = {"id": (ids or {}).get(gid, gid), **sub}
+                items.append(sub)
             items += [_prune(v[i], _path(path, i), dropped) for i in rest if v[i] is not None]
             if any(items):
                 out[k] = items
@@ -142,7 +221,11 @@ def unmodelled(
 
 
 def lay_under(gen: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """``gen`` with the verbatim fields of ``extra`` added where ``gen`` has none (in place)."""
+    """``gen`` with the verbatim fields of ``extra`` added where ``gen`` has none (in place).
+
+    An item of a list goes under the item with its id; one without an id goes by position
+    (items past the end of ``gen``'s list are source items of their own, added whole).
+    """
     for k, v in extra.items():
         if k not in gen:
             gen[k] = copy.deepcopy(v)
@@ -151,13 +234,34 @@ def lay_under(gen: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(v, list) and isinstance(gen[k], list):
             mine = gen[k]
             n = len(mine)
+            by_id: dict[Any, list[dict[str, Any]]] = {}
+            for g in mine:
+                if isinstance(g, dict) and "id" in g:
+                    by_id.setdefault(g["id"], []).append(g)
             for j, item in enumerate(v):
-                if j < n:
-                    if isinstance(item, dict) and isinstance(mine[j], dict):
+                anchor = item.get("id") if isinstance(item, dict) else None
+                if by_id.get(anchor):
+                    lay_under(by_id[anchor].pop(0), item)  # duplicates in order
+                elif j < n:
+                    if anchor is None and isinstance(item, dict) and isinstance(mine[j], dict):
                         lay_under(mine[j], item)
                 elif item not in ({}, None):
                     mine.append(copy.deepcopy(item))
     return gen
+
+
+def rename_ids(value: Any, ids: dict[str, str]) -> Any:
+    """``value`` with every id (and reference to one) in ``ids`` replaced (in place)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, str) and k in UUID_FIELDS:
+                value[k] = ids.get(v, v)
+            else:
+                rename_ids(v, ids)
+    elif isinstance(value, list):
+        for v in value:
+            rename_ids(v, ids)
+    return value
 
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S*$")
@@ -252,5 +356,6 @@ def unread(record: dict[str, Any], read: set[str]) -> list[str]:
 
 
 __all__ = [
-    "as_public_uuid", "as_uri", "lay_under", "leaf_paths", "repair", "unmodelled", "unread",
+    "as_public_uuid", "as_uri", "lay_under", "leaf_paths", "rename_ids", "repair", "unmodelled",
+    "unread",
 ]  # fmt: skip

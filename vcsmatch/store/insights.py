@@ -319,7 +319,7 @@ def stale(catalogue: Catalogue, *, older_than_months: int, today: dt.date) -> li
     the directory team. Listings are not people: nothing here is suppressed."""
     out: list[StaleListing] = []
     for service in catalogue:
-        reviewed = service.last_reviewed
+        reviewed = service.reviewed_on
         months = None if reviewed is None else months_since(reviewed, today)
         if months is None or months >= older_than_months:
             out.append(StaleListing(service.id, service.name, reviewed, months))
