@@ -27,7 +27,9 @@ from vcsmatch.ranking.priors import ServicePriors
 
 #: Features that only ratings of the service itself inform: missing (NaN) for a service nobody
 #: rated, so they contribute nothing to its score (see ``Blend.impute``).
-EVIDENCE_FEATURES: frozenset[str] = frozenset().union(*(p.evidence for p in default_parts()))
+EVIDENCE_FEATURES: frozenset[str] = frozenset().union(
+    *(p.evidence_features for _, p in default_parts() if not isinstance(p, str))
+)
 
 
 @dataclass
