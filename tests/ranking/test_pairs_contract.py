@@ -13,7 +13,8 @@ import pytest
 
 from vcsmatch.catalogue.model import Catalogue, Location
 from vcsmatch.features.location import locate
-from vcsmatch.ranking.pairs import make_pairs, pair_features
+from vcsmatch.ranking.pairs import make_pairs
+from vcsmatch.ranking.parts import pair_features
 from vcsmatch.ranking.recommender import Recommender
 from vcsmatch.synthetic import World, make_world
 
@@ -100,7 +101,9 @@ def test_training_features_equal_serving_features(
     serving = np.vstack(served)
     pairs = make_pairs(block, np.concatenate(p_rows), np.concatenate(s_rows), model._services)
     names = model.blend_.feature_names_
-    training = model.blend_.impute(pair_features(pairs, model._bound, model._services, names))
+    training = model.blend_.impute(
+        pair_features(pairs, model._bound, model._services, model._active_parts(), names)
+    )
 
     # the world exercises both drifts: phone-reachable services beyond the radius, and
     # services with a second location

@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 
 from vcsmatch.ranking import Part, default_parts
-from vcsmatch.ranking.collaborative import CollaborativePart
+from vcsmatch.ranking.collaborative_part import CollaborativePart
 from vcsmatch.ranking.persistence import read_model, write_model
 from vcsmatch.ranking.recommender import Recommender
 from vcsmatch.synthetic import World

@@ -14,10 +14,10 @@ from vcsmatch.ranking.baselines import (
     GroupPopularity,
     NearestServices,
 )
-from vcsmatch.ranking.collaborative import CollaborativePart
-from vcsmatch.ranking.content import ContentPart
+from vcsmatch.ranking.collaborative_part import CollaborativePart
+from vcsmatch.ranking.content_part import ContentPart
 from vcsmatch.ranking.parts import Part, default_parts
-from vcsmatch.ranking.priors import PriorsPart
+from vcsmatch.ranking.priors_part import PriorsPart
 from vcsmatch.ranking.recommender import Recommender
 from vcsmatch.ranking.result import Reason, Suggestion
 

@@ -15,18 +15,16 @@ signals, both scored from a person's features:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Self, TypeAlias, cast
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator
 from sklearn.linear_model import Ridge
 from threadpoolctl import threadpool_limits
 
 from vcsmatch.features.person import AGE_BAND_CODES, SEXES, age_band_label
 from vcsmatch.ranking.persistence import get_csr, put_csr
-from vcsmatch.ranking.result import ReasonKind
 from vcsmatch.taxonomy import Taxonomy
 
 UNKNOWN_BAND = "unknown"
@@ -489,98 +487,3 @@ class _CrossOperator:
             self.key, weights=self.val * np.asarray(r)[self.row], minlength=self.n_services * self.d
         ).reshape(self.n_services, self.d)
         return np.asarray(self.FT @ per_service).ravel()
-
-
-class CollaborativePart(BaseEstimator):
-    """The hybrid's collaborative part (a ``parts.Part``): what people like a person rated.
-
-    Parameters: ``als`` includes the ALS factorisation (``FeatureALS``) whose settings are
-    ``n_factors``, ``regularization`` and ``iterations``; ``taste_C`` is the inverse
-    regularisation of the taste model (``InteractionModel``); ``kind_alpha`` the ridge penalty
-    of the kind tastes (``KindTaste``); ``rating_factors`` the rank of the explicit-rating
-    factorisation (``RatingFactorization``); ``need_shrinkage`` the pseudo-count of need
-    evidence (``NeedEvidence``). The kind tastes and the rating factorisation also inform the
-    priors part (``rated_quality``); with this part dropped they keep these defaults.
-    """
-
-    def __init__(
-        self,
-        *,
-        als: bool = True,
-        n_factors: int = 32,
-        regularization: float = 0.05,
-        iterations: int = 15,
-        taste_C: float = 0.1,
-        kind_alpha: float = 300.0,
-        rating_factors: int = 8,
-        need_shrinkage: float = 5.0,
-    ) -> None:
-        self.als = als
-        self.n_factors = n_factors
-        self.regularization = regularization
-        self.iterations = iterations
-        self.taste_C = taste_C
-        self.kind_alpha = kind_alpha
-        self.rating_factors = rating_factors
-        self.need_shrinkage = need_shrinkage
-
-    #: Every feature the part can give (``feature_names`` leaves out ``als`` when it is off).
-    ALL_FEATURES: tuple[str, ...] = (
-        "group_share",
-        "group_lift",
-        "taste",
-        "als",
-        "rated_taste",
-        "kind_taste",
-        "need_fit",
-        "main_need_fit",
-    )
-
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return tuple(f for f in self.ALL_FEATURES if f != "als" or self.als)
-
-    @property
-    def evidence_features(self) -> frozenset[str]:
-        evidence = {"group_share", "group_lift", "als", "rated_taste", "need_fit", "main_need_fit"}
-        return frozenset(evidence & set(self.feature_names))
-
-    @property
-    def reason_kinds(self) -> Mapping[str, ReasonKind]:
-        kinds: dict[str, ReasonKind] = dict.fromkeys(self.feature_names, "collaborative")
-        kinds.update(need_fit="need_evidence", main_need_fit="need_evidence")
-        return kinds
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` naming the first setting out of its range."""
-        if not isinstance(self.als, bool):
-            raise ValueError(
-                f"The 'als' parameter of CollaborativePart must be a bool. Got {self.als!r} "
-                "instead."
-            )
-        for name, value in (
-            ("taste_C", self.taste_C),
-            ("kind_alpha", self.kind_alpha),
-            ("need_shrinkage", self.need_shrinkage),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValueError(
-                    f"The '{name}' parameter of CollaborativePart must be a positive number. "
-                    f"Got {value!r} instead."
-                )
-        for name, value in (
-            ("n_factors", self.n_factors),
-            ("iterations", self.iterations),
-            ("rating_factors", self.rating_factors),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"The '{name}' parameter of CollaborativePart must be an int >= 1. "
-                    f"Got {value!r} instead."
-                )
-        reg = self.regularization
-        if isinstance(reg, bool) or not isinstance(reg, int | float) or reg < 0:
-            raise ValueError(
-                "The 'regularization' parameter of CollaborativePart must be a non-negative "
-                f"number. Got {reg!r} instead."
-            )

@@ -19,15 +19,13 @@ learns its own weights.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from vcsmatch.catalogue.model import DELIVERY_MODES
 from vcsmatch.features.person import Person
-from vcsmatch.ranking.result import ReasonKind
 
 PARTS: tuple[str, ...] = ("needs", "main_need", "strengths", "distance", "mode")
 
@@ -192,26 +190,3 @@ def combine(parts: np.ndarray, weights: dict[str, float] | None = None) -> np.nd
     """The content-only score: a weighted sum of the parts."""
     w = weights or DEFAULT_WEIGHTS
     return parts @ np.array([w[p] for p in PARTS])
-
-
-class ContentPart(BaseEstimator):
-    """The hybrid's content part (a ``parts.Part``): what both sides declare, no ratings."""
-
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return ("needs", "main_need", "any_need", "strengths", "distance", "mode")
-
-    @property
-    def evidence_features(self) -> frozenset[str]:
-        return frozenset()
-
-    @property
-    def reason_kinds(self) -> Mapping[str, ReasonKind]:
-        return {
-            "needs": "need",
-            "main_need": "need",
-            "any_need": "need",
-            "strengths": "activity",
-            "distance": "distance",
-            "mode": "delivery",
-        }

@@ -10,12 +10,15 @@ reason kinds are taken from the parts, so a feature is named in one place: its p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
-from vcsmatch.ranking.collaborative import CollaborativePart
-from vcsmatch.ranking.content import ContentPart
-from vcsmatch.ranking.priors import PriorsPart
+import numpy as np
+
+from vcsmatch.ranking.collaborative_part import CollaborativePart
+from vcsmatch.ranking.content_part import ContentPart
+from vcsmatch.ranking.pairs import LearnedParts, Pairs, ServiceSide
+from vcsmatch.ranking.priors_part import PriorsPart
 from vcsmatch.ranking.result import ReasonKind
 
 
@@ -26,7 +29,9 @@ class Part(Protocol):
     ``feature_names``: its blend features in column order, given its settings;
     ``evidence_features``: those only ratings of the service itself inform (missing for a
     service nobody rated, so they add nothing to its score); ``reason_kinds``: the reason each
-    feature's contribution counts toward; ``get_params``/``set_params``: its settings.
+    feature's contribution counts toward; ``features``: those features of person-service
+    pairs from what a training pass learned (the one path for training and serving);
+    ``get_params``/``set_params``: its settings.
     """
 
     @property
@@ -37,6 +42,10 @@ class Part(Protocol):
 
     @property
     def reason_kinds(self) -> Mapping[str, ReasonKind]: ...
+
+    def features(
+        self, pairs: Pairs, learned: LearnedParts, services: ServiceSide
+    ) -> np.ndarray: ...
 
     def get_params(self, deep: bool = True) -> dict[str, Any]: ...
 
@@ -55,3 +64,33 @@ def default_parts() -> PartList:
         ("collaborative", CollaborativePart()),
         ("priors", PriorsPart()),
     ]
+
+
+def pair_features(
+    pairs: Pairs,
+    learned: LearnedParts,
+    services: ServiceSide,
+    parts: Sequence[Part],
+    names: Sequence[str],
+) -> np.ndarray:
+    """Blend features (columns ``names``) of ``pairs``, each from the part that gives it; NaN
+    where the part learned nothing, and for evidence features of services nobody rated (so
+    they add nothing to its score, see ``Blend.impute``). Training and serving both call it,
+    so what the blend learns from is what it is served."""
+    col = {f: j for j, f in enumerate(names)}
+    out = np.full((len(pairs), len(names)), np.nan, order="F")
+    evidence: set[str] = set()
+    for part in parts:
+        own = part.feature_names
+        if not any(f in col for f in own):
+            continue
+        values = part.features(pairs, learned, services)
+        for j, f in enumerate(own):
+            if f in col:
+                out[:, col[f]] = values[:, j]
+        evidence |= part.evidence_features
+    unrated = np.flatnonzero(learned.priors.n_ratings[pairs.service_rows] == 0)
+    if len(unrated):
+        cols = np.array([j for f, j in col.items() if f in evidence], dtype=np.intp)
+        out[np.ix_(unrated, cols)] = np.nan
+    return out

@@ -8,13 +8,9 @@ of moments on the beta-binomial), so the data decide how much a handful of ratin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator
-
-from vcsmatch.ranking.result import ReasonKind
 
 #: Bounds on the prior's pseudo-count: at least one rating's worth, at most a few hundred.
 MIN_STRENGTH = 1.0
@@ -130,20 +126,3 @@ def fit_priors(service_rows: np.ndarray, relevant: np.ndarray, n_services: int) 
     true_var = observed_var - noise
     m = MAX_STRENGTH if true_var <= 1e-09 else g * (1 - g) / true_var - 1
     return ServicePriors(n, r, g, float(np.clip(m, MIN_STRENGTH, MAX_STRENGTH)))
-
-
-class PriorsPart(BaseEstimator):
-    """The hybrid's priors part (a ``parts.Part``): each service's own ratings, shrunk."""
-
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        return ("prior_lift", "quality", "rated_quality")
-
-    @property
-    def evidence_features(self) -> frozenset[str]:
-        return frozenset(self.feature_names)
-
-    @property
-    def reason_kinds(self) -> Mapping[str, ReasonKind]:
-        kind: ReasonKind = "prior"
-        return dict.fromkeys(self.feature_names, kind)

@@ -32,7 +32,6 @@ from vcsmatch.ranking.base import Ranker
 from vcsmatch.ranking.blend import Blend
 from vcsmatch.ranking.candidates import CandidateFinder, scores_by_id
 from vcsmatch.ranking.collaborative import (
-    CollaborativePart,
     FeatureALS,
     GroupStats,
     InteractionModel,
@@ -40,7 +39,9 @@ from vcsmatch.ranking.collaborative import (
     group_vocabulary,
     person_group_keys,
 )
-from vcsmatch.ranking.content import ContentPart, ContentScorer, PersonVector
+from vcsmatch.ranking.collaborative_part import CollaborativePart
+from vcsmatch.ranking.content import ContentScorer, PersonVector
+from vcsmatch.ranking.content_part import ContentPart
 from vcsmatch.ranking.diversity import HEAD, rerank
 from vcsmatch.ranking.explain import Explainer
 from vcsmatch.ranking.exploration import EXPLORATION_REASON, Exploration, exploration_pool
@@ -53,11 +54,11 @@ from vcsmatch.ranking.pairs import (
     ServiceSide,
     make_pairs,
     pair_content,
-    pair_features,
 )
-from vcsmatch.ranking.parts import Part, PartList, default_parts
+from vcsmatch.ranking.parts import Part, PartList, default_parts, pair_features
 from vcsmatch.ranking.persistence import prefixed, unprefixed
-from vcsmatch.ranking.priors import PriorsPart, ServicePriors, fit_priors
+from vcsmatch.ranking.priors import ServicePriors, fit_priors
+from vcsmatch.ranking.priors_part import PriorsPart
 from vcsmatch.ranking.propensity import inverse_propensity_weights, rated_propensity
 from vcsmatch.ranking.result import Suggestion
 from vcsmatch.ranking.validation import (
@@ -379,6 +380,7 @@ class Recommender(Ranker):
                 rated = make_pairs(block, people.person_rows, people.service_rows, self._services)
                 rated_content = pair_content(rated, self._services)
             names = self._feature_names()
+            parts = self._active_parts()
             # out-of-fold part scores for the blend
             n_people = len(people.frame)
             fold_of = rng.permutation(n_people) % self.n_folds
@@ -396,7 +398,7 @@ class Recommender(Ranker):
                 held = np.flatnonzero((fold_of == fold) & in_blend)
                 p_rows, s_rows, y = self._blend_rows(people, exposable, held)
                 pairs = make_pairs(block, p_rows, s_rows, self._services)
-                feats.append(pair_features(pairs, learned, self._services, names))
+                feats.append(pair_features(pairs, learned, self._services, parts, names))
                 labels.append(y)
                 weights.append(self._blend_weights(people, held, propensity, s_rows))
                 bar.step(f"fold {fold + 1} of {self.n_folds}")
@@ -1062,7 +1064,7 @@ class Recommender(Ranker):
         rows: np.ndarray,
     ) -> tuple[PersonVector, np.ndarray]:
         """The person's content vector, and the blend features of them against the candidate
-        ``rows`` (``pairs.pair_features``, as training builds them; missing values imputed)."""
+        ``rows`` (``parts.pair_features``, as training builds them; missing values imputed)."""
         pv = self.content_.person_vector(person, radius)
         groups = self._person_group_rows(person)
         member = sp.csr_matrix(
@@ -1081,7 +1083,8 @@ class Recommender(Ranker):
         )
         pairs = make_pairs(block, np.zeros(len(rows), dtype=np.int64), rows, self._services)
         names = self.blend_.feature_names_
-        return pv, self.blend_.impute(pair_features(pairs, self._bound, self._services, names))
+        features = pair_features(pairs, self._bound, self._services, self._active_parts(), names)
+        return pv, self.blend_.impute(features)
 
     # -- persistence (``Ranker.save`` / ``Ranker.load``) ---------------------------------------
 
