@@ -85,7 +85,9 @@ def trained_model_dir(world, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Recommender fitted on the world's ratings and saved (what `vcsmatch train` writes)."""
     from vcsmatch.ranking.recommender import Recommender
 
-    model = Recommender(show_progress=False, n_factors=8, iterations=5)
+    model = Recommender(show_progress=False).set_params(
+        parts__collaborative__n_factors=8, parts__collaborative__iterations=5
+    )
     model.fit(world.catalogue, world.ratings)
     directory = tmp_path_factory.mktemp("model")
     model.save(directory)

@@ -186,7 +186,9 @@ def register_retrained(seed: Seed, tmp_path, **params) -> str:
     """Train a slightly different model on the world and register it, as `vcsmatch train`."""
     from vcsmatch.ranking.recommender import Recommender
 
-    model = Recommender(show_progress=False, n_factors=4, iterations=2, **params)
+    model = Recommender(show_progress=False, **params).set_params(
+        parts__collaborative__n_factors=4, parts__collaborative__iterations=2
+    )
     model.fit(seed.world.catalogue, seed.world.ratings)
     directory = tmp_path / "retrained"
     model.save(directory)

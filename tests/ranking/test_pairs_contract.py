@@ -13,7 +13,8 @@ import pytest
 
 from vcsmatch.catalogue.model import Catalogue, Location
 from vcsmatch.features.location import locate
-from vcsmatch.ranking.pairs import make_pairs, pair_features
+from vcsmatch.ranking.pairs import make_pairs
+from vcsmatch.ranking.parts import pair_features
 from vcsmatch.ranking.recommender import Recommender
 from vcsmatch.synthetic import World, make_world
 
@@ -42,20 +43,47 @@ def _reshaped(world: World) -> Catalogue:
     return Catalogue(services=services)
 
 
+#: The whole hybrid, and each of its parts alone: the contract holds for every part.
+VARIANTS: dict[str, dict[str, str]] = {
+    "all": {},
+    "content": {"parts__collaborative": "drop", "parts__priors": "drop"},
+    "collaborative": {"parts__content": "drop", "parts__priors": "drop"},
+    "priors": {"parts__content": "drop", "parts__collaborative": "drop"},
+}
+
+#: Features of each variant's blend that must be compared (a sample of each part's).
+EXPECTED: dict[str, set[str]] = {
+    "all": {"distance", "group_share", "als", "need_fit", "rated_quality"},
+    "content": {"needs", "distance", "mode"},
+    "collaborative": {"group_share", "taste", "als", "rated_taste", "kind_taste", "need_fit"},
+    "priors": {"prior_lift", "quality", "rated_quality"},
+}
+
+
+#: A fitted variant: the model, its world, the reshaped catalogue and the variant's name.
+Fitted = tuple[Recommender, World, Catalogue, str]
+
+
 @pytest.fixture(scope="module")
-def fitted() -> tuple[Recommender, World, Catalogue]:
+def world() -> tuple[World, Catalogue]:
     world = make_world(n_services=80, n_people=300, n_new_people=0, seed=11)
-    catalogue = _reshaped(world)
-    model = Recommender(show_progress=False, n_folds=2).fit(catalogue, world.ratings)
-    return model, world, catalogue
+    return world, _reshaped(world)
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def fitted(request: pytest.FixtureRequest, world: tuple[World, Catalogue]) -> Fitted:
+    w, catalogue = world
+    model = Recommender(show_progress=False, n_folds=2).set_params(**VARIANTS[request.param])
+    model.fit(catalogue, w.ratings)
+    return model, w, catalogue, request.param
 
 
 def test_training_features_equal_serving_features(
-    fitted: tuple[Recommender, World, Catalogue],
+    fitted: Fitted,
 ) -> None:
     """For the same (person, service) pairs, the features training builds for the blend equal,
     feature by feature, those serving builds for the person's candidates."""
-    model, world, catalogue = fitted
+    model, world, catalogue, variant = fitted
     people = model._people(world.ratings, catalogue)
     frame = people.frame
     X = model.person_features_.transform(frame)
@@ -73,7 +101,9 @@ def test_training_features_equal_serving_features(
     serving = np.vstack(served)
     pairs = make_pairs(block, np.concatenate(p_rows), np.concatenate(s_rows), model._services)
     names = model.blend_.feature_names_
-    training = model.blend_.impute(pair_features(pairs, model._bound, model._services, names))
+    training = model.blend_.impute(
+        pair_features(pairs, model._bound, model._services, model._active_parts(), names)
+    )
 
     # the world exercises both drifts: phone-reachable services beyond the radius, and
     # services with a second location
@@ -82,7 +112,7 @@ def test_training_features_equal_serving_features(
     two_places = np.diff(model._services.points.indptr) > 1
     assert two_places[pairs.service_rows].sum() >= 100
 
-    assert set(names) >= {"distance", "group_share", "als", "need_fit", "rated_quality"}
+    assert set(names) >= EXPECTED[variant]
     for j, name in enumerate(names):
         np.testing.assert_allclose(
             serving[:, j], training[:, j], rtol=1e-5, atol=1e-6, err_msg=f"feature {name!r}"
@@ -90,10 +120,10 @@ def test_training_features_equal_serving_features(
 
 
 def test_distance_is_to_the_nearest_location(
-    fitted: tuple[Recommender, World, Catalogue],
+    fitted: Fitted,
 ) -> None:
     """A pair's distance is to the service's nearest location, not its first."""
-    model, _, catalogue = fitted
+    model, _, catalogue, _ = fitted
     row = next(
         i for i, s in enumerate(catalogue) if len(s.locations) == 2 and s.locations[1].longitude
     )

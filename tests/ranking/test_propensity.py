@@ -28,10 +28,13 @@ def test_rarely_rated_services_weigh_more_within_the_clip() -> None:
 
 def test_the_blend_learns_with_the_weights(small_world: World) -> None:
     """``propensity_power`` changes what the blend learns; 0 is the unweighted blend."""
-    kw = {"show_progress": False, "n_factors": 8, "iterations": 5}
-    plain = Recommender(**kw).fit(small_world.catalogue, small_world.ratings)
-    weighted = Recommender(propensity_power=1.0, **kw).fit(
-        small_world.catalogue, small_world.ratings
+    kw = {"parts__collaborative__n_factors": 8, "parts__collaborative__iterations": 5}
+    plain = Recommender(show_progress=False).set_params(**kw)
+    plain.fit(small_world.catalogue, small_world.ratings)
+    weighted = (
+        Recommender(propensity_power=1.0, show_progress=False)
+        .set_params(**kw)
+        .fit(small_world.catalogue, small_world.ratings)
     )
     assert not np.allclose(plain.blend_.coef_, weighted.blend_.coef_)
     person = small_world.new_people[0]

@@ -30,11 +30,23 @@ from vcsmatch.taxonomy import load_taxonomy
 RANKERS: dict[str, Any] = {
     "hybrid": lambda: Recommender(show_progress=False),
     "hybrid-day-one": lambda: Recommender(show_progress=False),  # fitted on no ratings
-    "no-content": lambda: Recommender(use_content=False, show_progress=False),
-    "no-collaborative": lambda: Recommender(use_collaborative=False, show_progress=False),
-    "no-priors": lambda: Recommender(use_priors=False, show_progress=False),
+    "no-content": lambda: Recommender(show_progress=False).set_params(parts__content="drop"),
+    "no-collaborative": lambda: Recommender(show_progress=False).set_params(
+        parts__collaborative="drop"
+    ),
+    "no-priors": lambda: Recommender(show_progress=False).set_params(parts__priors="drop"),
     "no-diversity": lambda: Recommender(use_diversity=False, show_progress=False),
-    "no-als": lambda: Recommender(use_als=False, show_progress=False),
+    "no-als": lambda: Recommender(show_progress=False).set_params(parts__collaborative__als=False),
+    # each part alone: the contract holds for every part, not only for the whole
+    "only-content": lambda: Recommender(show_progress=False).set_params(
+        parts__collaborative="drop", parts__priors="drop"
+    ),
+    "only-collaborative": lambda: Recommender(show_progress=False).set_params(
+        parts__content="drop", parts__priors="drop"
+    ),
+    "only-priors": lambda: Recommender(show_progress=False).set_params(
+        parts__content="drop", parts__collaborative="drop"
+    ),
     "nearest": NearestServices,
     "content-only": ContentOnly,
     "global-popularity": GlobalPopularity,
@@ -52,6 +64,15 @@ def fitted(name: str, world: World) -> Any:
         ratings = world.ratings.iloc[:0] if name == "hybrid-day-one" else world.ratings
         _fitted[name] = RANKERS[name]().fit(world.catalogue, ratings)
     return _fitted[name]
+
+
+def _comparable(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters with each part by its class (its settings are their own deep keys)."""
+    return {
+        k: type(v).__name__ if hasattr(v, "get_params") else v
+        for k, v in params.items()
+        if k != "parts"
+    }
 
 
 @pytest.mark.parametrize("name", RANKERS)
@@ -129,7 +150,7 @@ def test_save_load_round_trip(name: str, small_world: World, tmp_path: Path) -> 
     loaded = type(model).load(tmp_path / "m")
     assert type(loaded) is type(model)
     assert type(Ranker.load(tmp_path / "m")) is type(model)
-    assert loaded.get_params() == model.get_params()
+    assert _comparable(loaded.get_params()) == _comparable(model.get_params())
     assert loaded.fingerprint_ == model.fingerprint_
     if isinstance(model, Recommender):
         assert loaded.version_ == model.version_

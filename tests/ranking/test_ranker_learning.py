@@ -225,10 +225,16 @@ def test_bad_parameters_are_refused() -> None:
     frame = ratings_frame([("p1", "a", 5, person()), ("p2", "a", 2, person())])
     with pytest.raises(ValueError, match="'n_folds' parameter of Recommender must be an int"):
         Recommender(n_folds=1, show_progress=False).fit(cat, frame)
-    with pytest.raises(ValueError, match="At least one of"):
-        Recommender(
-            use_content=False, use_collaborative=False, use_priors=False, show_progress=False
+    with pytest.raises(ValueError, match="must keep at least one part"):
+        Recommender(show_progress=False).set_params(
+            parts__content="drop", parts__collaborative="drop", parts__priors="drop"
         ).fit(cat, frame)
+    with pytest.raises(ValueError, match="'n_factors' parameter of CollaborativePart"):
+        Recommender(show_progress=False).set_params(parts__collaborative__n_factors=0).fit(
+            cat, frame
+        )
+    with pytest.raises(ValueError, match="no part named 'als'"):
+        Recommender().set_params(parts__als__n_factors=4)
     with pytest.raises(ValueError, match="'max_training_rows' parameter of Recommender"):
         Recommender(max_training_rows=10, show_progress=False).fit(cat, frame)
 

@@ -61,7 +61,9 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path]:
     from vcsmatch.synthetic import make_world
 
     world = make_world(n_services=60, n_people=150, n_new_people=8, seed=3)
-    model = Recommender(show_progress=False, n_factors=8, iterations=5)
+    model = Recommender(show_progress=False).set_params(
+        parts__collaborative__n_factors=8, parts__collaborative__iterations=5
+    )
     model.fit(world.catalogue, world.ratings)
     return world, model.save(tmp_path_factory.mktemp("model"))
 

@@ -332,7 +332,7 @@ def _new_model(serving: Any | None) -> Any:
     over), or the defaults."""
     from vcsmatch.ranking.recommender import Recommender
 
-    params = serving.get_params() if isinstance(serving, Recommender) else {}
+    params = serving.get_params(deep=False) if isinstance(serving, Recommender) else {}
     params["show_progress"] = False
     return Recommender(**params)
 

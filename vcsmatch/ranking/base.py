@@ -81,11 +81,20 @@ class Ranker(BaseEstimator):
         overrides it to skip them."""
         return self._recommend(person, top_k)
 
+    def _header_params(self) -> dict[str, Any]:
+        """The parameters as saved in the JSON header (a ranker with parts overrides it)."""
+        return self.get_params(deep=False)
+
+    @classmethod
+    def _from_header_params(cls, params: dict[str, Any]) -> Self:
+        """The unfitted ranker whose parameters ``_header_params`` gave."""
+        return cls(**params)
+
     def save(self, directory: str | Path) -> Path:
         """Write the fitted ranker to ``directory`` (``vcsmatch.ranking.persistence``)."""
         check_fitted(self)
         fields, arrays = self._state()
-        header = {"ranker": type(self).__name__, "params": self.get_params(deep=False), **fields}
+        header = {"ranker": type(self).__name__, "params": self._header_params(), **fields}
         return write_model(Path(directory), header, arrays, self.catalogue_)
 
     @classmethod
@@ -99,7 +108,7 @@ class Ranker(BaseEstimator):
         if target is None or not issubclass(target, cls):
             raise ModelLoadError(f"header.json: a {name} model, not a {cls.__name__}")
         try:
-            model = target(**saved.header["params"])
+            model = target._from_header_params(saved.header["params"])
             model._restore(saved.header, saved.arrays, saved.catalogue)
         except (KeyError, TypeError, ValueError) as error:
             raise ModelLoadError(

@@ -296,7 +296,9 @@ class GroupPopularity(_Baseline):
     def _reasons(self, person: Person, row: int, distance_km: float, radius: float) -> list[Reason]:
         groups = self._groups(person)
         # one sparse look-up per count matrix, not two per group
-        liked_by = values_in_rows(self.groups_.n_liked_, groups, [row])[:, 0] if groups else []
+        liked_by = (
+            values_in_rows(self.groups_.n_liked_, groups, [row])[:, 0] if groups else np.zeros(0)
+        )
         if not len(liked_by) or liked_by.max() == 0:
             n = int(self.groups_.service_liked_[row])
             return [Reason("prior", f"rated relevant for {n} people", float(n))]

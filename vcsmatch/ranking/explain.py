@@ -30,7 +30,10 @@ from vcsmatch.taxonomy import Taxonomy
 
 #: Which reason each blend feature's contribution counts toward (``parts.default_parts``).
 FEATURE_REASON: dict[str, str] = {
-    f: kind for part in default_parts() for f, kind in part.reasons.items()
+    f: kind
+    for _, part in default_parts()
+    if not isinstance(part, str)
+    for f, kind in part.reason_kinds.items()
 }
 
 _MODE_WORDS = {

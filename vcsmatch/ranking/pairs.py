@@ -2,14 +2,14 @@
 
 Training scores (training person, service) pairs to give the blend its rows; serving scores one
 person against their candidates. Both build a ``Pairs`` with ``make_pairs`` and turn it into
-blend features with ``pair_features``, so what the blend learns from is what it is served
-(a contract test checks it, feature by feature). Distances are always to a service's nearest
-location, whatever made the service a candidate (travel, phone or online).
+blend features with ``parts.pair_features`` (each part's ``features``), so what the blend
+learns from is what it is served (a contract test checks it, feature by feature). Distances
+are always to a service's nearest location, whatever made the service a candidate (travel,
+phone or online).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,17 +17,11 @@ import scipy.sparse as sp
 
 from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.features.geo import haversine_km, service_points
-from vcsmatch.ranking import content as content_mod
 from vcsmatch.ranking.collaborative import FeatureALS, GroupStats, InteractionModel, KindTaste
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.factorization import RatingFactorization
 from vcsmatch.ranking.need_evidence import NeedEvidence
-from vcsmatch.ranking.parts import default_parts
 from vcsmatch.ranking.priors import ServicePriors
-
-#: Features that only ratings of the service itself inform: missing (NaN) for a service nobody
-#: rated, so they contribute nothing to its score (see ``Blend.impute``).
-EVIDENCE_FEATURES: frozenset[str] = frozenset().union(*(p.evidence for p in default_parts()))
 
 
 @dataclass
@@ -128,49 +122,16 @@ def make_pairs(
     return Pairs(people, p, s, distance)
 
 
-def pair_features(
-    pairs: Pairs, learned: LearnedParts, services: ServiceSide, names: Sequence[str]
-) -> np.ndarray:
-    """Blend features (columns ``names``) of ``pairs``; NaN where the part that gives a
-    feature learned nothing, and for evidence features of services nobody rated.
-
-    One person's pairs (serving) take a faster route for some parts: one matrix-vector product
-    over the catalogue instead of a product per pair; the values are the same.
-    """
-    col = {f: j for j, f in enumerate(names)}
-    out = np.full((len(pairs), len(names)), np.nan, order="F")
-    s = pairs.service_rows
-    people = pairs.people
-    one = len(people) == 1
-    pv = _person_vectors(people.vectors, pairs.person_rows, one)
-    if "needs" in col:
-        parts = services.content.parts(pv, s, pairs.distance_km)
-        for j, part in enumerate(content_mod.PARTS):
-            out[:, col[part]] = parts[:, j]
-        out[:, col["any_need"]] = parts[:, 0] > 0
-    if "group_share" in col:
-        _collaborative(out, col, pairs, pv, learned, services, one)
-    if "prior_lift" in col:
-        out[:, col["prior_lift"]] = learned.priors.lift[s]
-        out[:, col["quality"]] = learned.priors.quality[s]
-        if learned.ratings_model is not None:
-            out[:, col["rated_quality"]] = learned.ratings_model.bias_[s]
-    unrated = np.flatnonzero(learned.priors.n_ratings[s] == 0)
-    if len(unrated):
-        evidence = np.array([j for f, j in col.items() if f in EVIDENCE_FEATURES], dtype=np.intp)
-        out[np.ix_(unrated, evidence)] = np.nan
-    return out
-
-
 def pair_content(pairs: Pairs, services: ServiceSide) -> np.ndarray:
     """The content parts (``content.PARTS`` columns) of ``pairs``: what ``pair_features``
     gives for them, for the training models that learn what content misses."""
-    pv = _person_vectors(pairs.people.vectors, pairs.person_rows, len(pairs.people) == 1)
-    return services.content.parts(pv, pairs.service_rows, pairs.distance_km)
+    return services.content.parts(person_vectors(pairs), pairs.service_rows, pairs.distance_km)
 
 
-def _person_vectors(vectors: PersonVector, p: np.ndarray, one: bool) -> PersonVector:
-    """The content side per pair: the one person's 1-D vectors, or one row per pair."""
+def person_vectors(pairs: Pairs) -> PersonVector:
+    """The content side per pair: the one person's 1-D vectors (one person's pairs, serving),
+    or one row per pair."""
+    vectors, p, one = pairs.people.vectors, pairs.person_rows, len(pairs.people) == 1
     radius = np.asarray(vectors.radius_km, dtype=np.float64)
     if one:
         return PersonVector(
@@ -183,76 +144,3 @@ def _person_vectors(vectors: PersonVector, p: np.ndarray, one: bool) -> PersonVe
     return PersonVector(
         vectors.needs[p], vectors.main_need[p], vectors.strengths[p], vectors.mode_fit[p], radius[p]
     )
-
-
-def _collaborative(
-    out: np.ndarray,
-    col: dict[str, int],
-    pairs: Pairs,
-    pv: PersonVector,
-    learned: LearnedParts,
-    services: ServiceSide,
-    one: bool,
-) -> None:
-    """The collaborative part's columns of ``out`` (left NaN where a model is missing)."""
-    p, s = pairs.person_rows, pairs.service_rows
-    X = pairs.people.features
-    member = pairs.people.member
-    if one:
-        share, lift = learned.groups.scores(list(member.indices), s)
-    else:
-        share, lift = _pair_group_scores(learned.groups, member, p, s)
-    out[:, col["group_share"]] = share
-    out[:, col["group_lift"]] = lift
-    taste, kind = learned.taste, learned.kind
-    if one and taste is not None and kind is not None:
-        # both feature-keyed tastes in one pass over the service matrix
-        tastes = np.column_stack([taste.person_vector(X), kind.person_vector(X)])
-        by_service = np.asarray(services.matrix @ tastes)[s]
-        out[:, col["taste"]] = by_service[:, 0]
-        out[:, col["kind_taste"]] = by_service[:, 1]
-    else:
-        for name, model in (("taste", taste), ("kind_taste", kind)):
-            if model is not None:
-                out[:, col[name]] = model.pair_scores(X[p], services.matrix, s)
-    if "als" in col and learned.als is not None:
-        U = learned.als.person_factors(X).astype(np.float32)
-        out[:, col["als"]] = _pair_dot(U, learned.als.item_factors_, p, s, one)
-    fm = learned.ratings_model
-    if fm is not None:
-        out[:, col["rated_taste"]] = _pair_dot(fm.person_factors(X), fm.item_factors_, p, s, one)
-    if learned.needs is not None:
-        if one:
-            fit, main = learned.needs.scores(pv.needs, pv.main_need, s)
-        else:
-            fit, main = learned.needs.pair_scores(pv.needs, pv.main_need, s)
-        out[:, col["need_fit"]] = fit
-        out[:, col["main_need_fit"]] = main
-
-
-def _pair_dot(U: np.ndarray, V: np.ndarray, p: np.ndarray, s: np.ndarray, one: bool) -> np.ndarray:
-    """``U[p[i]] . V[s[i]]`` per pair (one person: one matrix-vector product)."""
-    if one:
-        return (V @ U[0])[s]
-    return np.einsum("ij,ij->i", U[p], V[s])
-
-
-def _pair_group_scores(
-    groups: GroupStats, member: sp.csr_matrix, p_rows: np.ndarray, s_rows: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``GroupStats.scores`` for many (person, service) pairs at once."""
-    k = np.asarray(member.sum(axis=1)).ravel()
-    k_safe = np.where(k > 0, k, 1.0)
-    norm = sp.diags(1.0 / k_safe) @ member  # mean over each person's groups
-    share = np.zeros(len(p_rows))
-    rate = np.zeros(len(p_rows))
-    for start in range(0, len(p_rows), 20000):
-        sl = slice(start, start + 20000)
-        pr, sr = p_rows[sl], s_rows[sl]
-        a = norm[pr]
-        share[sl] = np.asarray(a.multiply(groups.share_dev_[:, sr].T).sum(axis=1)).ravel()
-        share[sl] += groups.global_share_[sr] * (a @ groups.share_base_)
-        rate[sl] = np.asarray(a.multiply(groups.rate_dev_[:, sr].T).sum(axis=1)).ravel()
-    no_group = k[p_rows] == 0
-    share[no_group] = groups.global_share_[s_rows[no_group]]
-    return share, rate

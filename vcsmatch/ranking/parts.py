@@ -1,83 +1,96 @@
-"""The parts of the hybrid ranker, each described once: the blend features it gives, which of
-them only ratings of the service itself inform, and which reason each feature counts toward.
+"""What a part of the hybrid ranker is (``Part``), and the default parts (``default_parts``).
 
-``Recommender`` takes its blend columns, its evidence features and the explainer its reason
-kinds from here (``default_parts()``), so a feature is named in one place.
+A part is a scikit-learn estimator holding its own settings: the composite ``Recommender``
+takes its parts as a list of ``(name, part)`` pairs, as ``Pipeline`` takes its steps, so
+``get_params(deep=True)`` reaches inside (``parts__collaborative__n_factors``) and a part can
+be tuned with ``set_params``, swapped for another configuration, or dropped (``"drop"``)
+without editing the class. The blend's columns, the evidence features and the explainer's
+reason kinds are taken from the parts, so a feature is named in one place: its part.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
+import numpy as np
+
+from vcsmatch.ranking.collaborative_part import CollaborativePart
+from vcsmatch.ranking.content_part import ContentPart
+from vcsmatch.ranking.pairs import LearnedParts, Pairs, ServiceSide
+from vcsmatch.ranking.priors_part import PriorsPart
 from vcsmatch.ranking.result import ReasonKind
 
 
-@dataclass(frozen=True)
-class Part:
-    """One part of the hybrid: its ``name`` (``use_<name>`` switches it off), its blend
-    ``features`` in column order, the ``evidence`` features among them (missing for a
-    service nobody rated, so they add nothing to its score) and the reason kind of each."""
+@runtime_checkable
+class Part(Protocol):
+    """One part of the hybrid, as the composite sees it.
 
-    name: str
-    features: tuple[str, ...]
-    reasons: Mapping[str, ReasonKind]
-    evidence: frozenset[str] = field(default_factory=frozenset)
+    ``feature_names``: its blend features in column order, given its settings;
+    ``evidence_features``: those only ratings of the service itself inform (missing for a
+    service nobody rated, so they add nothing to its score); ``reason_kinds``: the reason each
+    feature's contribution counts toward; ``features``: those features of person-service
+    pairs from what a training pass learned (the one path for training and serving);
+    ``get_params``/``set_params``: its settings.
+    """
 
-    def __post_init__(self) -> None:
-        if set(self.reasons) != set(self.features) or not self.evidence <= set(self.features):
-            raise ValueError(
-                f"Part {self.name!r} must give a reason kind for each of its features and "
-                f"only evidence features among them. Got features {self.features!r}, reasons "
-                f"for {sorted(self.reasons)!r}, evidence {sorted(self.evidence)!r}."
-            )
+    @property
+    def feature_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def evidence_features(self) -> frozenset[str]: ...
+
+    @property
+    def reason_kinds(self) -> Mapping[str, ReasonKind]: ...
+
+    def features(
+        self, pairs: Pairs, learned: LearnedParts, services: ServiceSide
+    ) -> np.ndarray: ...
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]: ...
+
+    def set_params(self, **params: Any) -> Any: ...  # noqa: ANN401 - the part itself
 
 
-def default_parts() -> tuple[Part, ...]:
-    """The hybrid's parts, in the order of the blend's columns."""
-    return (
-        Part(
-            "content",
-            ("needs", "main_need", "any_need", "strengths", "distance", "mode"),
-            {
-                "needs": "need",
-                "main_need": "need",
-                "any_need": "need",
-                "strengths": "activity",
-                "distance": "distance",
-                "mode": "delivery",
-            },
-        ),
-        Part(
-            "collaborative",
-            (
-                "group_share",
-                "group_lift",
-                "taste",
-                "als",
-                "rated_taste",
-                "kind_taste",
-                "need_fit",
-                "main_need_fit",
-            ),
-            {
-                "group_share": "collaborative",
-                "group_lift": "collaborative",
-                "taste": "collaborative",
-                "als": "collaborative",
-                "rated_taste": "collaborative",
-                "kind_taste": "collaborative",
-                "need_fit": "need_evidence",
-                "main_need_fit": "need_evidence",
-            },
-            frozenset(
-                {"group_share", "group_lift", "als", "rated_taste", "need_fit", "main_need_fit"}
-            ),
-        ),
-        Part(
-            "priors",
-            ("prior_lift", "quality", "rated_quality"),
-            {"prior_lift": "prior", "quality": "prior", "rated_quality": "prior"},
-            frozenset({"prior_lift", "quality", "rated_quality"}),
-        ),
-    )
+#: A ``Recommender``'s parts: ``(name, part)`` pairs, a part replaced by ``"drop"`` is off.
+PartList: TypeAlias = list[tuple[str, Part | Literal["drop"]]]
+
+
+def default_parts() -> PartList:
+    """The hybrid's parts, fresh (tuning one never changes another model's), in the order of
+    the blend's columns."""
+    return [
+        ("content", ContentPart()),
+        ("collaborative", CollaborativePart()),
+        ("priors", PriorsPart()),
+    ]
+
+
+def pair_features(
+    pairs: Pairs,
+    learned: LearnedParts,
+    services: ServiceSide,
+    parts: Sequence[Part],
+    names: Sequence[str],
+) -> np.ndarray:
+    """Blend features (columns ``names``) of ``pairs``, each from the part that gives it; NaN
+    where the part learned nothing, and for evidence features of services nobody rated (so
+    they add nothing to its score, see ``Blend.impute``). Training and serving both call it,
+    so what the blend learns from is what it is served."""
+    col = {f: j for j, f in enumerate(names)}
+    out = np.full((len(pairs), len(names)), np.nan, order="F")
+    evidence: set[str] = set()
+    for part in parts:
+        own = part.feature_names
+        if not any(f in col for f in own):
+            continue
+        values = part.features(pairs, learned, services)
+        for j, f in enumerate(own):
+            if f in col:
+                out[:, col[f]] = values[:, j]
+        evidence |= part.evidence_features
+    unrated = np.flatnonzero(learned.priors.n_ratings[pairs.service_rows] == 0)
+    if len(unrated):
+        cols = np.array([j for f, j in col.items() if f in evidence], dtype=np.intp)
+        out[np.ix_(unrated, cols)] = np.nan
+    return out

@@ -39,7 +39,9 @@ from vcsmatch.ranking.collaborative import (
     group_vocabulary,
     person_group_keys,
 )
+from vcsmatch.ranking.collaborative_part import CollaborativePart
 from vcsmatch.ranking.content import ContentScorer, PersonVector
+from vcsmatch.ranking.content_part import ContentPart
 from vcsmatch.ranking.diversity import HEAD, rerank
 from vcsmatch.ranking.explain import Explainer
 from vcsmatch.ranking.exploration import EXPLORATION_REASON, Exploration, exploration_pool
@@ -52,11 +54,11 @@ from vcsmatch.ranking.pairs import (
     ServiceSide,
     make_pairs,
     pair_content,
-    pair_features,
 )
-from vcsmatch.ranking.parts import default_parts
+from vcsmatch.ranking.parts import Part, PartList, default_parts, pair_features
 from vcsmatch.ranking.persistence import prefixed, unprefixed
 from vcsmatch.ranking.priors import ServicePriors, fit_priors
+from vcsmatch.ranking.priors_part import PriorsPart
 from vcsmatch.ranking.propensity import inverse_propensity_weights, rated_propensity
 from vcsmatch.ranking.result import Suggestion
 from vcsmatch.ranking.validation import (
@@ -73,8 +75,20 @@ from vcsmatch.taxonomy import load_taxonomy
 #: What the learned parts know of a person (``PersonFeatures`` groups).
 PERSON_GROUPS: tuple[str, ...] = ("age_band", "sex", "age_band_sex", "needs", "strengths")
 
-#: Blend features of each part, in the order of the blend's columns (``parts.default_parts``).
-PART_FEATURES: dict[str, tuple[str, ...]] = {p.name: p.features for p in default_parts()}
+#: The part classes ``Recommender`` knows how to train (one of each at most).
+PART_CLASSES: tuple[type, ...] = (ContentPart, CollaborativePart, PriorsPart)
+
+#: Settings of a model saved before parts were parameters (format 3, flat), now the
+#: collaborative part's (``Recommender._from_header_params``).
+_FLAT_COLLABORATIVE = (
+    "n_factors",
+    "regularization",
+    "iterations",
+    "taste_C",
+    "kind_alpha",
+    "rating_factors",
+    "need_shrinkage",
+)
 
 #: With ``negatives_per_rating=None``, the largest share of relevant rows in the blend's training
 #: rows before sampled unrated services are added as negatives.
@@ -125,13 +139,16 @@ class _People:
 class Recommender(Ranker):
     """The hybrid ranker (see the module docstring and docs/ARCHITECTURE.md).
 
-    Parameters: ``use_content``, ``use_collaborative``, ``use_priors``, ``use_diversity``
-    switch parts off; ``default_radius_km`` is how far a person travels when they did not say;
+    Parameters: ``parts`` are the hybrid's parts as ``(name, part)`` pairs (``None``:
+    ``parts.default_parts()``), each holding its own settings, reached as
+    ``parts__<name>__<setting>`` through ``get_params``/``set_params``; a part set to
+    ``"drop"`` is off (e.g. ``set_params(parts__priors="drop")``), and
+    ``set_params(parts__collaborative=CollaborativePart(als=False))`` swaps one;
+    ``use_diversity`` switches the diversity re-rank off;
+    ``default_radius_km`` is how far a person travels when they did not say;
     ``max_nearby`` caps the services reached by travel that one person's ranking scores at the
     nearest so many within their radius (``None``: all; a dense city has tens of thousands);
-    ``n_factors``/``regularization``/``iterations`` configure ALS, ``use_als`` drops it from the
-    collaborative part; ``rating_factors`` is the rank of the explicit-rating factorisation
-    (``RatingFactorization``); ``shrinkage`` is the pseudo-count of group scores;
+    ``shrinkage`` is the pseudo-count of group scores;
     ``diversity_weight`` the weight of need coverage; ``n_folds`` the out-of-fold splits that
     train the blend;
     ``negatives_per_rating`` how many unrated-but-exposable services per rating the blend sees
@@ -153,50 +170,32 @@ class Recommender(Ranker):
     def __init__(
         self,
         *,
-        use_content: bool = True,
-        use_collaborative: bool = True,
-        use_priors: bool = True,
+        parts: PartList | None = None,
         use_diversity: bool = True,
-        use_als: bool = True,
         default_radius_km: float = 25.0,
         max_nearby: int | None = 2000,
-        n_factors: int = 32,
-        regularization: float = 0.05,
-        iterations: int = 15,
         shrinkage: float = 10.0,
-        need_shrinkage: float = 5.0,
         diversity_weight: float = 0.3,
         n_folds: int = 3,
-        rating_factors: int = 8,
-        kind_alpha: float = 300.0,
         negatives_per_rating: float | None = None,
         blend_C: float = 1.0,
-        taste_C: float = 0.1,
         max_training_rows: int | None = 200_000,
         random_state: int | None = 0,
         show_progress: bool = True,
         max_off_need_share: float = 0.2,
         propensity_power: float = 0.0,
     ) -> None:
-        self.use_content = use_content
-        self.use_collaborative = use_collaborative
-        self.use_priors = use_priors
+        # the one departure from storing as given: fresh default parts per model, so tuning
+        # one model's part never tunes another's
+        self.parts = default_parts() if parts is None else parts
         self.use_diversity = use_diversity
-        self.use_als = use_als
         self.default_radius_km = default_radius_km
         self.max_nearby = max_nearby
-        self.n_factors = n_factors
-        self.regularization = regularization
-        self.iterations = iterations
         self.shrinkage = shrinkage
-        self.need_shrinkage = need_shrinkage
         self.diversity_weight = diversity_weight
         self.n_folds = n_folds
-        self.rating_factors = rating_factors
-        self.kind_alpha = kind_alpha
         self.negatives_per_rating = negatives_per_rating
         self.blend_C = blend_C
-        self.taste_C = taste_C
         self.max_training_rows = max_training_rows
         self.random_state = random_state
         self.show_progress = show_progress
@@ -205,19 +204,99 @@ class Recommender(Ranker):
 
     # -- parameters --------------------------------------------------------------------------
 
-    def _validate_params(self) -> None:
-        if not (self.use_content or self.use_collaborative or self.use_priors):
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The parameters; with ``deep``, also each part (``parts__<name>``) and its settings
+        (``parts__<name>__<setting>``), as ``Pipeline`` gives its steps'."""
+        out = super().get_params(deep=False)
+        if deep:
+            for name, part in self.parts:
+                out[f"parts__{name}"] = part
+                if not isinstance(part, str):
+                    for key, value in part.get_params(deep=True).items():
+                        out[f"parts__{name}__{key}"] = value
+        return out
+
+    def set_params(self, **params: Any) -> Recommender:  # noqa: ANN401 - any parameter's value
+        """Set parameters, a part (``parts__<name>=part`` or ``"drop"``) or a part's setting
+        (``parts__<name>__<setting>=value``); returns ``self``."""
+        nested = {k: v for k, v in params.items() if k.startswith("parts__")}
+        super().set_params(**{k: v for k, v in params.items() if k not in nested})
+        names = [name for name, _ in self.parts]
+        for key, value in nested.items():
+            name, _, setting = key.removeprefix("parts__").partition("__")
+            if name not in names:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for Recommender: no part named {name!r} "
+                    f"(its parts are {names!r})."
+                )
+            if not setting:
+                self.parts = [(n, value if n == name else p) for n, p in self.parts]
+                continue
+            part = dict(self.parts)[name]
+            if isinstance(part, str):
+                raise ValueError(
+                    f"Invalid parameter {key!r} for Recommender: part {name!r} is dropped."
+                )
+            part.set_params(**{setting: value})
+        return self
+
+    def _active_parts(self) -> list[Part]:
+        """The parts that are on, in blend column order."""
+        return [part for _, part in self.parts if not isinstance(part, str)]
+
+    def _part(self, cls: type[Any]) -> Any:  # noqa: ANN401 - an instance of ``cls`` or None
+        """The active part of class ``cls``, or None when it is dropped or absent."""
+        return next((p for p in self._active_parts() if isinstance(p, cls)), None)
+
+    def _collaborative_settings(self) -> CollaborativePart:
+        """The collaborative part, or its defaults when it is dropped (the rating models it
+        configures also inform the priors part)."""
+        part = self._part(CollaborativePart)
+        return part if part is not None else CollaborativePart()
+
+    def _validate_parts(self) -> None:
+        parts = self.parts
+        shape_ok = isinstance(parts, list | tuple) and all(
+            isinstance(e, tuple) and len(e) == 2 and isinstance(e[0], str) for e in parts
+        )
+        if not shape_ok:
             raise ValueError(
-                "At least one of the 'use_content', 'use_collaborative' and 'use_priors' "
-                "parameters of Recommender must be True. Got all False instead."
+                "The 'parts' parameter of Recommender must be a list of (name, part) pairs. "
+                f"Got {parts!r} instead."
             )
+        names = [name for name, _ in parts]
+        if len(set(names)) != len(names) or any("__" in n for n in names):
+            raise ValueError(
+                "The 'parts' parameter of Recommender must name each part once, without "
+                f"'__'. Got names {names!r} instead."
+            )
+        seen: set[type] = set()
+        for name, part in parts:
+            if isinstance(part, str) and part == "drop":
+                continue
+            cls = type(part)
+            if cls not in PART_CLASSES or cls in seen:
+                raise ValueError(
+                    f"The 'parts' parameter of Recommender must hold at most one of each of "
+                    f"{[c.__name__ for c in PART_CLASSES]} or 'drop'. Got {part!r} for part "
+                    f"{name!r} instead."
+                )
+            seen.add(cls)
+        if not seen:
+            raise ValueError(
+                "The 'parts' parameter of Recommender must keep at least one part. Got every "
+                "part dropped instead."
+            )
+        collaborative = self._part(CollaborativePart)
+        if collaborative is not None:
+            collaborative.validate()
+
+    def _validate_params(self) -> None:
+        self._validate_parts()
         positive = {
             "default_radius_km": self.default_radius_km,
             "shrinkage": self.shrinkage,
-            "need_shrinkage": self.need_shrinkage,
-            "kind_alpha": self.kind_alpha,
             "blend_C": self.blend_C,
-            "taste_C": self.taste_C,
         }
         for name, value in positive.items():
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
@@ -225,12 +304,7 @@ class Recommender(Ranker):
                     f"The '{name}' parameter of Recommender must be a positive number. "
                     f"Got {value!r} instead."
                 )
-        for name, value, low in (
-            ("n_factors", self.n_factors, 1),
-            ("iterations", self.iterations, 1),
-            ("n_folds", self.n_folds, 2),
-            ("rating_factors", self.rating_factors, 1),
-        ):
+        for name, value, low in (("n_folds", self.n_folds, 2),):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ValueError(
                     f"The '{name}' parameter of Recommender must be an int >= {low}. "
@@ -257,10 +331,7 @@ class Recommender(Ranker):
                     f"The '{name}' parameter of Recommender must be a number in [0, 1]. "
                     f"Got {share!r} instead."
                 )
-        checked = [
-            ("regularization", self.regularization),
-            ("diversity_weight", self.diversity_weight),
-        ]
+        checked = [("diversity_weight", self.diversity_weight)]
         if self.negatives_per_rating is not None:
             checked.append(("negatives_per_rating", self.negatives_per_rating))
         for name, value in checked:
@@ -277,14 +348,7 @@ class Recommender(Ranker):
         return self._feature_names()
 
     def _feature_names(self) -> tuple[str, ...]:
-        names: list[str] = []
-        if self.use_content:
-            names += PART_FEATURES["content"]
-        if self.use_collaborative:
-            names += [f for f in PART_FEATURES["collaborative"] if f != "als" or self.use_als]
-        if self.use_priors:
-            names += PART_FEATURES["priors"]
-        return tuple(names)
+        return tuple(f for part in self._active_parts() for f in part.feature_names)
 
     # -- fit ---------------------------------------------------------------------------------
 
@@ -312,10 +376,11 @@ class Recommender(Ranker):
 
             block = self._training_people(people.frame, X, member)
             rated_content = None
-            if self.use_priors or self.use_collaborative:
+            if self._part(PriorsPart) is not None or self._part(CollaborativePart) is not None:
                 rated = make_pairs(block, people.person_rows, people.service_rows, self._services)
                 rated_content = pair_content(rated, self._services)
             names = self._feature_names()
+            parts = self._active_parts()
             # out-of-fold part scores for the blend
             n_people = len(people.frame)
             fold_of = rng.permutation(n_people) % self.n_folds
@@ -333,7 +398,7 @@ class Recommender(Ranker):
                 held = np.flatnonzero((fold_of == fold) & in_blend)
                 p_rows, s_rows, y = self._blend_rows(people, exposable, held)
                 pairs = make_pairs(block, p_rows, s_rows, self._services)
-                feats.append(pair_features(pairs, learned, self._services, names))
+                feats.append(pair_features(pairs, learned, self._services, parts, names))
                 labels.append(y)
                 weights.append(self._blend_weights(people, held, propensity, s_rows))
                 bar.step(f"fold {fold + 1} of {self.n_folds}")
@@ -472,6 +537,7 @@ class Recommender(Ranker):
             people.relevant[keep],
             people.rating[keep],
         )
+        collaborative = self._part(CollaborativePart)
         priors = fit_priors(s, rel, n_services)
         needs = None
         content_rating = None
@@ -479,11 +545,11 @@ class Recommender(Ranker):
             Xc = rated_content[keep]
             sample = self._sample_rows(rating, 4)
             content_rating = self._content_rating(Xc, rating, sample)
-            if self.use_collaborative:
-                needs = NeedEvidence(self.need_shrinkage).fit(
+            if collaborative is not None:
+                needs = NeedEvidence(collaborative.need_shrinkage).fit(
                     block.vectors.needs, p, s, rating - content_rating, n_services
                 )
-        if self.use_priors:
+        if self._part(PriorsPart) is not None:
             # what content alone predicts of each kept rating; the rest is the service's own
             from sklearn.linear_model import LogisticRegression
 
@@ -501,21 +567,21 @@ class Recommender(Ranker):
         m = sp.diags(active.astype(float)) @ member
         groups = GroupStats(self.shrinkage).fit(m.tocsr(), p, s, rel, n_services, priors.rate)
         als = None
-        if self.use_collaborative and self.use_als:
+        if collaborative is not None and collaborative.als:
             conf = np.where(rel, 1.0 + (rating - RELEVANT_AT), 0.0)
             C = sp.csr_matrix((conf, (p, s)), shape=(member.shape[0], n_services))
             C.eliminate_zeros()
             Xa = sp.diags(active.astype(float)) @ X
             als = FeatureALS(
-                n_factors=self.n_factors,
-                regularization=self.regularization,
-                iterations=self.iterations,
+                n_factors=collaborative.n_factors,
+                regularization=collaborative.regularization,
+                iterations=collaborative.iterations,
                 random_state=self.random_state,
             ).fit(Xa[active], C[active])
         taste = None
-        if self.use_collaborative:
+        if collaborative is not None:
             fit_on = self._sample_rows(rel, 3)
-            taste = InteractionModel(C=self.taste_C, random_state=self.random_state).fit(
+            taste = InteractionModel(C=collaborative.taste_C, random_state=self.random_state).fit(
                 X[p[fit_on]], self.service_matrix_[s[fit_on]], rel[fit_on]
             )
         ratings_model = kind = None
@@ -556,11 +622,12 @@ class Recommender(Ranker):
         y = rating[fit_on].astype(np.float64)
         offset = content_rating[fit_on]
         Xp, sr = X[p[fit_on]], s[fit_on]
-        kind = KindTaste(alpha=self.kind_alpha).fit(Xp, self.service_matrix_, y - offset, sr)
+        settings = self._collaborative_settings()
+        kind = KindTaste(alpha=settings.kind_alpha).fit(Xp, self.service_matrix_, y - offset, sr)
         offset = offset + kind.pair_scores(Xp, self.service_matrix_, sr)
-        fm = RatingFactorization(n_factors=self.rating_factors, random_state=self.random_state).fit(
-            Xp, sr, y, len(self.service_ids_), offset=offset
-        )
+        fm = RatingFactorization(
+            n_factors=settings.rating_factors, random_state=self.random_state
+        ).fit(Xp, sr, y, len(self.service_ids_), offset=offset)
         return fm, kind
 
     def _blend_weights(
@@ -997,7 +1064,7 @@ class Recommender(Ranker):
         rows: np.ndarray,
     ) -> tuple[PersonVector, np.ndarray]:
         """The person's content vector, and the blend features of them against the candidate
-        ``rows`` (``pairs.pair_features``, as training builds them; missing values imputed)."""
+        ``rows`` (``parts.pair_features``, as training builds them; missing values imputed)."""
         pv = self.content_.person_vector(person, radius)
         groups = self._person_group_rows(person)
         member = sp.csr_matrix(
@@ -1016,7 +1083,8 @@ class Recommender(Ranker):
         )
         pairs = make_pairs(block, np.zeros(len(rows), dtype=np.int64), rows, self._services)
         names = self.blend_.feature_names_
-        return pv, self.blend_.impute(pair_features(pairs, self._bound, self._services, names))
+        features = pair_features(pairs, self._bound, self._services, self._active_parts(), names)
+        return pv, self.blend_.impute(features)
 
     # -- persistence (``Ranker.save`` / ``Ranker.load``) ---------------------------------------
 
@@ -1029,6 +1097,50 @@ class Recommender(Ranker):
             ("kind_taste", self.kind_taste_),
             ("need_evidence", self.need_evidence_),
         )
+
+    def _header_params(self) -> dict[str, Any]:
+        """The parameters as JSON: each part as its class name and settings, or "drop"."""
+        params = self.get_params(deep=False)
+        params["parts"] = [
+            [
+                name,
+                part
+                if isinstance(part, str)
+                else {"class": type(part).__name__, "params": part.get_params(deep=False)},
+            ]
+            for name, part in self.parts
+        ]
+        return params
+
+    @classmethod
+    def _from_header_params(cls, params: dict[str, Any]) -> Recommender:
+        """The unfitted model ``_header_params`` describes; a model saved before parts were
+        parameters (flat ``use_content``, ``n_factors``, ...) gets the parts they meant."""
+        params = dict(params)
+        if "parts" not in params:
+            flat = {k: params.pop(k) for k in _FLAT_COLLABORATIVE if k in params}
+            on = {
+                k: bool(params.pop(f"use_{k}", True))
+                for k in ("content", "collaborative", "priors")
+            }
+            als = bool(params.pop("use_als", True))
+            parts: PartList = [
+                ("content", ContentPart() if on["content"] else "drop"),
+                (
+                    "collaborative",
+                    CollaborativePart(als=als, **flat) if on["collaborative"] else "drop",
+                ),
+                ("priors", PriorsPart() if on["priors"] else "drop"),
+            ]
+            return cls(parts=parts, **params)
+        by_class = {c.__name__: c for c in PART_CLASSES}
+        saved: PartList = []
+        for name, part in params.pop("parts"):
+            if part == "drop":
+                saved.append((str(name), "drop"))
+            else:
+                saved.append((str(name), by_class[part["class"]](**part["params"])))
+        return cls(parts=saved, **params)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         priors, prior_scalars = self.priors_.to_arrays()
@@ -1073,12 +1185,13 @@ class Recommender(Ranker):
             unprefixed("groups", arrays), self.shrinkage, int(header["groups"]["n_people"])
         )
         self.group_keys_ = tuple(header["groups"]["keys"])
+        c = self._collaborative_settings()
         blank: dict[str, Any] = {  # each saved model, unfitted, to take its arrays
-            "als": FeatureALS(self.n_factors, self.regularization, self.iterations),
-            "taste": InteractionModel(self.taste_C),
-            "ratings_model": RatingFactorization(self.rating_factors),
-            "kind_taste": KindTaste(self.kind_alpha),
-            "need_evidence": NeedEvidence(self.need_shrinkage),
+            "als": FeatureALS(c.n_factors, c.regularization, c.iterations),
+            "taste": InteractionModel(c.taste_C),
+            "ratings_model": RatingFactorization(c.rating_factors),
+            "kind_taste": KindTaste(c.kind_alpha),
+            "need_evidence": NeedEvidence(c.need_shrinkage),
         }
         saved = {name.split(".")[0] for name in arrays}
         parts = {k: m.set_arrays(unprefixed(k, arrays)) for k, m in blank.items() if k in saved}
