@@ -114,6 +114,20 @@ def _wait_for_new_model(
     raise AssertionError(f"the model did not change by itself within {timeout:.0f} s")
 
 
+def _wait_for_first_model(
+    client: TestClient, auth: dict[str, str], timeout: float = 180.0
+) -> dict[str, object]:
+    """The first model a worker serves (``GET /v1/model`` is 503 until it has one)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        answer = client.get("/v1/model", headers=auth)
+        if answer.status_code == 200:
+            return answer.json()
+        assert answer.status_code == 503, answer.text
+        time.sleep(0.5)
+    raise AssertionError(f"no model was served within {timeout:.0f} s")
+
+
 @pytest.fixture
 def fresh_store(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
@@ -188,7 +202,10 @@ def test_two_workers_on_postgresql_train_once(
             headers={"Authorization": f"Bearer {keys['admin']}"},
         )
         assert imported.status_code == 201, imported.text
-        before = first.get("/v1/model", headers=analyst).json()["version"]
+        # The day-one model is trained by whichever worker takes its lease first: when the
+        # second worker's learner saw the catalogue first, the importing worker serves it only
+        # once it has picked that model up.
+        before = str(_wait_for_first_model(first, analyst)["version"])
         _rate_round(first, practitioner, loop_world, loop_world.people[:60], 7)
         model = _wait_for_new_model(second, analyst, before)
         deadline = time.monotonic() + 30
