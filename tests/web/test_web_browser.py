@@ -383,16 +383,19 @@ def test_find_self_service_is_accessible(
 
     # past the rate limit (spent here by the same browser's other requests) the next search
     # is an accessible HTML page that still leads back to /find
-    spent = [
-        page.request.post(
-            "/find",
-            form={"csrf_token": token(page.content()), "action": "interpret", "situation": ""},
-        ).status
-        for _ in range(40)
-    ]
-    assert 429 in spent
-    page.get_by_role("button", name="Find services").click()
-    assert page.get_by_role("heading", name="Too many searches").is_visible()
+    # (a token bucket refilled every few seconds: spend it until the latest answer is a 429 and
+    # click at once; should a token come back before the click all the same, spend it again)
+    limited = page.get_by_role("heading", name="Too many searches")
+    for _ in range(3):
+        form = {"csrf_token": token(page.content()), "action": "interpret", "situation": ""}
+        spent = [page.request.post("/find", form=form).status]
+        while spent[-1] != 429 and len(spent) < 60:
+            spent.append(page.request.post("/find", form=form).status)
+        assert spent[-1] == 429, spent
+        page.get_by_role("button", name="Find services").click()
+        if limited.is_visible():
+            break
+    assert limited.is_visible()
     assert "front door" in page.locator("main").inner_text()
     check_accessibility(page, axe_source)
     page.get_by_role("link", name="Go to the start page").click()
