@@ -51,23 +51,14 @@ def _day(name: str, value: str | None) -> dt.date | None:
         raise field_problem(name, f"{value!r} is not a calendar date (YYYY-MM-DD)") from None
 
 
+def _date_query(description: str) -> Any:
+    """A query parameter taking an ISO calendar date, declared as one in the OpenAPI document."""
+    return Query(description=description, pattern=_ISO_DATE, json_schema_extra={"format": "date"})
+
+
 async def period(
-    since: Annotated[
-        str | None,
-        Query(
-            description="First UTC day counted (ISO date, included).",
-            pattern=_ISO_DATE,
-            json_schema_extra={"format": "date"},
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        Query(
-            description="Last UTC day counted (ISO date, included).",
-            pattern=_ISO_DATE,
-            json_schema_extra={"format": "date"},
-        ),
-    ] = None,
+    since: Annotated[str | None, _date_query("First UTC day counted (ISO date, included).")] = None,
+    until: Annotated[str | None, _date_query("Last UTC day counted (ISO date, included).")] = None,
 ) -> Period:
     first, last = _day("since", since), _day("until", until)
     try:
