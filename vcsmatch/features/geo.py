@@ -8,6 +8,7 @@ at its nearest. Service areas are real polygon tests with shapely.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -68,6 +69,15 @@ def _location_point(loc: Any, directory: Any | None) -> tuple[float, float] | No
         except PostcodeError:
             return None
     return None
+
+
+def _checked_point() -> AbstractContextManager[None]:
+    """scikit-learn's settings for a tree query of a point ``SpatialIndex._point`` has already
+    checked finite: its second check of a one-point array cost as much as the query itself at
+    a county's size (the setting is per thread, so other threads keep their checks)."""
+    import sklearn
+
+    return sklearn.config_context(assume_finite=True)
 
 
 class SpatialIndex:
@@ -146,9 +156,13 @@ class SpatialIndex:
         if self.tree_ is None:
             return np.empty(0, dtype=np.intp), np.empty(0, dtype=float)
         point = self._point(lat, lon)
-        ind, dist = self.tree_.query_radius(
-            point, r=radius_km / EARTH_RADIUS_KM, return_distance=True, sort_results=nearest_first
-        )
+        with _checked_point():
+            ind, dist = self.tree_.query_radius(
+                point,
+                r=radius_km / EARTH_RADIUS_KM,
+                return_distance=True,
+                sort_results=nearest_first,
+            )
         if not nearest_first and self.one_point_each_:
             return self.owners_[ind[0]].astype(np.intp), dist[0] * EARTH_RADIUS_KM
         if not nearest_first:  # distinct owners at their nearest point need the order
@@ -168,7 +182,8 @@ class SpatialIndex:
         point = self._point(lat, lon)
         ask = min(int(k), self.n_points_)
         while True:
-            dist, ind = self.tree_.query(point, k=ask, return_distance=True, sort_results=True)
+            with _checked_point():
+                dist, ind = self.tree_.query(point, k=ask, return_distance=True, sort_results=True)
             rows, km = self._collapse(ind[0], dist[0] * EARTH_RADIUS_KM)
             if rows.size >= k or ask >= self.n_points_:
                 return rows[:k], km[:k]

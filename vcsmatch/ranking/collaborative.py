@@ -208,20 +208,27 @@ def values_at(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarra
 def values_in_rows(
     m: sp.csr_matrix, rows: Sequence[int] | np.ndarray, cols: Sequence[int] | np.ndarray
 ) -> np.ndarray:
-    """``m[rows][:, cols]`` as a dense ``len(rows) x len(cols)`` array, found by binary search
-    in each row's column indices: its cost follows the rows' entries and the few ``cols``, not
-    the matrix's width (a national catalogue has 100,000 columns)."""
+    """``m[rows][:, cols]`` as a dense ``len(rows) x len(cols)`` array, found by one binary
+    search over the rows' column indices laid end to end: its cost follows the rows' entries
+    and the few ``cols``, not the matrix's width (a national catalogue has 100,000 columns)."""
     if not m.has_sorted_indices:
         m.sort_indices()
+    rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
     out = np.zeros((len(rows), len(cols)))
-    for k, r in enumerate(np.asarray(rows, dtype=np.int64)):
-        a, b = m.indptr[r], m.indptr[r + 1]
-        idx = m.indices[a:b]
-        pos = np.searchsorted(idx, cols)
-        found = pos < len(idx)
-        found[found] = idx[pos[found]] == cols[found]
-        out[k, found] = m.data[a:b][pos[found]]
+    starts = m.indptr[rows].astype(np.int64)
+    lengths = m.indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    if total == 0 or not len(cols):
+        return out
+    # entry positions of the rows in turn; keys row position * width + column are ascending
+    at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    width = np.int64(m.shape[1])
+    keys = m.indices[at] + np.repeat(np.arange(len(rows), dtype=np.int64) * width, lengths)
+    wanted = (np.arange(len(rows), dtype=np.int64)[:, None] * width + cols).ravel()
+    pos = np.minimum(np.searchsorted(keys, wanted), total - 1)
+    found = keys[pos] == wanted
+    out.ravel()[found] = m.data[at[pos[found]]]
     return out
 
 
@@ -229,10 +236,10 @@ def row_sum(m: sp.csr_matrix, rows: Sequence[int] | np.ndarray, n_cols: int) -> 
     """Dense sum of a few rows of a CSR matrix, straight from its arrays (scipy's fancy
     indexing costs more than the sum when the rows are few)."""
     rows = np.asarray(rows, dtype=np.int64)
-    starts, ends = m.indptr[rows], m.indptr[rows + 1]
-    idx = np.concatenate([m.indices[a:b] for a, b in zip(starts, ends, strict=True)])
-    val = np.concatenate([m.data[a:b] for a, b in zip(starts, ends, strict=True)])
-    return np.bincount(idx, weights=val, minlength=n_cols)
+    starts = m.indptr[rows].astype(np.int64)
+    lengths = m.indptr[rows + 1] - starts
+    at = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+    return np.bincount(m.indices[at], weights=m.data[at], minlength=n_cols)
 
 
 class FeatureALS:
@@ -385,8 +392,18 @@ class InteractionModel:
 
     def person_vector(self, x: Matrix) -> np.ndarray:
         """One person folded into a vector over service features."""
-        dense = x.toarray() if sp.issparse(x) else np.asarray(x)
-        return np.asarray(self.weights_ @ dense.ravel(), dtype=np.float32)
+        dense = (x.toarray() if sp.issparse(x) else np.asarray(x)).ravel()
+        weights = self._weights64() if dense.dtype == np.float64 else self.weights_
+        return np.asarray(weights @ dense, dtype=np.float32)
+
+    def _weights64(self) -> np.ndarray:
+        """``weights_`` cast to float64, as a product with a float64 person row casts it (the
+        same product), once per fitted state instead of once per request."""
+        cached = getattr(self, "_weights64_of", None)
+        if cached is None or cached[0] is not self.weights_:
+            cached = (self.weights_, np.asarray(self.weights_, dtype=np.float64))
+            self._weights64_of = cached
+        return cached[1]
 
     def pair_scores(self, Xp: Matrix, services: Matrix, service_rows: np.ndarray) -> np.ndarray:
         """Scores of many (person, service) pairs: ``Xp`` one row of person features per pair,

@@ -56,6 +56,9 @@ UNPREFERRED_FIT = 0.3
 #: online (a far service that also phones is not lost to the person).
 REMOTE_ALTERNATIVE_DECAY = 0.5
 
+#: The 16 sets of delivery modes as rows of 0/1 (``ContentScorer.mode_pattern_`` indexes them).
+_MODE_BITS = (np.arange(16)[:, None] >> np.arange(4)) & 1
+
 
 @dataclass(frozen=True)
 class PersonVector:
@@ -144,8 +147,7 @@ class ContentScorer:
             distance_km, pv.radius_km, self.no_travel_[rows], self.decay_[rows]
         )
         if pv.mode_fit.ndim == 1:
-            bits = (np.arange(16)[:, None] >> np.arange(4)) & 1
-            table = (bits * pv.mode_fit).max(axis=1)
+            table = (_MODE_BITS * pv.mode_fit).max(axis=1)
             out[:, 4] = table[self.mode_pattern_[rows]]
         else:
             out[:, 4] = (self.modes_[rows] * pv.mode_fit).max(axis=1)

@@ -14,8 +14,9 @@ it for people like them, or (failing both) its ratings overall or its nearness.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,9 +52,41 @@ def format_distance(km: float) -> str:
     return f"{km:.1f} km away" if km < 10 else f"{km:.0f} km away"
 
 
+@dataclass(frozen=True)
+class Shown:
+    """The suggestions one person is shown, in rank order: catalogue rows, their reported
+    scores, distances, blend features and contributions (``Blend.contributions``), the blend's
+    relevance and the eligibility facts that passed."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    distance_km: np.ndarray
+    features: np.ndarray  # len(rows) x blend features
+    contributions: np.ndarray  # len(rows) x blend features
+    relevance: np.ndarray
+    eligibility: Sequence[tuple[str, ...]]
+
+
+@dataclass
+class _Facts:
+    """What the reasons of one person's shown rows quote, gathered for all rows at once (a
+    few array operations per person, not per suggestion), as plain Python values per row."""
+
+    has_needs: bool
+    met: list[list[tuple[str, float]]]  # per row: (need code, weight) the service meets
+    matched: list[list[str]]  # per row: the person's strengths among its activities
+    modes: list[list[str]]  # per row: its delivery modes in words that suit the person
+    evidence: list[tuple[str, int] | None]  # per row: need and ratings most above usual
+    n_ratings: list[int]
+    n_relevant: list[int]
+    #: per row: (relevant raters, raters, group) of the most specific of the person's groups
+    #: that rated it relevant, or None
+    best_group: list[tuple[int, int, int] | None]
+
+
 @dataclass
 class Explainer:
-    """Turns one scored candidate into a ``Suggestion`` with reasons."""
+    """Turns the scored candidates one person is shown into ``Suggestion``s with reasons."""
 
     taxonomy: Taxonomy
     content: ContentScorer
@@ -62,50 +95,62 @@ class Explainer:
     group_keys: Sequence[str]
     service_ids: np.ndarray
     needs: NeedEvidence | None = None
+    _labels: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
+    _who: dict[int, str] = field(default_factory=dict, init=False, repr=False)
 
-    def suggestion(
+    def suggestions(
         self,
+        shown: Shown,
         *,
-        rank: int,
-        row: int,
-        score: float,
-        distance_km: float,
         feature_names: Sequence[str],
-        features: np.ndarray,
-        contributions: np.ndarray,
-        relevance: float,
         person_vector: PersonVector,
         person_groups: Sequence[int],
-        eligibility: tuple[str, ...],
-        group_counts: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> Suggestion:
-        """The suggestion at ``rank`` for service ``row``, its reasons sorted by weight."""
-        by_part: dict[str, float] = {}
-        for name, c in zip(feature_names, contributions, strict=True):
-            part = FEATURE_REASON[name]
-            by_part[part] = by_part.get(part, 0.0) + float(c)
+    ) -> list[Suggestion]:
+        """The suggestions of ``shown`` (ranked 1, 2, ...), each with its reasons sorted by
+        weight."""
+        facts = self._facts(shown.rows, person_vector, person_groups)
+        kinds = [FEATURE_REASON[name] for name in feature_names]
+        rows = shown.rows.tolist()
+        features = shown.features.tolist()
+        distances = shown.distance_km.tolist()
+        relevance = shown.relevance.tolist()
+        out = []
+        for r, (row, contributions, score) in enumerate(
+            zip(rows, shown.contributions.tolist(), shown.scores.tolist(), strict=True)
+        ):
+            by_part: dict[str, float] = {}
+            for kind, c in zip(kinds, contributions, strict=True):
+                by_part[kind] = by_part.get(kind, 0.0) + c
+            reasons = self._reasons(by_part, r, distances[r], facts)
+            components = dict(zip(feature_names, features[r], strict=True))
+            components["relevance"] = relevance[r]
+            out.append(
+                Suggestion(
+                    service_id=str(self.service_ids[row]),
+                    score=score,
+                    rank=r + 1,
+                    distance_km=None if math.isnan(distances[r]) else distances[r],
+                    reasons=tuple(reasons),
+                    eligibility=shown.eligibility[r],
+                    components=components,
+                )
+            )
+        return out
+
+    def _reasons(
+        self, by_part: dict[str, float], r: int, distance_km: float, facts: _Facts
+    ) -> list[Reason]:
+        """Shown row ``r``'s reasons: each part that pushed its score up, in words."""
         reasons: list[Reason] = []
         for part, weight in by_part.items():
             if weight > 0:
-                reasons.extend(
-                    self._words(
-                        part, weight, row, distance_km, person_vector, person_groups, group_counts
-                    )
-                )
+                reasons.extend(self._words(part, weight, r, distance_km, facts))
         if not reasons:  # nothing above average: quote what mattered most that has words
             for part in sorted(by_part, key=lambda p: -by_part[p]):
-                reasons = self._words(
-                    part,
-                    by_part[part],
-                    row,
-                    distance_km,
-                    person_vector,
-                    person_groups,
-                    group_counts,
-                )
+                reasons = self._words(part, by_part[part], r, distance_km, facts)
                 if reasons:
                     break
-        if self.priors.n_ratings[row] == 0:
+        if facts.n_ratings[r] == 0:
             content = sum(by_part.get(p, 0.0) for p in ("need", "activity", "distance", "delivery"))
             reasons.append(
                 Reason(
@@ -114,88 +159,112 @@ class Explainer:
                     max(content, 0.0),
                 )
             )
-        reasons.sort(key=lambda r: -r.weight)
-        if person_vector.needs.any() and not self.content.needs_met(person_vector, row):
-            why = self._off_need_reason(
-                row, distance_km, person_vector, person_groups, group_counts
-            )
-            reasons.insert(0, why)
-        components = {n: float(v) for n, v in zip(feature_names, features, strict=True)}
-        components["relevance"] = relevance
-        return Suggestion(
-            service_id=str(self.service_ids[row]),
-            score=score,
-            rank=rank,
-            distance_km=None if np.isnan(distance_km) else float(distance_km),
-            reasons=tuple(reasons),
-            eligibility=eligibility,
-            components=components,
+        reasons.sort(key=lambda reason: -reason.weight)
+        if facts.has_needs and not facts.met[r]:
+            reasons.insert(0, self._off_need_reason(r, distance_km, facts))
+        return reasons
+
+    def _facts(self, rows: np.ndarray, pv: PersonVector, person_groups: Sequence[int]) -> _Facts:
+        need_cols = np.flatnonzero(pv.needs)
+        need_codes = list(self.content.need_col_)
+        met_w = self.content.need_matrix_[rows][:, need_cols].tolist()
+        met = [
+            [(need_codes[j], w) for j, w in zip(need_cols.tolist(), ws, strict=True) if w > 0]
+            for ws in met_w
+        ]
+        strength_cols = np.flatnonzero(pv.strengths)
+        strength_codes = list(self.content.strength_col_)
+        liked_w = (self.content.activity_matrix_[rows][:, strength_cols] > 0).tolist()
+        matched = [
+            [strength_codes[j] for j, ok in zip(strength_cols.tolist(), oks, strict=True) if ok]
+            for oks in liked_w
+        ]
+        suits = (self.content.modes_[rows] > 0) & (pv.mode_fit >= 0.8)
+        modes = [
+            [_MODE_WORDS[m] for m, ok in zip(DELIVERY_MODES, oks, strict=True) if ok]
+            for oks in suits.tolist()
+        ]
+        evidence: list[tuple[str, int] | None] = [None] * len(rows)
+        if self.needs is not None and len(need_cols):
+            scores = self.needs.score_[rows][:, need_cols]
+            best = np.argmax(scores, axis=1)
+            top = scores[np.arange(len(rows)), best]
+            n = self.needs.n_ratings_[rows, need_cols[best]]
+            evidence = [
+                None if s <= 0 or count == 0 else (need_codes[col], count)
+                for s, count, col in zip(
+                    top.tolist(), n.tolist(), need_cols[best].tolist(), strict=True
+                )
+            ]
+        return _Facts(
+            has_needs=bool(pv.needs.any()),
+            met=met,
+            matched=matched,
+            modes=modes,
+            evidence=evidence,
+            n_ratings=self.priors.n_ratings[rows].tolist(),
+            n_relevant=self.priors.n_relevant[rows].tolist(),
+            best_group=self._best_groups(rows, person_groups),
         )
 
+    def _label(self, kind: str, code: str) -> str:
+        """A need's or strength's label in lower case (looked up once per code)."""
+        key = (kind, code)
+        if key not in self._labels:
+            self._labels[key] = self.taxonomy.label(kind, code).lower()  # type: ignore[arg-type]
+        return self._labels[key]
+
+    def _describe(self, group: int) -> str:
+        """A group in words (worded once per group)."""
+        if group not in self._who:
+            self._who[group] = describe_group(self.group_keys[group], self.taxonomy)
+        return self._who[group]
+
     def _words(
-        self,
-        part: str,
-        weight: float,
-        row: int,
-        distance_km: float,
-        pv: PersonVector,
-        person_groups: Sequence[int],
-        group_counts: tuple[np.ndarray, np.ndarray] | None = None,
+        self, part: str, weight: float, r: int, distance_km: float, facts: _Facts
     ) -> list[Reason]:
         """One part's contribution as reasons (a part may give several, sharing its weight)."""
         if part == "need":
-            met = self.content.needs_met(pv, row)
+            met = facts.met[r]
             if not met:
                 return []
             share = weight / len(met)
             return [
                 Reason(
                     "need",
-                    f"meets need: {self.taxonomy.label('need', code).lower()}"
+                    f"meets need: {self._label('need', code)}"
                     if w >= 1.0
-                    else f"may meet need: {self.taxonomy.label('need', code).lower()} "
-                    "(from its description)",
+                    else f"may meet need: {self._label('need', code)} (from its description)",
                     share,
                 )
                 for code, w in met
             ]
         if part == "activity":
-            matched = self.content.strengths_matched(pv, row)
+            matched = facts.matched[r]
             if not matched:
                 return []
             share = weight / len(matched)
             return [
-                Reason(
-                    "activity",
-                    f"matches interest: {self.taxonomy.label('strength', c).lower()}",
-                    share,
-                )
-                for c, _ in matched
+                Reason("activity", f"matches interest: {self._label('strength', c)}", share)
+                for c in matched
             ]
         if part == "distance":
-            if not np.isnan(distance_km):
-                return [Reason("distance", format_distance(float(distance_km)), weight)]
+            if not math.isnan(distance_km):
+                return [Reason("distance", format_distance(distance_km), weight)]
             return [Reason("distance", "no travel needed", weight)]
         if part == "delivery":
-            modes = [
-                _MODE_WORDS[m]
-                for j, m in enumerate(DELIVERY_MODES)
-                if self.content.modes_[row, j] > 0 and pv.mode_fit[j] >= 0.8
-            ]
-            if not modes:
+            if not facts.modes[r]:
                 return []
-            return [Reason("delivery", "delivered " + " or ".join(modes), weight)]
+            return [Reason("delivery", "delivered " + " or ".join(facts.modes[r]), weight)]
         if part == "collaborative":
-            return [
-                Reason("collaborative", self._group_words(row, person_groups, group_counts), weight)
-            ]
+            return [Reason("collaborative", self._group_words(r, facts), weight)]
         if part == "need_evidence":
-            return self._need_evidence_words(row, pv, weight)
+            return self._need_evidence_words(r, facts, weight)
         if part == "prior":
-            n = int(self.priors.n_ratings[row])
+            n = facts.n_ratings[r]
             if n == 0:
                 return []
-            share = self.priors.n_relevant[row] / n
+            share = facts.n_relevant[r] / n
             return [
                 Reason(
                     "prior",
@@ -206,119 +275,87 @@ class Explainer:
             ]
         return []
 
-    def _off_need_reason(
-        self,
-        row: int,
-        distance_km: float,
-        pv: PersonVector,
-        person_groups: Sequence[int],
-        group_counts: tuple[np.ndarray, np.ndarray] | None,
-    ) -> Reason:
+    def _off_need_reason(self, r: int, distance_km: float, facts: _Facts) -> Reason:
         """Why a service that meets none of the person's needs is suggested, from the
         strongest grounds there are: a matched interest, ratings for similar people, ratings
         overall, and last how near it is."""
         lead = "meets none of the needs recorded"
-        matched = self.content.strengths_matched(pv, row)
-        if matched:
-            words = ", ".join(self.taxonomy.label("strength", c).lower() for c, _ in matched)
+        if facts.matched[r]:
+            words = ", ".join(self._label("strength", c) for c in facts.matched[r])
             return Reason("off_need", f"{lead}; suggested for an interest: {words}", 0.0)
-        best = self._best_group(person_groups, group_counts, row)
+        best = facts.best_group[r]
         if best is not None:
             liked, rated, g = best
-            who = describe_group(self.group_keys[g], self.taxonomy)
             return Reason(
                 "off_need",
-                f"{lead}; practitioners rated it relevant for {who} ({liked} of {rated} "
-                f"rating{'s' if rated != 1 else ''})",
+                f"{lead}; practitioners rated it relevant for {self._describe(g)} ({liked} of "
+                f"{rated} rating{'s' if rated != 1 else ''})",
                 0.0,
             )
-        n = int(self.priors.n_ratings[row])
+        n = facts.n_ratings[r]
         if n:
-            share = self.priors.n_relevant[row] / n
+            share = facts.n_relevant[r] / n
             return Reason(
                 "off_need",
                 f"{lead}; suggested on practitioners' ratings of it ({share:.0%} of {n} "
                 "rated it relevant)",
                 0.0,
             )
-        where = "needs no travel" if np.isnan(distance_km) else format_distance(float(distance_km))
+        where = "needs no travel" if math.isnan(distance_km) else format_distance(distance_km)
         return Reason("off_need", f"{lead}; suggested only because it {where}", 0.0)
 
-    def _need_evidence_words(self, row: int, pv: PersonVector, weight: float) -> list[Reason]:
+    def _need_evidence_words(self, r: int, facts: _Facts, weight: float) -> list[Reason]:
         """The person's need for which practitioners rated this service most above its usual."""
-        if self.needs is None:
+        if facts.evidence[r] is None:
             return []
-        cols = np.flatnonzero(pv.needs)
-        if not len(cols):
-            return []
-        scores = self.needs.score_[row, cols]
-        best = int(np.argmax(scores))
-        n = self.needs.count(row, int(cols[best]))
-        if scores[best] <= 0 or n == 0:
-            return []
-        code = list(self.content.need_col_)[int(cols[best])]
+        code, n = facts.evidence[r]
         return [
             Reason(
                 "need_evidence",
                 "rated relevant by practitioners for people with "
-                f"{self.taxonomy.label('need', code).lower()} more than for others "
+                f"{self._label('need', code)} more than for others "
                 f"({n} rating{'s' if n != 1 else ''})",
                 weight,
             )
         ]
 
-    def group_counts(
-        self, person_groups: Sequence[int], rows: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(raters, relevant raters) of the person's groups (rows) for services ``rows``
-        (columns): one sparse slice per person, not one per suggestion."""
-        if not person_groups:
-            empty = np.zeros((0, len(rows)))
-            return empty, empty
-        rated = values_in_rows(self.groups.n_rated_, person_groups, rows)
-        liked = values_in_rows(self.groups.n_liked_, person_groups, rows)
-        return rated, liked
+    def _best_groups(
+        self, rows: np.ndarray, person_groups: Sequence[int]
+    ) -> list[tuple[int, int, int] | None]:
+        """Per row, ``(liked, rated, group)`` of the most specific of the person's groups
+        that rated it relevant (then the most relevant raters, the most raters, the first
+        group), or ``None``: one sparse gather and one sort for all rows."""
+        if not len(person_groups):
+            return [None] * len(rows)
+        rated = values_in_rows(self.groups.n_rated_, person_groups, rows).astype(int)
+        liked = values_in_rows(self.groups.n_liked_, person_groups, rows).astype(int)
+        keys = [self.group_keys[g] for g in person_groups]
+        specific = np.array(
+            [2 if k.startswith("band-need") else 1 if k.startswith("need") else 0 for k in keys]
+        )
+        useful = (rated > 0) & (liked > 0)
+        spec = np.broadcast_to(specific[:, None], rated.shape)
+        # groups x rows; lexsort is stable and its last key comes first
+        first = np.lexsort((-rated, -liked, -spec, ~useful), axis=0)[0]
+        cols = np.arange(len(rows))
+        return [
+            (int(lk), int(rt), int(person_groups[g])) if ok else None
+            for g, lk, rt, ok in zip(
+                first.tolist(),
+                liked[first, cols].tolist(),
+                rated[first, cols].tolist(),
+                useful[first, cols].tolist(),
+                strict=True,
+            )
+        ]
 
-    def _best_group(
-        self,
-        person_groups: Sequence[int],
-        group_counts: tuple[np.ndarray, np.ndarray] | None,
-        row: int,
-    ) -> tuple[int, int, int] | None:
-        """``(liked, rated, group)`` of the most specific of the person's groups that rated
-        this service relevant, or ``None``."""
-        if not person_groups:
-            return None
-        if group_counts is None:
-            rated_all, liked_all = self.group_counts(person_groups, np.array([row]))
-            group_counts = (rated_all[:, 0], liked_all[:, 0])
-        rated_col, liked_col = group_counts
-        best: tuple[int, int, int, int] | None = None
-        for g, rated, liked in zip(
-            np.asarray(person_groups), rated_col.astype(int), liked_col.astype(int), strict=True
-        ):
-            if rated == 0 or liked == 0:
-                continue
-            key = self.group_keys[g]
-            specific = 2 if key.startswith("band-need") else 1 if key.startswith("need") else 0
-            cand = (specific, int(liked), int(rated), int(g))
-            if best is None or cand[:3] > best[:3]:
-                best = cand
-        return None if best is None else best[1:]
-
-    def _group_words(
-        self,
-        row: int,
-        person_groups: Sequence[int],
-        group_counts: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> str:
+    def _group_words(self, r: int, facts: _Facts) -> str:
         """The most specific of the person's groups with ratings of this service, in words."""
-        best = self._best_group(person_groups, group_counts, row)
+        best = facts.best_group[r]
         if best is None:
             return "relevant for people with similar needs (learned from practitioner ratings)"
         liked, rated, g = best
-        who = describe_group(self.group_keys[g], self.taxonomy)
         return (
-            f"rated relevant by practitioners for {who} ({liked} of {rated} "
+            f"rated relevant by practitioners for {self._describe(g)} ({liked} of {rated} "
             f"rating{'s' if rated != 1 else ''})"
         )

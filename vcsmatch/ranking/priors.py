@@ -9,6 +9,7 @@ of moments on the beta-binomial), so the data decide how much a handful of ratin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -19,7 +20,8 @@ MAX_STRENGTH = 200.0
 
 @dataclass(frozen=True)
 class ServicePriors:
-    """Per-service rating counts and the shrunk relevance rate, in one service order."""
+    """Per-service rating counts and the shrunk relevance rate, in one service order (the
+    derived arrays are computed once per instance: serving reads them every request)."""
 
     n_ratings: np.ndarray  # int, ratings of each service
     n_relevant: np.ndarray  # int, ratings >= RELEVANT_AT
@@ -28,24 +30,24 @@ class ServicePriors:
     #: Per service: sum over its ratings of (relevant - relevance expected from content alone)
     residual: np.ndarray | None = None
 
-    @property
+    @cached_property
     def rate(self) -> np.ndarray:
         """Posterior mean relevance rate: ``(relevant + m * global) / (ratings + m)``."""
         return (self.n_relevant + self.strength * self.global_rate) / (
             self.n_ratings + self.strength
         )
 
-    @property
+    @cached_property
     def evidence(self) -> np.ndarray:
         """How much of ``rate`` comes from the service's own ratings, in [0, 1)."""
         return self.n_ratings / (self.n_ratings + self.strength)
 
-    @property
+    @cached_property
     def lift(self) -> np.ndarray:
         """Log-odds of ``rate`` minus log-odds of the global rate: 0 for an unrated service."""
         return _logit(self.rate) - _logit(np.asarray(self.global_rate))
 
-    @property
+    @cached_property
     def quality(self) -> np.ndarray:
         """Relevance beyond what content predicts, shrunk like ``rate``: a service shown to
         people whose needs it does not meet is not thereby a poor service."""

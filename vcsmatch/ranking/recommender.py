@@ -43,7 +43,7 @@ from vcsmatch.ranking.collaborative_part import CollaborativePart
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.content_part import ContentPart
 from vcsmatch.ranking.diversity import HEAD, rerank
-from vcsmatch.ranking.explain import Explainer
+from vcsmatch.ranking.explain import Explainer, Shown
 from vcsmatch.ranking.exploration import EXPLORATION_REASON, Exploration, exploration_pool
 from vcsmatch.ranking.factorization import RatingFactorization
 from vcsmatch.ranking.need_evidence import NeedEvidence
@@ -952,25 +952,22 @@ class Recommender(Ranker):
             picked, gains, drawn_p = self._explore(
                 exploration, rng, pv, rows, picked, gains, relevance, n_explore
             )
-        groups = self._person_group_rows(person)
-        counts = self.explainer_.group_counts(groups, rows[picked])
-        out = [
-            self.explainer_.suggestion(
-                rank=r + 1,
-                row=int(rows[i]),
-                score=float(gains[r]),
-                distance_km=cands.distance_km[i],
-                feature_names=self.blend_.feature_names_,
-                features=feats[i],
-                contributions=self.blend_.contributions(feats[i]),
-                relevance=float(relevance[i]),
-                person_vector=pv,
-                person_groups=groups,
-                group_counts=(counts[0][:, r], counts[1][:, r]),
-                eligibility=tuple(cands.eligibility.facts(int(rows[i]))),
-            )
-            for r, i in enumerate(picked)
-        ]
+        shown = rows[picked]
+        facts = cands.eligibility.facts
+        out = self.explainer_.suggestions(
+            Shown(
+                rows=shown,
+                scores=gains,
+                distance_km=cands.distance_km[picked],
+                features=feats[picked],
+                contributions=self.blend_.contributions(feats[picked]),
+                relevance=relevance[picked],
+                eligibility=[tuple(facts(row)) for row in shown.tolist()],
+            ),
+            feature_names=self.blend_.feature_names_,
+            person_vector=pv,
+            person_groups=self._person_group_rows(person),
+        )
         if drawn_p is not None:
             out = [
                 s
@@ -1068,8 +1065,13 @@ class Recommender(Ranker):
         pv = self.content_.person_vector(person, radius)
         groups = self._person_group_rows(person)
         member = sp.csr_matrix(
-            (np.ones(len(groups)), np.asarray(groups, dtype=np.int64), [0, len(groups)]),
+            (
+                np.ones(len(groups)),
+                np.asarray(groups, dtype=np.int32),
+                np.array([0, len(groups)], dtype=np.int32),
+            ),
             shape=(1, len(self.group_keys_)),
+            copy=False,
         )
         lat, lon = location if location is not None else (np.nan, np.nan)
         block = PairPeople(
