@@ -78,3 +78,30 @@ def test_kind_taste_operator_equals_the_explicit_cross_matrix() -> None:
     w, r = rng.normal(size=Z.shape[1]), rng.normal(size=50)
     np.testing.assert_allclose(op.matvec(w), Z @ w)
     np.testing.assert_allclose(op.rmatvec(r), Z.T @ r)
+
+
+def test_row_sum_equals_the_dense_sum_of_the_rows() -> None:
+    """``row_sum`` is the dense sum of the chosen rows, repeated and empty rows included."""
+    from vcsmatch.ranking.collaborative import row_sum
+
+    m = sp.random(15, 300, density=0.04, random_state=6, format="csr")
+    m = sp.csr_matrix(m.toarray() * (np.arange(15) != 4)[:, None])  # row 4 empty
+    rows = [3, 4, 9, 3, 14]
+    np.testing.assert_allclose(row_sum(m, rows, 300), m.toarray()[rows].sum(axis=0))
+    np.testing.assert_array_equal(row_sum(m, [4], 300), np.zeros(300))
+
+
+def test_taste_person_vector_follows_new_weights() -> None:
+    """A taste model given new weights (a refit, a load) scores with them, not with the
+    float64 copy it kept of the old ones; float32 person rows keep their own product."""
+    rng = np.random.default_rng(7)
+    model = InteractionModel()
+    x = rng.random(6)
+    for _ in range(2):
+        weights = rng.normal(size=(4, 6)).astype(np.float32)
+        model.set_arrays({"weights": weights})
+        expected = np.asarray(weights @ x, dtype=np.float32)
+        np.testing.assert_array_equal(model.person_vector(x), expected)
+        np.testing.assert_array_equal(model.person_vector(sp.csr_matrix(x)), expected)
+    x32 = x.astype(np.float32)
+    np.testing.assert_array_equal(model.person_vector(x32), model.weights_ @ x32)
