@@ -19,9 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from vcsmatch.catalogue.model import DELIVERY_MODES
-from vcsmatch.ranking.collaborative import GroupStats, describe_group, values_in_rows
+from vcsmatch.ranking.collaborative import GroupStats, describe_group
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.need_evidence import NeedEvidence
 from vcsmatch.ranking.parts import default_parts
@@ -84,6 +85,30 @@ class _Facts:
     best_group: list[tuple[int, int, int] | None]
 
 
+class _Entries:
+    """A CSR matrix's entries keyed ``row * width + column`` in one ascending array, so the
+    values at a few rows and columns are one binary search, whatever the rows' lengths (a
+    group of raters may have rated thousands of services)."""
+
+    def __init__(self, m: sp.csr_matrix) -> None:
+        if not m.has_sorted_indices:
+            m.sort_indices()
+        self.width = np.int64(m.shape[1])
+        owner = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
+        self.keys = owner * self.width + m.indices
+        self.data = m.data
+
+    def values(self, rows: Sequence[int], cols: np.ndarray) -> np.ndarray:
+        """``m[rows][:, cols]`` as a dense float array."""
+        wanted = (np.asarray(rows, dtype=np.int64)[:, None] * self.width + cols).ravel()
+        out = np.zeros(len(wanted))
+        if len(self.keys) and len(wanted):
+            pos = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
+            found = self.keys[pos] == wanted
+            out[found] = self.data[pos[found]]
+        return out.reshape(len(rows), len(cols))
+
+
 @dataclass
 class Explainer:
     """Turns the scored candidates one person is shown into ``Suggestion``s with reasons."""
@@ -95,8 +120,13 @@ class Explainer:
     group_keys: Sequence[str]
     service_ids: np.ndarray
     needs: NeedEvidence | None = None
-    _labels: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
-    _who: dict[int, str] = field(default_factory=dict, init=False, repr=False)
+    _labels: dict[tuple[str, str], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _who: dict[int, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _counts: tuple[_Entries, _Entries] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def suggestions(
         self,
@@ -327,8 +357,10 @@ class Explainer:
         group), or ``None``: one sparse gather and one sort for all rows."""
         if not len(person_groups):
             return [None] * len(rows)
-        rated = values_in_rows(self.groups.n_rated_, person_groups, rows).astype(int)
-        liked = values_in_rows(self.groups.n_liked_, person_groups, rows).astype(int)
+        if self._counts is None:
+            self._counts = (_Entries(self.groups.n_rated_), _Entries(self.groups.n_liked_))
+        rated = self._counts[0].values(person_groups, rows).astype(int)
+        liked = self._counts[1].values(person_groups, rows).astype(int)
         keys = [self.group_keys[g] for g in person_groups]
         specific = np.array(
             [2 if k.startswith("band-need") else 1 if k.startswith("need") else 0 for k in keys]
