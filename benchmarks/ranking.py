@@ -13,12 +13,12 @@ the thread's CPU time (the work done, whatever else the machine runs).
 
 ``--baseline DIR`` times another checkout's code (a ``git worktree`` of main, say) beside this
 one: each side in its own process with its own code on the path, fitting its own model on the
-same world, passes over the people alternating between the sides (``--rounds``), then both
-sides' figures and the ratio after/before, and whether both gave the same suggestions, scores
-and reasons for every person.
+same world, both pinned to one core (``--cpu``), passes over the people alternating between the
+sides (``--rounds``), then both sides' figures and the ratio after/before, and whether both gave
+the same suggestions, scores and reasons for every person.
 
     .venv/bin/python benchmarks/ranking.py [--people 200] [--big 100000]
-        [--baseline DIR] [--rounds 4]
+        [--baseline DIR] [--rounds 8] [--cpu N]
 """
 
 from __future__ import annotations
@@ -163,13 +163,15 @@ class Side:
     facts: dict[str, Any] = field(default_factory=dict)
     samples: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
-    def start(self, n_people: int, big: int) -> None:
+    def start(self, n_people: int, big: int, cpu: int | None) -> None:
         env = {**os.environ, "PYTHONPATH": str(self.root), "OPENBLAS_NUM_THREADS": "1"}
         args = [sys.executable, str(Path(__file__).resolve()), "--worker"]
         args += ["--people", str(n_people), "--big", str(big)]
         self.proc = subprocess.Popen(
             args, env=env, cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
+        if cpu is not None:  # both sides on one core: a busier or slower core is no side's
+            os.sched_setaffinity(self.proc.pid, {cpu})
         self.facts = self._read()
 
     def run(self, label: str) -> None:
@@ -221,9 +223,11 @@ def compare(args: argparse.Namespace) -> None:
 
     print(machine())
     sides = [Side("before", args.baseline.resolve()), Side("after", BENCHMARKS.parent)]
+    cpu = None if args.cpu < 0 else args.cpu
+    print("both sides on core", cpu if cpu is not None else "any")
     try:
         for side in sides:
-            side.start(args.people, args.big)
+            side.start(args.people, args.big, cpu)
             f = side.facts
             print(
                 f"{side.name}: {f['code']}: fit on {f['n_ratings']} ratings {f['fit_s']:.1f} s,"
@@ -260,7 +264,13 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=200)
     parser.add_argument("--big", type=int, default=100_000)
     parser.add_argument("--baseline", type=Path, help="another checkout to time beside this one")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating passes per side")
+    parser.add_argument("--rounds", type=int, default=8, help="alternating passes per side")
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=max(os.sched_getaffinity(0)),
+        help="the core both sides run on (-1: any)",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
