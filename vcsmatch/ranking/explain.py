@@ -336,9 +336,10 @@ class Explainer:
 
     def _need_evidence_words(self, r: int, facts: _Facts, weight: float) -> list[Reason]:
         """The person's need for which practitioners rated this service most above its usual."""
-        if facts.evidence[r] is None:
+        evidence = facts.evidence[r]
+        if evidence is None:
             return []
-        code, n = facts.evidence[r]
+        code, n = evidence
         return [
             Reason(
                 "need_evidence",
