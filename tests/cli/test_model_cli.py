@@ -444,3 +444,43 @@ def test_finding10_file_errors_name_the_unknown_code(world_dir: Path, tmp_path: 
 def _train(world_dir: Path, *args: str):  # noqa: ANN202 - typer's Result
     """`vcsmatch train --catalogue <the world's services> ARGS...`."""
     return runner.invoke(app, ["train", "--catalogue", str(world_dir / "services.json"), *args])
+
+
+def test_recommend_top_k_of_the_catalogue_size_ranks_every_candidate(tmp_path: Path):
+    """Issue 14: `recommend --top-k <catalogue size>` on an online-only world (public rating
+    data's shape: no location) lists every eligible service once per person, and its first
+    ten are the `--top-k 10` list."""
+    from vcsmatch.ranking.recommender import Recommender
+
+    world, model = tmp_path / "world", tmp_path / "model"
+    steps = [
+        ["synthetic", "--output", str(world), "--services", "40", "--people", "150",
+         "--new-people", "8", "--online-only", "--seed", "2"],
+        ["train", "--catalogue", str(world / "services.json"), "--people",
+         str(world / "people.csv"), "--ratings", str(world / "ratings.csv"), "--model-dir",
+         str(model), "--no-evaluate"],
+    ]  # fmt: skip
+    for args in steps:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    n_services = len(read_hsds3(world / "services.json").catalogue)
+    lists = {}
+    for k in (10, n_services):
+        out = tmp_path / f"recs{k}.csv"
+        result = runner.invoke(
+            app,
+            ["recommend", "--catalogue", str(world / "services.json"), "--model-dir",
+             str(model), "--people", str(world / "new_people.csv"), "--top-k", str(k),
+             "--output", str(out)],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        recs = read_recommendations(out).sort_values(["person_id", "rank"])
+        lists[k] = {pid: list(g["service_id"]) for pid, g in recs.groupby("person_id")}
+    fitted = Recommender.load(model)
+    people = read_people(world / "new_people.csv")
+    assert len(lists[n_services]) == len(people)
+    for person in people:
+        full = lists[n_services][person.reference]
+        eligible = fitted.candidates_.find(person, None, fitted.default_radius_km).rows
+        assert len(full) == len(set(full)) == len(eligible) > 10
+        assert full[:10] == lists[10][person.reference]

@@ -109,3 +109,42 @@ def test_max_nearby_keeps_the_nearest_travel_candidates_and_every_remote_one(
         np.testing.assert_array_equal(loose.rows, full.rows)
         checked += 1
     assert checked >= 3
+
+
+def test_a_location_known_only_by_postcode_makes_its_service_a_candidate() -> None:
+    """Regression (issue 14, defect 4b): an in-person service whose one location has a postcode
+    and no coordinates is found near that postcode, at the distance the service features and
+    the pairs' service points give it; before, the candidate search left it out."""
+    from vcsmatch.catalogue.model import Catalogue, Location, Service
+    from vcsmatch.features.location import get_postcode_directory
+    from vcsmatch.ranking.pairs import ServicePoints
+
+    ipswich = get_postcode_directory().lookup("IP1 1AA")
+    felixstowe = get_postcode_directory().lookup("IP11 7AA")  # about 17 km away
+    cat = Catalogue(
+        services=[
+            Service(
+                id="by-postcode",
+                name="Drop-in by postcode",
+                delivery_modes=["in_person"],
+                locations=[Location(name="Hall", postcode="IP1 1AA")],
+            ),
+            Service(
+                id="by-coordinates",
+                name="Drop-in by coordinates",
+                delivery_modes=["in_person"],
+                locations=[Location(latitude=felixstowe[0], longitude=felixstowe[1])],
+            ),
+        ]
+    )
+    features = ServiceFeatures().fit(cat)
+    assert np.isfinite(features.lat_[0])
+    finder = CandidateFinder().fit(cat, features.modes_)
+    near = finder.find(Person(age=40), ipswich, 5.0)
+    assert near.rows.tolist() == [0]
+    assert near.distance_km[0] < 0.5
+    both = finder.find(Person(age=40), ipswich, 25.0)
+    assert both.rows.tolist() == [0, 1]
+    points = ServicePoints.of(cat)
+    km = points.nearest_km(np.array(ipswich[0]), np.array(ipswich[1]), np.array([0, 1]))
+    np.testing.assert_allclose(km, both.distance_km)

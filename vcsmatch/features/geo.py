@@ -58,6 +58,26 @@ def service_points(
     )
 
 
+def located_service_points(
+    catalogue: Catalogue | Sequence[Service],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``service_points`` with locations known only by a postcode placed through the shared
+    postcode directory, as ``ServiceFeatures`` places them: the candidate search and the
+    distances must see every location the service features see. The directory is opened
+    only when some location has a postcode and no coordinates."""
+    wants = any(
+        loc.postcode and (loc.latitude is None or loc.longitude is None)
+        for service in catalogue
+        for loc in service.locations
+    )
+    directory = None
+    if wants:
+        from vcsmatch.features.location import get_postcode_directory
+
+        directory = get_postcode_directory()
+    return service_points(catalogue, directory=directory)
+
+
 def _location_point(loc: Any, directory: Any | None) -> tuple[float, float] | None:
     if loc.latitude is not None and loc.longitude is not None:
         return (float(loc.latitude), float(loc.longitude))

@@ -26,7 +26,7 @@ import numpy as np
 
 from vcsmatch.catalogue.model import DELIVERY_MODES, Catalogue
 from vcsmatch.features.eligibility import EligibilityFilter, EligibilityResult
-from vcsmatch.features.geo import EARTH_RADIUS_KM, SpatialIndex, service_points
+from vcsmatch.features.geo import EARTH_RADIUS_KM, SpatialIndex, located_service_points
 from vcsmatch.features.person import Person
 from vcsmatch.features.specialist import SpecialistServices
 
@@ -60,7 +60,7 @@ class CandidateFinder:
         self.home_visit_ = modes[:, _HOME]
         self.home_area_ = modes[:, _HOME] & declared
         home_free = modes[:, _HOME] & ~declared
-        lats, lons, owners = service_points(services)
+        lats, lons, owners = located_service_points(services)
         located = np.zeros(n, dtype=bool)
         located[owners] = True
         self.home_anywhere_ = home_free & ~located

@@ -94,9 +94,11 @@ class GroupStats:
         relevant: np.ndarray,
         n_services: int,
         service_rate: np.ndarray,
+        rating: np.ndarray | None = None,
     ) -> GroupStats:
         """Count ratings; ``membership`` is people x groups (0/1), ``service_rate`` the
-        services' shrunk relevance rates that group rates shrink toward."""
+        services' shrunk relevance rates that group rates shrink toward; with ``rating`` (1 to
+        5 per rating), also each group's rating sums, for ``rating_lift``."""
         n_people, n_groups = membership.shape
         rel = np.asarray(relevant, dtype=np.float64)
         # people x services: 1 where the person rated the service relevant (at least once)
@@ -113,6 +115,12 @@ class GroupStats:
         self.n_rated_ = (mt @ rated).tocsr()  # groups x services: raters in the group
         self.n_liked_ = (mt @ liked).tocsr()  # groups x services: relevant raters in the group
         self.service_liked_ = np.asarray(liked.sum(axis=0)).ravel()
+        self.n_scored_ = self.rating_sum_ = None
+        if rating is not None:
+            r = np.asarray(rating, dtype=np.float64)
+            at, shape = (person_rows, service_rows), (n_people, n_services)
+            self.n_scored_ = (mt @ sp.csr_matrix((np.ones(len(r)), at), shape)).tocsr()
+            self.rating_sum_ = (mt @ sp.csr_matrix((r, at), shape)).tocsr()
         self._derive(np.asarray(service_rate, dtype=np.float64))
         return self
 
@@ -133,6 +141,9 @@ class GroupStats:
         liked = values_at(self.n_liked_, coo.row, coo.col)
         dev = (liked - coo.data * service_rate[coo.col]) / (coo.data + m)
         self.rate_dev_ = sp.csr_matrix((dev, (coo.row, coo.col)), shape=self.n_rated_.shape)
+        self.rating_dev_ = None
+        if self.n_scored_ is not None and self.rating_sum_ is not None:
+            self.rating_dev_ = _rating_deviation(self.n_scored_, self.rating_sum_, m)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The counts as arrays (for a saved model; the scores derive from them)."""
@@ -143,6 +154,9 @@ class GroupStats:
         }
         put_csr(arrays, "n_rated", self.n_rated_)
         put_csr(arrays, "n_liked", self.n_liked_)
+        if self.n_scored_ is not None and self.rating_sum_ is not None:
+            put_csr(arrays, "n_scored", self.n_scored_)
+            put_csr(arrays, "rating_sum", self.rating_sum_)
         return arrays
 
     @classmethod
@@ -156,6 +170,10 @@ class GroupStats:
         out.n_rated_ = get_csr(arrays, "n_rated")
         out.n_liked_ = get_csr(arrays, "n_liked")
         out.service_liked_ = arrays["service_liked"]
+        # a model saved before rating sums were kept has none: its rating_lift is missing
+        has = "n_scored.data" in arrays
+        out.n_scored_ = get_csr(arrays, "n_scored") if has else None
+        out.rating_sum_ = get_csr(arrays, "rating_sum") if has else None
         out._derive(arrays["service_rate"])
         return out
 
@@ -175,6 +193,10 @@ class GroupStats:
         out.n_liked_ = (self.n_liked_ @ pick).tocsr()
         out.service_liked_ = np.zeros(len(rows))
         out.service_liked_[known] = self.service_liked_[rows[known]]
+        out.n_scored_ = out.rating_sum_ = None
+        if self.n_scored_ is not None and self.rating_sum_ is not None:
+            out.n_scored_ = (self.n_scored_ @ pick).tocsr()
+            out.rating_sum_ = (self.rating_sum_ @ pick).tocsr()
         out._derive(np.asarray(service_rate, dtype=np.float64))
         return out
 
@@ -191,9 +213,35 @@ class GroupStats:
         lift = row_sum(self.rate_dev_, g, n)[cols] / k
         return share, lift
 
+    def rating_lift(self, groups: Sequence[int], cols: np.ndarray) -> np.ndarray | None:
+        """Mean over ``groups`` of each group's shrunk mean rating of the services in ``cols``
+        minus the service's own (``None`` when no ratings were given to ``fit``): what people
+        like the person thought of a service once how often it was shown is set aside."""
+        if self.rating_dev_ is None:
+            return None
+        if not groups:
+            return np.zeros(len(cols))
+        g = np.asarray(groups)
+        return row_sum(self.rating_dev_, g, len(self.service_rate_))[cols] / len(g)
+
     def counts(self, group: int, col: int) -> tuple[int, int]:
         """(raters, relevant raters) of one service within one group, for explanations."""
         return int(self.n_rated_[group, col]), int(self.n_liked_[group, col])
+
+
+def _rating_deviation(n: sp.csr_matrix, total: sp.csr_matrix, m: float) -> sp.csr_matrix:
+    """Per (group, service) a group rated: ``(sum + m mu_j) / (n + m) - mu_j``, where ``mu_j``
+    is the service's mean rating over every group, shrunk to the overall mean by ``m``."""
+    n_all = np.asarray(n.sum(axis=0)).ravel()
+    sum_all = np.asarray(total.sum(axis=0)).ravel()
+    overall = float(sum_all.sum() / n_all.sum()) if n_all.sum() else 3.0
+    mu = (sum_all + m * overall) / (n_all + m)
+    coo = n.tocoo()
+    sums = values_at(total, coo.row, coo.col)
+    dev = (sums + m * mu[coo.col]) / (coo.data + m) - mu[coo.col]
+    out = sp.csr_matrix((dev, (coo.row, coo.col)), shape=n.shape)
+    out.sort_indices()
+    return out
 
 
 def values_at(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -53,6 +53,7 @@ class CollaborativePart(BaseEstimator):
     ALL_FEATURES: tuple[str, ...] = (
         "group_share",
         "group_lift",
+        "group_rating",
         "taste",
         "als",
         "rated_taste",
@@ -67,7 +68,8 @@ class CollaborativePart(BaseEstimator):
 
     @property
     def evidence_features(self) -> frozenset[str]:
-        evidence = {"group_share", "group_lift", "als", "rated_taste", "need_fit", "main_need_fit"}
+        evidence = {"group_share", "group_lift", "group_rating", "als", "rated_taste"}
+        evidence |= {"need_fit", "main_need_fit"}
         return frozenset(evidence & set(self.feature_names))
 
     @property
@@ -137,10 +139,14 @@ def _collaborative(
     member = pairs.people.member
     if one:
         share, lift = learned.groups.scores(list(member.indices), s)
+        rated = learned.groups.rating_lift(list(member.indices), s)
     else:
         share, lift = _pair_group_scores(learned.groups, member, p, s)
+        rated = _pair_rating_lift(learned.groups, member, p, s)
     out[:, col["group_share"]] = share
     out[:, col["group_lift"]] = lift
+    if rated is not None:
+        out[:, col["group_rating"]] = rated
     taste, kind = learned.taste, learned.kind
     if one and taste is not None and kind is not None:
         # both feature-keyed tastes in one pass over the service matrix
@@ -172,6 +178,23 @@ def _pair_dot(U: np.ndarray, V: np.ndarray, p: np.ndarray, s: np.ndarray, one: b
     if one:
         return (V @ U[0])[s]
     return np.einsum("ij,ij->i", U[p], V[s])
+
+
+def _pair_rating_lift(
+    groups: GroupStats, member: sp.csr_matrix, p_rows: np.ndarray, s_rows: np.ndarray
+) -> np.ndarray | None:
+    """``GroupStats.rating_lift`` for many (person, service) pairs at once."""
+    dev = groups.rating_dev_
+    if dev is None:
+        return None
+    k = np.asarray(member.sum(axis=1)).ravel()
+    norm = sp.diags(1.0 / np.where(k > 0, k, 1.0)) @ member
+    out = np.zeros(len(p_rows))
+    for start in range(0, len(p_rows), 20000):
+        sl = slice(start, start + 20000)
+        a = norm[p_rows[sl]]
+        out[sl] = np.asarray(a.multiply(dev[:, s_rows[sl]].T).sum(axis=1)).ravel()
+    return out
 
 
 def _pair_group_scores(

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from vcsmatch.catalogue.model import Catalogue
-from vcsmatch.features.geo import haversine_km, service_points
+from vcsmatch.features.geo import haversine_km, located_service_points
 from vcsmatch.ranking.collaborative import FeatureALS, GroupStats, InteractionModel, KindTaste
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.factorization import RatingFactorization
@@ -48,7 +48,7 @@ class ServicePoints:
 
     @classmethod
     def of(cls, catalogue: Catalogue) -> ServicePoints:
-        lats, lons, owners = service_points(catalogue)
+        lats, lons, owners = located_service_points(catalogue)
         order = np.argsort(owners, kind="stable")
         owners = owners[order]
         indptr = np.searchsorted(owners, np.arange(len(catalogue) + 1)).astype(np.int64)

@@ -565,7 +565,9 @@ class Recommender(Ranker):
         active = np.zeros(member.shape[0], dtype=bool)
         active[p] = True
         m = sp.diags(active.astype(float)) @ member
-        groups = GroupStats(self.shrinkage).fit(m.tocsr(), p, s, rel, n_services, priors.rate)
+        groups = GroupStats(self.shrinkage).fit(
+            m.tocsr(), p, s, rel, n_services, priors.rate, rating=rating
+        )
         als = None
         if collaborative is not None and collaborative.als:
             conf = np.where(rel, 1.0 + (rating - RELEVANT_AT), 0.0)
