@@ -274,10 +274,17 @@ def values_in_rows(
     width = np.int64(m.shape[1])
     keys = m.indices[at] + np.repeat(np.arange(len(rows), dtype=np.int64) * width, lengths)
     wanted = (np.arange(len(rows), dtype=np.int64)[:, None] * width + cols).ravel()
-    pos = np.minimum(np.searchsorted(keys, wanted), total - 1)
-    found = keys[pos] == wanted
+    pos, found = find_keys(keys, wanted)
     out.ravel()[found] = m.data[at[pos[found]]]
     return out
+
+
+def find_keys(keys: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``wanted`` sits in the ascending, non-empty ``keys``, and whether it is
+    there: the one binary search behind every lookup of a sparse matrix's entries keyed
+    ``row * width + column``."""
+    pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return pos, keys[pos] == wanted
 
 
 def row_sum(m: sp.csr_matrix, rows: Sequence[int] | np.ndarray, n_cols: int) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from vcsmatch.catalogue.model import DELIVERY_MODES
-from vcsmatch.ranking.collaborative import GroupStats, describe_group
+from vcsmatch.ranking.collaborative import GroupStats, describe_group, find_keys
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.need_evidence import NeedEvidence
 from vcsmatch.ranking.parts import default_parts
@@ -103,8 +103,7 @@ class _Entries:
         wanted = (np.asarray(rows, dtype=np.int64)[:, None] * self.width + cols).ravel()
         out = np.zeros(len(wanted))
         if len(self.keys) and len(wanted):
-            pos = np.minimum(np.searchsorted(self.keys, wanted), len(self.keys) - 1)
-            found = self.keys[pos] == wanted
+            pos, found = find_keys(self.keys, wanted)
             out[found] = self.data[pos[found]]
         return out.reshape(len(rows), len(cols))
 
