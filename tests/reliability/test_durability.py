@@ -452,8 +452,13 @@ def test_damaged_model_is_refused_and_the_previous_one_keeps_serving(
     ]
 
 
+@pytest.mark.parametrize("slow_marker_check", [False, True])
 def test_workers_unpacking_one_model_at_once_never_delete_a_copy_in_use(
-    sqlite_seed: Seeded, trained_model_dir: Path, tmp_path: Path
+    sqlite_seed: Seeded,
+    trained_model_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    slow_marker_check: bool,
 ) -> None:
     """Regression: two workers materialising a newly registered model at the same moment; the
     later one deleted the copy the earlier one was loading from, so that worker refused the
@@ -473,6 +478,19 @@ def test_workers_unpacking_one_model_at_once_never_delete_a_copy_in_use(
         record = model_registry.get_model(session, sqlite_seed.model_version)
     engine.dispose()
     barrier = threading.Barrier(8)
+    if slow_marker_check:
+        # widen the window between a worker finding no complete copy and deciding what to do
+        # with the directory it finds (CI once hit it unaided): another worker's complete copy
+        # lands in it, and must not be taken for a stale one and deleted while in use
+        real_is_file = Path.is_file
+
+        def slow_is_file(self: Path) -> bool:
+            found = real_is_file(self)
+            if self.name == model_registry._MARKER and not found:
+                time.sleep(0.02)
+            return found
+
+        monkeypatch.setattr(Path, "is_file", slow_is_file)
 
     def unpack_then_read(cache: Path) -> dict[str, str]:
         barrier.wait()

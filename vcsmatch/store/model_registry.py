@@ -8,7 +8,9 @@ hash does not match (``ModelLoadError``): a tampered or truncated model never ge
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import io
 import json
@@ -16,6 +18,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -330,26 +333,35 @@ def materialise(record: ModelRecord, cache_dir: Path | str) -> Path:
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise ModelLoadError(f"model {record.version}: archive unreadable: {exc}") from exc
         (tmp / _MARKER).write_text(record.sha256)
-        if marker.is_file() and marker.read_text().strip() == record.sha256:
-            return target  # another worker put a complete copy in place meanwhile: it may be
-            # loading from it right now, so it must never be deleted (ours is discarded)
-        if target.exists():  # an incomplete or stale copy nobody can be using: set it aside
-            stale = Path(
-                tempfile.mkdtemp(prefix=f".{_safe_name(record.version)}-old-", dir=cache_dir)
-            )
-            os.replace(target, stale / "copy")
-            shutil.rmtree(stale, ignore_errors=True)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            # another worker renamed its copy into place first; use it if it is complete
+        with _cache_lock(cache_dir):
+            # check-then-swap under the lock: without it a worker could see no marker, another
+            # could rename its complete copy into place and start loading from it, and the
+            # first would then set that copy aside as stale and delete it mid-load
             if marker.is_file() and marker.read_text().strip() == record.sha256:
-                return target
-            raise
+                return target  # another worker's complete copy may be in use: never delete it
+            if target.exists():  # an incomplete or stale copy: set it aside
+                stale = Path(
+                    tempfile.mkdtemp(prefix=f".{_safe_name(record.version)}-old-", dir=cache_dir)
+                )
+                os.replace(target, stale / "copy")
+                shutil.rmtree(stale, ignore_errors=True)
+            os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+@contextlib.contextmanager
+def _cache_lock(cache_dir: Path) -> Iterator[None]:
+    """An exclusive lock on the cache directory itself, across threads and worker processes
+    (each call opens its own descriptor, so flock excludes threads too); it leaves no file."""
+    descriptor = os.open(cache_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def _jsonable(value: Any) -> Any:
