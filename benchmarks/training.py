@@ -1,4 +1,4 @@
-"""Training at scale: ``python benchmarks/training.py [--sizes 1e6 1e7] [--als-only]``.
+"""Training at scale: ``benchmarks/training.py [--sizes 1e6 1e7] [--als-only] [--baseline DIR]``.
 
 For each size, a training frame of that many ratings is made by scaling up the synthetic world
 (``make_world``'s 3,000 rated people over 700 services, copied with new person ids, jittered
@@ -13,6 +13,11 @@ each timed, with the child's peak resident memory (``ru_maxrss`` of the child, r
 throwaway parent so each figure is one child's own; tracemalloc misses numpy's and C's memory).
 Prints seconds, peak GB, ratings per second and the ratios, and the targets: 1 million ratings
 in under 2 minutes on 2 cores, 10 million under 8 GB peak.
+
+``--baseline DIR`` also fits ``Recommender`` with another checkout's code (a ``git worktree``
+of main, say, with its own ``.venv``): the same child script and frame, run by
+``DIR/.venv/bin/python``, so its ``vcsmatch`` is that checkout's; the baseline child runs right
+before this checkout's, and the table gives after / before.
 """
 
 from __future__ import annotations
@@ -111,8 +116,10 @@ def child(n_ratings: int, what: str, result_path: str) -> None:
     console.print(f"frame: {len(frame):,} ratings, {n_people:,} people, made in {made:.1f} s")
     t1, c1 = time.perf_counter(), time.process_time()
     if what == "full":
+        import vcsmatch
         from vcsmatch.ranking.recommender import Recommender
 
+        console.print(f"code: {Path(vcsmatch.__file__).parent.parent}")
         Recommender(show_progress=True).fit(catalogue, frame)
     else:
         from implicit.cpu.als import AlternatingLeastSquares
@@ -128,11 +135,12 @@ def child(n_ratings: int, what: str, result_path: str) -> None:
         json.dump({"make_s": made, "fit_s": fit, "fit_cpu_s": fit_cpu, "people": n_people}, fh)
 
 
-def measure(n_ratings: int, what: str) -> dict[str, float]:
-    """One child run: its phase times and its own peak RSS."""
+def measure(n_ratings: int, what: str, python: str = PYTHON) -> dict[str, float]:
+    """One child run (by ``python``, whose ``vcsmatch`` it fits): its phase times and its own
+    peak RSS."""
     nan = float("nan")
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
-        run = measure_in_fresh_parent([PYTHON, __file__, "--child", str(n_ratings), what, out.name])
+        run = measure_in_fresh_parent([python, __file__, "--child", str(n_ratings), what, out.name])
         try:
             phases = json.loads(Path(out.name).read_text())
         except ValueError:
@@ -149,6 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=float, nargs="+", default=[1e6, 1e7])
     parser.add_argument("--als-only", action="store_true", help="skip the full ranker's fit")
+    parser.add_argument("--baseline", type=Path, help="another checkout to fit beside this one")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -163,6 +172,8 @@ def main() -> None:
     gb_per_rating: dict[str, float] = {}  # from the largest run so far, to skip hopeless sizes
     for size in sorted(int(s) for s in args.sizes):
         kinds = ["als"] if args.als_only else ["als", "full"]
+        if args.baseline is not None and not args.als_only:
+            kinds.insert(1, "baseline")
         res = {}
         for what in kinds:
             expected = gb_per_rating.get(what, 0.0) * size
@@ -175,7 +186,11 @@ def main() -> None:
                 verdicts.append(note)
                 continue
             console.print(f"[bold]{size:,} ratings: {what}[/bold]")
-            res[what] = measure(size, what)
+            if what == "baseline":
+                python = str(args.baseline.resolve() / ".venv" / "bin" / "python")
+                res[what] = measure(size, "full", python)
+            else:
+                res[what] = measure(size, what)
             if res[what]["rc"] != 0:
                 console.print(f"the {what} child failed (exit {res[what]['rc']})")
                 res.pop(what)
@@ -185,7 +200,11 @@ def main() -> None:
             continue
         als = res["als"]
         for what, r in res.items():
-            label = "Recommender.fit" if what == "full" else "ALS alone"
+            label = {
+                "full": "Recommender.fit",
+                "baseline": "Recommender.fit, baseline",
+                "als": "ALS alone",
+            }[what]
             rows.append(
                 [
                     f"{size:,} ratings, {label}",
@@ -204,6 +223,14 @@ def main() -> None:
                 verdicts.append(
                     f"1M ratings: fit {full['fit_s']:.0f} s wall, {full['fit_cpu_s']:.0f} s CPU "
                     f"(target < 120 s on 2 cores): {verdict(full['fit_s'] < 120)}"
+                )
+            if "baseline" in res:
+                base = res["baseline"]
+                verdicts.append(
+                    f"{size:,} ratings: fit after / before (--baseline) "
+                    f"{full['fit_s'] / base['fit_s']:.2f}x wall, "
+                    f"{full['fit_cpu_s'] / base['fit_cpu_s']:.2f}x CPU; peak "
+                    f"{full['peak_gb']:.2f} / {base['peak_gb']:.2f} GB"
                 )
             if size == 10_000_000:
                 verdicts.append(

@@ -159,6 +159,9 @@ class Recommender(Ranker):
     the data past it: rows are a random subsample (stratified by relevance; for the blend, whole
     people) drawn with ``random_state``. Counts (priors, group statistics) and ALS still use
     every rating. ``None``: no cap.
+    ``fold_training_rows`` caps them lower in the ``n_folds`` out-of-fold fits (never above
+    ``max_training_rows``; ``None``: the same cap): those only make the blend's features, which
+    need to be good, not the final models' best, and they are three of training's four passes.
     ``max_off_need_share`` bounds the share of the first five suggestions that meet none of the
     person's needs (each such suggestion says why it is there; 1.0: no bound).
     ``propensity_power`` weights the blend's rated rows by the inverse of their service's
@@ -180,6 +183,7 @@ class Recommender(Ranker):
         negatives_per_rating: float | None = None,
         blend_C: float = 1.0,
         max_training_rows: int | None = 200_000,
+        fold_training_rows: int | None = 100_000,
         random_state: int | None = 0,
         show_progress: bool = True,
         max_off_need_share: float = 0.2,
@@ -197,6 +201,7 @@ class Recommender(Ranker):
         self.negatives_per_rating = negatives_per_rating
         self.blend_C = blend_C
         self.max_training_rows = max_training_rows
+        self.fold_training_rows = fold_training_rows
         self.random_state = random_state
         self.show_progress = show_progress
         self.max_off_need_share = max_off_need_share
@@ -316,12 +321,17 @@ class Recommender(Ranker):
                 "The 'max_nearby' parameter of Recommender must be None or a positive int. "
                 f"Got {near!r} instead."
             )
-        cap = self.max_training_rows
-        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1000):
-            raise ValueError(
-                "The 'max_training_rows' parameter of Recommender must be None or an int "
-                f">= 1000. Got {cap!r} instead."
-            )
+        for name, cap in (
+            ("max_training_rows", self.max_training_rows),
+            ("fold_training_rows", self.fold_training_rows),
+        ):
+            if cap is not None and (
+                isinstance(cap, bool) or not isinstance(cap, int) or cap < 1000
+            ):
+                raise ValueError(
+                    f"The '{name}' parameter of Recommender must be None or an int >= 1000. "
+                    f"Got {cap!r} instead."
+                )
         for name, share in (
             ("max_off_need_share", self.max_off_need_share),
             ("propensity_power", self.propensity_power),
@@ -394,7 +404,9 @@ class Recommender(Ranker):
             propensity = rated_propensity(people.service_rows, len(catalogue))
             for fold in range(self.n_folds):
                 train = fold_of[people.person_rows] != fold
-                learned = self._learn(people, block, rated_content, train, len(catalogue))
+                learned = self._learn(
+                    people, block, rated_content, train, len(catalogue), cap=self._fold_cap()
+                )
                 held = np.flatnonzero((fold_of == fold) & in_blend)
                 p_rows, s_rows, y = self._blend_rows(people, exposable, held)
                 pairs = make_pairs(block, p_rows, s_rows, self._services)
@@ -415,7 +427,9 @@ class Recommender(Ranker):
             bar.step("blend")
 
             everyone = np.ones(len(people.rating), dtype=bool)
-            learned = self._learn(people, block, rated_content, everyone, len(catalogue))
+            learned = self._learn(
+                people, block, rated_content, everyone, len(catalogue), cap=self.max_training_rows
+            )
             self.train_service_ids_ = np.asarray(catalogue.ids(), dtype=str)
             self._keep(learned)
             self._bind(catalogue, learned=learned)
@@ -527,9 +541,12 @@ class Recommender(Ranker):
         rated_content: np.ndarray | None,
         keep: np.ndarray,
         n_services: int,
+        *,
+        cap: int | None,
     ) -> LearnedParts:
         """Every learned part from the ratings selected by ``keep``; ``block`` is the training
-        people's side of pairs, ``rated_content`` the content parts of every rated pair."""
+        people's side of pairs, ``rated_content`` the content parts of every rated pair;
+        ``cap`` the rows each capped model fits on (``_sample_rows``)."""
         X, member = sp.csr_matrix(block.features), block.member
         p, s, rel, rating = (
             people.person_rows[keep],
@@ -543,7 +560,7 @@ class Recommender(Ranker):
         content_rating = None
         if rated_content is not None:
             Xc = rated_content[keep]
-            sample = self._sample_rows(rating, 4)
+            sample = self._sample_rows(rating, 4, cap)
             content_rating = self._content_rating(Xc, rating, sample)
             if collaborative is not None:
                 needs = NeedEvidence(collaborative.need_shrinkage).fit(
@@ -554,7 +571,7 @@ class Recommender(Ranker):
             from sklearn.linear_model import LogisticRegression
 
             if len(np.unique(rel)) == 2:
-                fit_on = self._sample_rows(rel, 2)
+                fit_on = self._sample_rows(rel, 2, cap)
                 lr = LogisticRegression(max_iter=500).fit(Xc[fit_on], rel[fit_on])
                 expected = lr.predict_proba(Xc)[:, 1]
             else:
@@ -582,7 +599,7 @@ class Recommender(Ranker):
             ).fit(Xa[active], C[active])
         taste = None
         if collaborative is not None:
-            fit_on = self._sample_rows(rel, 3)
+            fit_on = self._sample_rows(rel, 3, cap)
             taste = InteractionModel(C=collaborative.taste_C, random_state=self.random_state).fit(
                 X[p[fit_on]], self.service_matrix_[s[fit_on]], rel[fit_on]
             )
@@ -646,11 +663,16 @@ class Recommender(Ranker):
         )
         return out
 
-    def _sample_rows(self, labels: np.ndarray, salt: int) -> np.ndarray:
-        """Indices (ascending) of at most ``max_training_rows`` of the rows, drawn at random
-        within each label so the labels keep their shares; all rows when under the cap."""
+    def _fold_cap(self) -> int | None:
+        """The row cap of the out-of-fold fits: ``fold_training_rows``, never above
+        ``max_training_rows``."""
+        caps = [c for c in (self.max_training_rows, self.fold_training_rows) if c is not None]
+        return min(caps) if caps else None
+
+    def _sample_rows(self, labels: np.ndarray, salt: int, cap: int | None) -> np.ndarray:
+        """Indices (ascending) of at most ``cap`` of the rows, drawn at random within each
+        label so the labels keep their shares; all rows when under the cap."""
         n = len(labels)
-        cap = self.max_training_rows
         if cap is None or n <= cap:
             return np.arange(n)
         rng = np.random.default_rng(None if self.random_state is None else self.random_state + salt)
