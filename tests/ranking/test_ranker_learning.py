@@ -237,6 +237,8 @@ def test_bad_parameters_are_refused() -> None:
         Recommender().set_params(parts__als__n_factors=4)
     with pytest.raises(ValueError, match="'max_training_rows' parameter of Recommender"):
         Recommender(max_training_rows=10, show_progress=False).fit(cat, frame)
+    with pytest.raises(ValueError, match="'fold_training_rows' parameter of Recommender"):
+        Recommender(fold_training_rows=10, show_progress=False).fit(cat, frame)
 
 
 def test_training_rows_cap_bounds_the_blend(small_world: World) -> None:
@@ -249,6 +251,23 @@ def test_training_rows_cap_bounds_the_blend(small_world: World) -> None:
     assert capped.n_ratings_ == full.n_ratings_ == len(w.ratings)
     someone = w.new_people[0]
     assert len(capped.recommend(someone, top_k=5)) == len(full.recommend(someone, top_k=5))
+
+
+def test_fold_cap_changes_only_the_out_of_fold_fits(small_world: World) -> None:
+    """``fold_training_rows`` below the data changes the blend (its out-of-fold features come
+    from models fitted on fewer rows) but not the final parts, which keep
+    ``max_training_rows``."""
+    w = small_world
+    uncapped = _hybrid(max_training_rows=None, fold_training_rows=None)
+    uncapped.fit(w.catalogue, w.ratings)
+    folds_capped = _hybrid(max_training_rows=None, fold_training_rows=1000)
+    folds_capped.fit(w.catalogue, w.ratings)
+    assert len(w.ratings) > 2000
+    np.testing.assert_array_equal(folds_capped.taste_.weights_, uncapped.taste_.weights_)
+    np.testing.assert_array_equal(
+        folds_capped.ratings_model_.item_factors_, uncapped.ratings_model_.item_factors_
+    )
+    assert not np.array_equal(folds_capped.blend_.coef_, uncapped.blend_.coef_)
 
 
 def test_one_class_ratings_fall_back_to_content() -> None:
