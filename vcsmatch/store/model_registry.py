@@ -318,7 +318,7 @@ def materialise(record: ModelRecord, cache_dir: Path | str) -> Path:
     cache_dir = Path(cache_dir)
     target = cache_dir / _safe_name(record.version)
     marker = target / _MARKER
-    if marker.is_file() and marker.read_text().strip() == record.sha256:
+    if _is_complete(marker, record.sha256):
         return target
     if hashlib.sha256(record.blob).hexdigest() != record.sha256:
         raise ModelLoadError(
@@ -337,7 +337,7 @@ def materialise(record: ModelRecord, cache_dir: Path | str) -> Path:
             # check-then-swap under the lock: without it a worker could see no marker, another
             # could rename its complete copy into place and start loading from it, and the
             # first would then set that copy aside as stale and delete it mid-load
-            if marker.is_file() and marker.read_text().strip() == record.sha256:
+            if _is_complete(marker, record.sha256):
                 return target  # another worker's complete copy may be in use: never delete it
             if target.exists():  # an incomplete or stale copy: set it aside
                 stale = Path(
@@ -350,6 +350,11 @@ def materialise(record: ModelRecord, cache_dir: Path | str) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _is_complete(marker: Path, sha256: str) -> bool:
+    """Whether a cache copy's marker says it was wholly unpacked from the archive ``sha256``."""
+    return marker.is_file() and marker.read_text().strip() == sha256
 
 
 @contextlib.contextmanager
