@@ -139,12 +139,19 @@ def check_key(state: AppState, plaintext: str | None) -> ApiKeyRecord | None:
         return state.key_cache.verify(session, plaintext)
 
 
+def recalled_generation(request: Request) -> int | None:
+    """The key generation at which ``KeyGateMiddleware`` recalled this request's key from
+    memory, or None when the key was checked against the store."""
+    generation: int | None = request.scope.get("state", {}).get(KEY_UNCONFIRMED)
+    return generation
+
+
 def check_recalled_key(request: Request, state: AppState) -> None:
     """Verify, in the route's worker thread, a key ``KeyGateMiddleware`` only recalled from
     memory (on the paths a route lists for it), before the route does anything else: 401 if
     it has been revoked since. One read of the key generation, as in the middleware, without
     a thread-pool hop of its own."""
-    if not request.scope.get("state", {}).get(KEY_UNCONFIRMED):
+    if recalled_generation(request) is None:
         return
     if check_key(state, bearer_token(request.scope)) is None:
         raise unauthorized("The API key is unknown or has been revoked.")

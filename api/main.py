@@ -159,10 +159,13 @@ def _key_verifier(holder: dict[str, AppState]) -> Callable[[str], Any]:
     return verify
 
 
-def _key_recaller(holder: dict[str, AppState]) -> Callable[[str], ApiKeyRecord | None]:
-    """``KeyGateMiddleware``'s recall: a key this worker remembers, from memory alone."""
+def _key_recaller(
+    holder: dict[str, AppState],
+) -> Callable[[str], tuple[ApiKeyRecord, int] | None]:
+    """``KeyGateMiddleware``'s recall: a key this worker remembers and the key generation it
+    was remembered at, from memory alone."""
 
-    def recall(plaintext: str) -> ApiKeyRecord | None:
+    def recall(plaintext: str) -> tuple[ApiKeyRecord, int] | None:
         state = holder.get("state")
         return None if state is None else state.key_cache.recall(plaintext)
 

@@ -268,11 +268,13 @@ class CrashGuardMiddleware:
 
 #: Verifies an API key's plaintext: its record (with ``id`` and ``role``), or None.
 KeyVerifier = Callable[[str], Awaitable[Any]]
-#: A key's record from the worker's memory alone (no I/O), or None.
-KeyRecaller = Callable[[str], Any]
+#: A key's record and the key generation it was remembered at, from the worker's memory alone
+#: (no I/O), or None.
+KeyRecaller = Callable[[str], tuple[Any, int] | None]
 
-#: Request-state key: the key was recalled from memory, not checked against the store; the
-#: route must check it (``KeyCache.verify``) before doing anything else.
+#: Request-state key: the key was recalled from memory, not checked against the store; its
+#: value is the key generation it was remembered at, which the route must confirm before its
+#: request takes effect (``vcsmatch.store.key_cache``).
 KEY_UNCONFIRMED = "api_key_unconfirmed"
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
@@ -300,11 +302,13 @@ class KeyGateMiddleware:
 
     On ``confirmed_by_route`` paths (a recommendation, which runs in a worker thread anyway) a
     key this worker remembers is let through from memory (``recall``: no I/O, no thread hop of
-    its own) and marked ``KEY_UNCONFIRMED``; the route checks it first thing in its thread, so
-    a revoked key is still refused on its next request, once its body (within the normal size
-    limit) was read. An error answered before the route's check (malformed JSON, an unknown
-    query parameter: 422) is held and the key checked here first, so a revoked key is told 401
-    whatever else was wrong. A key the worker does not remember is checked here as always.
+    its own) and marked ``KEY_UNCONFIRMED`` with the generation it was remembered at; the route
+    confirms it in its thread before its request takes effect (a search first thing, a
+    recommendation in its log transaction), so a revoked key is still refused on its next
+    request, once its body (within the normal size limit) was read. An error answered before
+    the route's check (malformed JSON, an unknown query parameter: 422) is held and the key
+    checked here first, so a revoked key is told 401 whatever else was wrong. A key the worker
+    does not remember is checked here as always.
     """
 
     def __init__(
@@ -353,11 +357,11 @@ class KeyGateMiddleware:
             return
         state = scope.setdefault("state", {})
         if self.recall is not None and path in self.confirmed_by_route:
-            record = self.recall(token)
-            if record is not None:
+            recalled = self.recall(token)
+            if recalled is not None:
+                record, state[KEY_UNCONFIRMED] = recalled
                 state["api_key"] = record
                 state["key_id"] = record.id
-                state[KEY_UNCONFIRMED] = True
                 await self.app(scope, receive, self._unless_revoked(send, token, path))
                 return
         try:

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from api.deps import check_recalled_key, require_role
+from api.deps import check_recalled_key, recalled_generation, require_role
 from api.json_body import ThreadValidatedRoute
 from api.loading import ensure_ready
 from api.middleware import AUDIT_STARTED, AUDITED, audit_entry
@@ -35,6 +35,7 @@ from vcsmatch.settings import Settings
 from vcsmatch.staleness import demote_stale
 from vcsmatch.store import recommendation_log
 from vcsmatch.store.api_keys import ApiKeyRecord
+from vcsmatch.store.driver import KeyGenerationMoved
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.recommendation_log import Exposure
 from vcsmatch.store.secrets import get_secret
@@ -43,8 +44,9 @@ from vcsmatch.taxonomy import load_taxonomy
 router = APIRouter(
     prefix="/v1/recommendations", tags=["recommendations"], route_class=ThreadValidatedRoute
 )
-#: Paths whose key ``KeyGateMiddleware`` may recall from memory: the route checks it in its own
-#: worker thread, before anything else (one thread-pool hop per answer, key check included).
+#: Paths whose key ``KeyGateMiddleware`` may recall from memory: the route confirms it in its own
+#: worker thread, in the transaction that logs its answer (one thread-pool hop and one
+#: transaction per answer, key check included).
 CONFIRMS_KEY = frozenset({"/v1/recommendations"})
 
 DECISION_SUPPORT = (
@@ -173,9 +175,17 @@ async def post_recommendation(
     serving, settings = state.serving, state.settings
 
     def work() -> str:
-        check_recalled_key(request, state)  # CONFIRMS_KEY
+        # CONFIRMS_KEY: a key recalled from memory is confirmed in the transaction that logs
+        # the answer (one round of the database for both); nothing is sent before it is.
+        generation = recalled_generation(request)
         with state.sessions() as session:
-            answer = recommend(body, key, serving, session, settings, request)
+            try:
+                answer = recommend(
+                    body, key, serving, session, settings, request, key_generation=generation
+                )
+            except KeyGenerationMoved:  # a key was revoked since: is it this one?
+                check_recalled_key(request, state)
+                answer = recommend(body, key, serving, session, settings, request)
         # Serialised here, once: returned as a model, FastAPI would validate it again as the
         # response model before dumping it.
         return answer.model_dump_json()
@@ -192,8 +202,13 @@ def recommend(
     session: Session,
     settings: Settings,
     request: Request,
+    *,
+    key_generation: int | None = None,
 ) -> RecommendationResponse:
-    """The recommendation as a model: the route's work, which the web page calls too."""
+    """The recommendation as a model: the route's work, which the web page calls too.
+
+    ``key_generation``: the generation the caller's key was recalled at, confirmed when the
+    answer is logged (``driver.KeyGenerationMoved`` if it has moved: nothing is logged)."""
     if body.top_k > settings.max_top_k:
         raise field_problem("top_k", f"must be at most {settings.max_top_k}")
     if not serving.ready:  # a catalogue imported a moment ago: do not wait for the next poll
@@ -268,6 +283,7 @@ def recommend(
         ],
         audit_entries=[audit_entry(request.scope, 200)] if audited else (),
         district=outward_code(person.postcode) if person.postcode else None,
+        key_generation=key_generation,
     )
     if audited:
         request.scope["state"][AUDITED] = True  # AuditMiddleware: already stored

@@ -178,6 +178,43 @@ def test_revoked_key_remembered_for_recommendations_is_refused_at_once(
     assert logged() == before
 
 
+def test_a_remembered_key_is_still_answered_when_another_key_is_revoked(
+    fresh_client: TestClient, fresh_seed: Seed
+) -> None:
+    """Revoking a second practitioner key moves the key generation that a remembered key's
+    recommendation confirms when it logs its answer: the live key is checked again and
+    answered, and its request is logged exactly once; the revoked one is refused."""
+    from sqlalchemy import func, select
+
+    from vcsmatch.store.db import open_store
+    from vcsmatch.store.tables import RecommendationRequestRow
+
+    def logged() -> int:
+        with open_store(fresh_seed.settings)() as session:
+            return session.scalar(select(func.count()).select_from(RecommendationRequestRow))
+
+    admin = fresh_seed.auth("admin")
+    practitioner = fresh_seed.auth("practitioner")
+    created = fresh_client.post(
+        "/v1/keys", json={"role": "practitioner", "name": "second"}, headers=admin
+    )
+    assert created.status_code == 201
+    second = {"Authorization": f"Bearer {created.json()['key']}"}
+    person = fresh_seed.world.new_people[1]
+    body = person.model_dump(mode="json", exclude_none=True, exclude={"reference"})
+    for headers in (practitioner, practitioner, second, second):  # both remembered
+        assert fresh_client.post("/v1/recommendations", json=body, headers=headers).is_success
+    before = logged()
+    revoked = fresh_client.delete(f"/v1/keys/{created.json()['id']}", headers=admin)
+    assert revoked.status_code == 200
+    answered = fresh_client.post("/v1/recommendations", json=body, headers=practitioner)
+    assert answered.status_code == 200, answered.text
+    assert logged() == before + 1
+    refused = fresh_client.post("/v1/recommendations", json=body, headers=second)
+    assert refused.status_code == 401, refused.text
+    assert logged() == before + 1
+
+
 def test_revoked_remembered_key_is_401_not_422(fresh_client: TestClient, fresh_seed: Seed) -> None:
     """A revoked key the worker still remembers is told 401 even when its request would
     fail validation before the route checks the key: malformed JSON for a recommendation, an

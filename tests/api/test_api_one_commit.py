@@ -2,51 +2,36 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from api_helpers import Seed
 from fastapi.testclient import TestClient
-from sqlalchemy import event, func, select
+from sql_capture import checkouts
+from sqlalchemy import Engine, func, select
 
 from vcsmatch.store.db import get_engine, open_store
 from vcsmatch.store.tables import AuditRow
 
 
-@contextmanager
 def transactions(seed: Seed) -> Iterator[list[list[str]]]:
-    """The statements of each transaction the app's engine runs while the block runs (a
-    PostgreSQL autocommit statement is a transaction of its own); pings left out."""
-    engine = get_engine(seed.settings)
-    done: list[list[str]] = []
-    open_: dict[int, list[str]] = {}
+    """The statements of each checkout of the app's pool while the block runs (through
+    SQLAlchemy or the driver: ``sql_capture``), pings and level settings left out; a checkout
+    that ran nothing else is left out too."""
+    return _transactions(get_engine(seed.settings))
 
-    def begin(conn) -> None:  # noqa: ANN001
-        open_[id(conn)] = []
 
-    def statement(conn, cursor, sql, parameters, context, executemany) -> None:  # noqa: ANN001
-        words = sql.split()
-        if words[0].upper() in ("BEGIN", "PRAGMA", "SET") or words == ["SELECT", "1"]:
-            return
-        if id(conn) in open_:
-            open_[id(conn)].append(sql)
-        else:
-            done.append([sql])
+@contextmanager
+def _transactions(engine: Engine) -> Iterator[list[list[str]]]:
+    found: list[list[str]] = []
+    with checkouts(engine) as done:
+        yield found
+    found += [sql for c in done if (sql := c.sql())]
 
-    def end(conn) -> None:  # noqa: ANN001
-        if open_.get(id(conn)):
-            done.append(open_.pop(id(conn)))
-        open_.pop(id(conn), None)
 
-    listeners = [("begin", begin), ("before_cursor_execute", statement)]
-    listeners += [("commit", end), ("rollback", end)]
-    for name, fn in listeners:
-        event.listen(engine, name, fn)
-    try:
-        yield done
-    finally:
-        for name, fn in listeners:
-            event.remove(engine, name, fn)
+def is_insert(sql: str) -> bool:
+    return sql.lstrip().upper().startswith("INSERT")
 
 
 def audit_count(seed: Seed, status: int) -> int:
@@ -74,12 +59,22 @@ def test_a_recommendation_is_one_write_transaction_with_its_audit_entry(
             "/v1/recommendations", json=body(shared_seed, 1), headers=headers
         )
     assert response.status_code == 200, response.text
-    writes = [t for t in done if any(s.lstrip().upper().startswith("INSERT") for s in t)]
-    assert len(writes) == 1, done
-    tables = [s.split()[2] for s in writes[0]]
-    assert tables == ["recommendation_requests", "exposures", "audit_log"]
-    reads = [t for t in done if t not in writes]
-    assert len(reads) == 1 and "api_key_generation" in reads[0][0], reads
+    assert len(done) == 1, done
+    (statements,) = done
+    sqlite = shared_seed.settings.resolved_database_url.startswith("sqlite")
+    words = [" ".join(sql.split()[:3]).upper() for sql in statements]
+    body_ = [w for w in words if w not in ("BEGIN IMMEDIATE", "COMMIT")]
+    assert body_[0].startswith("SELECT API_KEY_GENERATION.GENERATION"), statements
+    # SQLite's trace shows each row of an executemany as a statement of its own.
+    tables = [sql.split()[2] for sql in statements if is_insert(sql)]
+    assert [t for t, _ in itertools.groupby(tables)] == [
+        "recommendation_requests",
+        "exposures",
+        "audit_log",
+    ]
+    assert words[-1] == "COMMIT" and words.count("COMMIT") == 1, statements
+    if sqlite:
+        assert words[0] == "BEGIN IMMEDIATE" and words.count("BEGIN IMMEDIATE") == 1
     assert audit_count(shared_seed, 200) == before + 1
 
 
@@ -94,6 +89,6 @@ def test_an_answer_that_fails_is_audited_once_by_the_middleware(
             "/v1/recommendations", json=body(shared_seed, 2, top_k=0), headers=headers
         )
     assert response.status_code == 422
-    inserted = [s.split()[2] for t in done for s in t if s.lstrip().upper().startswith("INSERT")]
+    inserted = [s.split()[2] for t in done for s in t if is_insert(s)]
     assert inserted == ["audit_log"]
     assert audit_count(shared_seed, 422) == before + 1

@@ -2,6 +2,8 @@
 
 Each INSERT is caught as it runs and the level of the transaction it runs in is read on the
 same database connection: SQLite's ``synchronous`` pragma, PostgreSQL's ``synchronous_commit``.
+The log writes run on the pool's DBAPI connection (``vcsmatch.store.driver``), past SQLAlchemy's
+events, so their inserts are caught by wrapping the driver transaction's ``insert``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from vcsmatch.errors import NotFoundError
 from vcsmatch.store import audit, ratings_log, recommendation_log, secrets
+from vcsmatch.store.driver import _Transaction
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.ratings_log import NewRating
 from vcsmatch.store.recommendation_log import Exposure
@@ -25,19 +28,31 @@ LEVELS = {"sqlite": (2, 1), "postgresql": ("on", "off")}  # SQLite: FULL = 2, NO
 
 @contextmanager
 def insert_levels(engine: Engine) -> Iterator[list[tuple[str, object]]]:
-    """(table, commit level) of every INSERT ``engine`` runs while the block runs."""
+    """(table, commit level) of every INSERT ``engine`` runs while the block runs, through
+    SQLAlchemy or the driver."""
     seen: list[tuple[str, object]] = []
     query = "PRAGMA synchronous" if engine.dialect.name == "sqlite" else "SHOW synchronous_commit"
 
+    def level(dbapi_cursor) -> object:  # noqa: ANN001
+        return dbapi_cursor.connection.execute(query).fetchone()[0]
+
     def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
         if statement.startswith("INSERT INTO"):
-            level = cursor.connection.execute(query).fetchone()[0]
-            seen.append((statement.split()[2], level))
+            seen.append((statement.split()[2], level(cursor)))
+
+    driver_insert = _Transaction.insert
+
+    def insert(self: _Transaction, table, rows) -> None:  # noqa: ANN001
+        driver_insert(self, table, rows)
+        if rows:
+            seen.append((table.name, level(self._cursor)))
 
     event.listen(engine, "after_cursor_execute", capture)
+    _Transaction.insert = insert  # type: ignore[method-assign]
     try:
         yield seen
     finally:
+        _Transaction.insert = driver_insert  # type: ignore[method-assign]
         event.remove(engine, "after_cursor_execute", capture)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, event
+from sql_capture import checkouts
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from vcsmatch.store import api_keys, db
@@ -14,22 +15,13 @@ from vcsmatch.store.key_cache import KeyCache
 
 @contextmanager
 def statements(engine: Engine) -> Iterator[list[str]]:
-    """The SQL statements ``engine`` sends while the block runs (pings excluded)."""
+    """The SQL statements ``engine``'s connections run while the block runs, through
+    SQLAlchemy or the driver (``sql_capture``): transaction control and pings excluded."""
     sent: list[str] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        words = statement.split()
-        if words[0].upper() not in ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SET") and words != [
-            "SELECT",
-            "1",
-        ]:
-            sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
+    with checkouts(engine) as done:
         yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+    skip = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SET", "SAVEPOINT")
+    sent += [s for c in done for s in c.sql(skip=skip)]
 
 
 def test_a_remembered_key_costs_one_read_of_the_generation(
@@ -138,6 +130,6 @@ def test_recall_answers_only_remembered_keys_and_reads_nothing(
     assert sent == []
     assert cache.verify(session, plaintext) == record
     with statements(engine) as sent:
-        assert cache.recall(plaintext) == record
+        assert cache.recall(plaintext) == (record, cache.generation)
         assert cache.recall(None) is None
     assert sent == []

@@ -11,13 +11,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vcsmatch.store.db import begin_write, single_statement
+from vcsmatch.store.db import begin_write
+from vcsmatch.store.driver import write_log_rows
 from vcsmatch.store.tables import AuditRow, utcnow
-
-_INSERT = insert(AuditRow)
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,8 @@ def append(session: Session, entry: Mapping[str, Any]) -> None:
     record_many(session, [entry])
 
 
-def _columns(e: Mapping[str, Any]) -> dict[str, Any]:
+def columns(e: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry's row (every column given: ``driver.write_log_rows`` runs no defaults)."""
     return {
         "created_at": e.get("created_at") or utcnow(),
         "key_id": e.get("key_id"),
@@ -92,23 +92,16 @@ def record_many(session: Session, entries: Sequence[Mapping[str, Any]]) -> int:
     ``created_at``) in one commit; returns how many.
 
     The API's writer: its audit middleware hands over every entry that finished while the
-    previous batch was being written. One Core INSERT (an executemany for several entries)
-    skips the ORM's unit of work and the ``RETURNING id`` that ``record`` needs for its
-    result; on PostgreSQL it is autocommitted (no ``BEGIN``/``COMMIT`` round trips), and on
-    SQLite, one commit per batch keeps the audit log from competing with ratings for the write
-    lock. A log commit (``db.LOG_COMMIT``): it does not wait for the disk.
+    previous batch was being written. One INSERT (an executemany for several entries) on the
+    pool's DBAPI connection (``driver.write_log_rows``) skips the ORM's unit of work and the
+    ``RETURNING id`` that ``record`` needs for its result; on SQLite, one commit per batch keeps
+    the audit log from competing with ratings for the write lock. A log commit
+    (``db.LOG_COMMIT``): it does not wait for the disk.
     """
     if not entries:
         return 0
-    with single_statement(session, write=True, log=True) as conn:
-        insert_entries(conn, entries)
+    write_log_rows(session, [(AuditRow.__table__, [columns(e) for e in entries])])
     return len(entries)
-
-
-def insert_entries(conn: Connection, entries: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``entries`` on ``conn``, in the transaction it has open (another log's, whose
-    commit they share: ``recommendation_log.record_request``)."""
-    conn.execute(_INSERT, [_columns(e) for e in entries])
 
 
 def recent(session: Session, limit: int = 100) -> list[AuditRecord]:

@@ -64,6 +64,9 @@ LOG_COMMIT = "vcsmatch_log_commit"
 #: recommendation's key check would otherwise switch its connection to FULL and its log
 #: transaction back to NORMAL: two statements per answer for nothing).
 READ_ONLY = "vcsmatch_read_only"
+#: Connection ``info`` key: the SQLite ``synchronous`` level the connection has now (a pragma
+#: outlives the transaction that set it), shared with ``vcsmatch.store.driver``.
+SYNCHRONOUS_INFO = "vcsmatch_synchronous"
 #: Arbitrary constant naming the PostgreSQL advisory lock that serialises migrations.
 _PG_MIGRATION_LOCK = 0x7C5_3A7C
 
@@ -145,9 +148,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # it): FULL unless it writes only logs. Not transactional, so tracking it is exact.
         level = "NORMAL" if options.get(LOG_COMMIT) else "FULL"
         info = conn.connection.info
-        if not options.get(READ_ONLY) and info.get("vcsmatch_synchronous", "FULL") != level:
+        if not options.get(READ_ONLY) and info.get(SYNCHRONOUS_INFO, "FULL") != level:
             conn.exec_driver_sql(f"PRAGMA synchronous = {level}")
-            info["vcsmatch_synchronous"] = level
+            info[SYNCHRONOUS_INFO] = level
         mode = options.get("sqlite_begin", "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
 

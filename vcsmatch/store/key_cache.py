@@ -8,9 +8,15 @@ holds and looks the caller's up again, in the statement that reads the new gener
 revocation committed in any process is seen by every worker's next request, as when every
 check read the key's row.
 
-A route that works in a thread of its own anyway (a recommendation) can take the check there:
-``recall`` answers a remembered key from memory alone (the middleware's answer, no I/O), and
-the route's thread then ``verify``s it before doing anything else, with the same "at once".
+A route that works in a thread of its own anyway can take the check there: ``recall`` answers
+a remembered key from memory alone (the middleware's answer, no I/O) with the generation it
+was remembered at, and the route's thread then confirms that generation: a search by
+``verify`` first thing, a recommendation in the transaction that logs its answer
+(``driver.write_log_rows(key_generation=...)``), with the same "at once": nothing it does takes
+effect, and nothing of it is sent, before the generation is confirmed.
+
+A remembered key's generation read runs on the pool's DBAPI connection
+(``vcsmatch.store.driver``): through SQLAlchemy's connection it cost five times as much.
 
 A key that fails costs what it always did (one statement) and is not remembered, so unknown
 keys cannot fill the memory; at most ``max_keys`` live keys are kept (then all are forgotten).
@@ -26,10 +32,9 @@ from sqlalchemy.orm import Session
 
 from vcsmatch.store.api_keys import KEY_COLUMNS, ApiKeyRecord, hash_key, record_of
 from vcsmatch.store.db import single_statement
+from vcsmatch.store.driver import key_generation
 from vcsmatch.store.tables import ApiKeyRow, KeyGenerationRow
 
-#: The check of a remembered key: the generation alone.
-_GENERATION = select(KeyGenerationRow.generation).where(KeyGenerationRow.slot == 1)
 #: The check of any other key: the generation and the key's row (if any), in one statement.
 _GENERATION_AND_KEY = (
     select(KeyGenerationRow.generation, *KEY_COLUMNS)
@@ -61,22 +66,27 @@ class KeyCache:
         if not plaintext or len(plaintext) > 200:
             return None
         digest = hash_key(plaintext)
+        with self._lock:
+            known, held = self._keys.get(digest), self._generation
+        if known is not None and key_generation(session) == held:
+            return known
         with single_statement(session, write=False) as conn:
             return self._check(conn, digest)
 
-    def recall(self, plaintext: str | None) -> ApiKeyRecord | None:
-        """The key this worker remembers for ``plaintext``, from memory alone (no I/O), or
-        None. Not a check: the caller must ``confirm`` it before its request takes effect."""
+    def recall(self, plaintext: str | None) -> tuple[ApiKeyRecord, int] | None:
+        """The key this worker remembers for ``plaintext`` and the key generation it was
+        remembered at, from memory alone (no I/O), or None. Not a check: the caller must
+        confirm that generation before its request takes effect (module docstring)."""
         if not plaintext or len(plaintext) > 200:
             return None
-        return self._keys.get(hash_key(plaintext))
+        digest = hash_key(plaintext)
+        with self._lock:
+            record, generation = self._keys.get(digest), self._generation
+        if record is None or generation is None:
+            return None
+        return record, generation
 
     def _check(self, conn: Connection, digest: str) -> ApiKeyRecord | None:
-        known = self._keys.get(digest)
-        if known is not None:
-            generation = conn.execute(_GENERATION).scalar_one()
-            if generation == self._generation:
-                return known
         row = conn.execute(_GENERATION_AND_KEY, {"digest": digest}).one()
         live = (
             row.key_sha256 is not None

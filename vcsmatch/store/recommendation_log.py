@@ -14,19 +14,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vcsmatch.errors import NotFoundError
 from vcsmatch.store import audit
-from vcsmatch.store.db import single_statement
+from vcsmatch.store.driver import write_log_rows
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.secrets import person_key as keyed_hash
-from vcsmatch.store.tables import ExposureRow, RatingRow, RecommendationRequestRow, utcnow
-
-_INSERT = insert(RecommendationRequestRow)
-_INSERT_EXPOSURE = insert(ExposureRow)
+from vcsmatch.store.tables import (
+    AuditRow,
+    ExposureRow,
+    RatingRow,
+    RecommendationRequestRow,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ def record_request(
     exposures: Sequence[Exposure] = (),
     audit_entries: Sequence[Mapping[str, Any]] = (),
     district: str | None = None,
+    key_generation: int | None = None,
 ) -> RequestRecord:
     """Log one recommendation request, and what it showed (``exposures``), in one commit. The
     reference is stored only keyed-hashed. A log commit (``db.LOG_COMMIT``): it does not wait
@@ -96,6 +100,9 @@ def record_request(
     ``secret`` is required when ``person_reference`` is given. ``audit_entries`` (the API's
     entry for this answer, ``audit.record_many``'s form) are stored in the same commit.
     ``district`` is the postcode's outward code ("IP4"), never more of it.
+    ``key_generation``: the generation the caller's key was remembered at; if the store's has
+    moved since, nothing is written and ``driver.KeyGenerationMoved`` is raised, so the caller
+    checks its key again (the check and the log in one transaction).
     """
     if district is not None and (" " in district or len(district) > 4):
         raise ValueError("The 'district' parameter must be an outward code, like 'IP4'.")
@@ -117,19 +124,15 @@ def record_request(
         "district": district,
         **person_features.to_columns(),
     }
-    # One Core INSERT (autocommitted on PostgreSQL): the ORM's unit of work cost more CPU than
-    # the statement itself on the API's recommendation path.
+    # The statements run on the pool's DBAPI connection (``vcsmatch.store.driver``): on the
+    # API's recommendation path SQLAlchemy's machinery cost more than the statements.
+    batches = [
+        (RecommendationRequestRow.__table__, [columns]),
+        (ExposureRow.__table__, [e.columns(request_id, created_at) for e in exposures]),
+        (AuditRow.__table__, [audit.columns(e) for e in audit_entries]),
+    ]
     try:
-        statements = 1 + bool(exposures) + bool(audit_entries)
-        with single_statement(session, write=True, statements=statements, log=True) as conn:
-            conn.execute(_INSERT, columns)
-            if exposures:
-                conn.execute(
-                    _INSERT_EXPOSURE,
-                    [e.columns(request_id, created_at) for e in exposures],
-                )
-            if audit_entries:
-                audit.insert_entries(conn, audit_entries)
+        write_log_rows(session, batches, key_generation=key_generation)
     except IntegrityError:
         session.rollback()
         raise ValueError(f"request id {request_id!r} is already logged") from None

@@ -1,0 +1,88 @@
+"""The SQL an engine's pooled connections run, whichever path sends it.
+
+SQLAlchemy's engine events see only statements sent through its ``Connection``; the answer
+path's log writes and key-generation reads run on the pool's DBAPI connection
+(``vcsmatch.store.driver``). So statements are caught on the DBAPI connection itself, from the
+pool's ``checkout`` to its ``checkin``: SQLite's trace callback (every statement SQLite runs,
+``BEGIN`` and ``COMMIT`` included), and on PostgreSQL a recording cursor class (every
+statement sent through a cursor; psycopg's own ``BEGIN``/``COMMIT`` are not cursor
+statements, so ``commit()`` calls are recorded as ``COMMIT``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+
+@dataclass
+class Checkout:
+    """The statements one checkout of a pooled connection ran, in order."""
+
+    statements: list[str] = field(default_factory=list)
+
+    def sql(self, *, skip: tuple[str, ...] = ("PRAGMA", "SET", "SAVEPOINT")) -> list[str]:
+        """The statements, without pings and those starting with a word of ``skip``."""
+        return [
+            s
+            for s in self.statements
+            if s.split()[0].upper() not in skip and " ".join(s.split()).upper() != "SELECT 1"
+        ]
+
+
+def _recording_cursor(base: type[Any], into: list[str]) -> type[Any]:
+    class Recording(base):  # type: ignore[misc, valid-type]
+        def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+            into.append(str(query))
+            return super().execute(query, *args, **kwargs)
+
+        def executemany(self, query: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+            into.append(str(query))
+            return super().executemany(query, *args, **kwargs)
+
+    return Recording
+
+
+@contextmanager
+def checkouts(engine: Engine) -> Iterator[list[Checkout]]:
+    """Every checkout of ``engine``'s pool while the block runs, with its statements."""
+    done: list[Checkout] = []
+    restore: dict[int, Any] = {}
+
+    def checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:  # noqa: ANN401
+        current = Checkout()
+        done.append(current)
+        if engine.dialect.name == "sqlite":
+            dbapi_conn.set_trace_callback(current.statements.append)
+            return
+        restore[id(dbapi_conn)] = dbapi_conn.cursor_factory
+        dbapi_conn.cursor_factory = _recording_cursor(dbapi_conn.cursor_factory, current.statements)
+        base_commit = dbapi_conn.commit
+
+        def commit() -> None:
+            current.statements.append("COMMIT")
+            base_commit()
+
+        dbapi_conn.commit = commit
+
+    def checkin(dbapi_conn: Any, record: Any) -> None:  # noqa: ANN401
+        if dbapi_conn is None:
+            return
+        if engine.dialect.name == "sqlite":
+            dbapi_conn.set_trace_callback(None)
+            return
+        if id(dbapi_conn) in restore:
+            dbapi_conn.cursor_factory = restore.pop(id(dbapi_conn))
+            del dbapi_conn.commit  # the instance attribute set at checkout: the class's again
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        yield done
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)

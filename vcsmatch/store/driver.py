@@ -1,0 +1,253 @@
+"""The answer path's statements, run on the pool's own DBAPI connection.
+
+Why: on the API's hot path (a recommendation's log rows, a remembered key's generation read)
+SQLAlchemy's ``Connection`` and transaction machinery cost several times the statements
+themselves (BENCHMARKS.md, issue 18: a key-generation read took 87 µs through
+``db.single_statement``, 17 µs on the raw connection, 5 µs in plain sqlite3). So the few
+statements of that path are compiled once by SQLAlchemy (its SQL, its type conversions), and
+run with the DBAPI cursor of a pooled connection. What the rest of the store relies on holds:
+the connection comes from, and goes back to, the engine's pool (whose ``connect`` listeners
+set SQLite's pragmas); errors arrive as SQLAlchemy's exceptions (``IntegrityError``,
+``OperationalError``) with parameters hidden; a lost connection is invalidated as the engine
+would; and each transaction sets SQLite's ``synchronous`` level or PostgreSQL's commit setting
+as ``vcsmatch.store.db`` says a log commit must (tracked in the same connection ``info`` as
+``db``'s own transactions, so the two never disagree).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Table, insert, select
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from vcsmatch.store.db import SYNCHRONOUS_INFO, single_statement
+from vcsmatch.store.tables import KeyGenerationRow
+
+#: The store's key generation (``vcsmatch.store.key_cache``).
+_GENERATION = select(KeyGenerationRow.generation).where(KeyGenerationRow.slot == 1)
+#: One table's rows for ``write_log_rows``: the table and its rows as column-name mappings.
+Rows = tuple[Table, Sequence[Mapping[str, Any]]]
+
+
+class KeyGenerationMoved(Exception):  # noqa: N818 - a signal to re-check the key, not a fault
+    """The store's key generation is not the one the caller's key was remembered at: a key
+    was revoked (or created) since, so the caller must check its key again before its write."""
+
+
+@dataclass(frozen=True)
+class _Insert:
+    """One compiled ``INSERT``: its SQL, its parameters' order and their type conversions."""
+
+    sql: str
+    keys: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+    def params(self, row: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = [
+            row[k] if p is None else p(row[k])
+            for k, p in zip(self.keys, self.processors, strict=True)
+        ]
+        return tuple(values) if self.positional else dict(zip(self.keys, values, strict=True))
+
+
+class Driver:
+    """One engine's compiled statements, and the DBAPI transactions that run them."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+        self.sqlite = self.dialect.name == "sqlite"
+        self._dbapi_error: type[Exception] = self.dialect.loaded_dbapi.Error
+        self._inserts: dict[tuple[str, tuple[str, ...]], _Insert] = {}
+        self._lock = threading.Lock()
+        self._generation_sql = str(
+            _GENERATION.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True})
+        )
+
+    def compile_insert(self, table: Table, columns: Sequence[str]) -> _Insert:
+        """``INSERT INTO table (columns)``, compiled once per column set. Every column with a
+        default must be given: the default would not run here, only in SQLAlchemy's own path."""
+        key = (table.name, tuple(columns))
+        found = self._inserts.get(key)
+        if found is not None:
+            return found
+        missing = [c.name for c in table.columns if c.default is not None and c.name not in columns]
+        if missing:
+            raise ValueError(f"{table.name}: give the defaulted columns {missing} explicitly")
+        compiled = insert(table).compile(
+            dialect=self.dialect, column_keys=list(columns), for_executemany=True
+        )
+        positional = bool(self.dialect.positional)
+        keys = tuple(compiled.positiontup or ()) if positional else tuple(columns)
+        processors = tuple(
+            table.c[k].type.dialect_impl(self.dialect).bind_processor(self.dialect) for k in keys
+        )
+        found = _Insert(compiled.string, keys, processors, positional)
+        with self._lock:
+            self._inserts[key] = found
+        return found
+
+    @contextmanager
+    def _checkout(self) -> Iterator[tuple[Any, Any]]:
+        """A pooled connection and a cursor; DBAPI errors become SQLAlchemy's (parameters
+        hidden), and a connection found lost is invalidated so the pool replaces it."""
+        try:
+            fairy = self.engine.raw_connection()
+        except self._dbapi_error as exc:
+            raise self._wrapped(exc, "connect", False) from exc
+        cursor = None
+        try:
+            cursor = fairy.cursor()
+            yield fairy, cursor
+        except self._dbapi_error as exc:
+            lost = self.dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
+            if lost:
+                fairy.invalidate(exc)
+            raise self._wrapped(exc, "execute", lost) from exc
+        finally:
+            if cursor is not None:
+                # A cursor of a lost connection goes with it; the pool's reset deals with it.
+                with suppress(self._dbapi_error):
+                    cursor.close()
+            fairy.close()
+
+    def _wrapped(self, exc: Exception, what: str, lost: bool) -> DBAPIError:
+        return DBAPIError.instance(
+            what,
+            None,
+            exc,
+            self._dbapi_error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=self.dialect,
+        )
+
+    def read_generation(self) -> int:
+        """The store's key generation, read in autocommit (no transaction round trips)."""
+        with self._checkout() as (fairy, cursor):
+            if self.sqlite:
+                cursor.execute(self._generation_sql)
+                return int(cursor.fetchone()[0])
+            raw = fairy.dbapi_connection
+            raw.autocommit = True
+            try:
+                cursor.execute(self._generation_sql)
+                return int(cursor.fetchone()[0])
+            finally:
+                raw.autocommit = False
+
+    @contextmanager
+    def transaction(self, *, log: bool) -> Iterator[_Transaction]:
+        """One write transaction, committed when the block ends and rolled back if it raises.
+
+        ``log``: it writes only log rows, whose commit need not wait for the disk
+        (``vcsmatch.store.db``: SQLite ``synchronous=NORMAL``, PostgreSQL
+        ``synchronous_commit = off``); otherwise it waits (SQLite ``FULL``)."""
+        with self._checkout() as (fairy, cursor):
+            if self.sqlite:
+                level = "NORMAL" if log else "FULL"
+                if fairy.info.get(SYNCHRONOUS_INFO, "FULL") != level:
+                    cursor.execute(f"PRAGMA synchronous = {level}")
+                    fairy.info[SYNCHRONOUS_INFO] = level
+                cursor.execute("BEGIN IMMEDIATE")
+            elif log:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+            try:
+                yield _Transaction(self, cursor)
+            except BaseException:
+                fairy.rollback()
+                raise
+            fairy.commit()
+
+
+class _Transaction:
+    """A ``Driver.transaction``'s statements."""
+
+    def __init__(self, driver: Driver, cursor: Any) -> None:  # noqa: ANN401 - a DBAPI cursor
+        self._driver = driver
+        self._cursor = cursor
+
+    def generation(self) -> int:
+        """The store's key generation, as this transaction sees it."""
+        self._cursor.execute(self._driver._generation_sql)
+        return int(self._cursor.fetchone()[0])
+
+    def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` (one executemany for several), all with the first row's columns."""
+        if not rows:
+            return
+        statement = self._driver.compile_insert(table, tuple(rows[0]))
+        if len(rows) == 1:
+            self._cursor.execute(statement.sql, statement.params(rows[0]))
+        else:
+            self._cursor.executemany(statement.sql, [statement.params(r) for r in rows])
+
+
+_drivers: weakref.WeakKeyDictionary[Engine, Driver] = weakref.WeakKeyDictionary()
+_drivers_lock = threading.Lock()
+
+
+def driver(engine: Engine) -> Driver:
+    """``engine``'s driver, made once per engine."""
+    found = _drivers.get(engine)
+    if found is None:
+        with _drivers_lock:
+            found = _drivers.get(engine)
+            if found is None:
+                found = _drivers[engine] = Driver(engine)
+    return found
+
+
+def _engine(session: Session) -> Engine | None:
+    """The session's engine when it has no transaction open (so the driver may take a
+    connection of its own), else None."""
+    bind = session.get_bind()
+    if session.in_transaction() or not isinstance(bind, Engine):
+        return None
+    return bind
+
+
+def key_generation(session: Session) -> int:
+    """The store's key generation (``vcsmatch.store.key_cache``), in the session's open
+    transaction if it has one, else on a pooled connection in autocommit."""
+    engine = _engine(session)
+    if engine is not None:
+        return driver(engine).read_generation()
+    with single_statement(session, write=False) as conn:
+        return int(conn.execute(_GENERATION).scalar_one())
+
+
+def write_log_rows(
+    session: Session, batches: Sequence[Rows], *, key_generation: int | None = None
+) -> None:
+    """Insert log rows into several tables in one transaction and one log commit.
+
+    ``key_generation``: the key generation the caller's key was remembered at; the
+    transaction first reads the store's and, if it has moved, writes nothing and raises
+    ``KeyGenerationMoved`` (the key check and the write in one round of the database).
+    A transaction the session already has open is joined and committed instead.
+    """
+    engine = _engine(session)
+    if engine is None:
+        with single_statement(session, write=True, statements=len(batches), log=True) as conn:
+            confirm = key_generation is not None
+            if confirm and conn.execute(_GENERATION).scalar_one() != key_generation:
+                session.rollback()
+                raise KeyGenerationMoved
+            for table, rows in batches:
+                if rows:
+                    conn.execute(insert(table), list(rows))
+        return
+    with driver(engine).transaction(log=True) as tx:
+        if key_generation is not None and tx.generation() != key_generation:
+            raise KeyGenerationMoved
+        for table, rows in batches:
+            tx.insert(table, rows)
