@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyNetwork, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     max_ratings_per_request: int = Field(default=1000, gt=0)
     #: Seconds a client may take to send its whole request body (slow clients are cut off).
     body_timeout_seconds: float = Field(default=30.0, gt=0)
+    #: The HTTP/1.1 parser ``vcsmatch serve`` runs: ``auto`` is httptools (C) when installed,
+    #: else h11 (pure Python); both with the same header limits (``vcsmatch.cli.http_limits``).
+    http_parser: Literal["auto", "httptools", "h11"] = "auto"
     #: Radius for in-person candidates when the person gives no travel preference.
     default_radius_km: float = Field(default=15.0, gt=0)
     #: Online geocoding of addresses that are not postcodes (geopy); off by default.

@@ -2,7 +2,8 @@
 
 ``tests/api/test_api_problems.py`` checks the limits in-process (413 by header and by counting,
 depth before parsing, the body deadline on the middleware alone, malformed JSON); here the same
-kinds of input travel through uvicorn and h11 as an attacker would send them, for every
+kinds of input travel through uvicorn and its HTTP parser (httptools, and h11 for the tests
+of the parser's own limits) as an attacker would send them, for every
 operation the OpenAPI document lists, plus what only a socket can do: a declared length that
 is never sent, slow or idle connections, header bombs and malformed request lines. Every answer
 must be a problem document (``application/problem+json``), never a 5xx, and the server must
@@ -32,6 +33,19 @@ DEADLINE_S = LIVE_DEADLINE_S
 def hostile(live_server) -> tuple[LiveServer, Seeded]:
     """The shared real server (2 workers, 2 s request deadlines) on a seeded SQLite store."""
     return live_server
+
+
+@pytest.fixture(scope="module", params=["auto", "h11"])
+def parsers(request, hostile) -> Iterator[LiveServer]:
+    """The server with each HTTP parser (``Settings.http_parser``): the shared one with the
+    default (httptools, C), and one with h11, the fallback; both keep the header limits."""
+    if request.param == "auto":
+        yield hostile[0]
+        return
+    server, seeded = hostile
+    extra = {**server.extra_env, "VCSMATCH_HTTP_PARSER": "h11"}
+    with LiveServer(seeded, workers=1, extra_env=extra) as h11_server:
+        yield h11_server
 
 
 @pytest.fixture(scope="module")
@@ -349,10 +363,11 @@ def test_oversized_rating_batches_are_refused_whole(hostile, world) -> None:
     ids=["huge-header", "many-headers", "huge-url", "not-http", "bad-length", "bad-chunk"],
 )
 def test_malformed_requests_get_a_400_problem_and_the_server_lives(
-    hostile, request_bytes: bytes
+    parsers: LiveServer, request_bytes: bytes
 ) -> None:
-    """Requests h11 cannot parse are answered with a 400 problem document and closed."""
-    server, _ = hostile
+    """Requests the parser cannot take (or whose headers pass 16 KiB) are answered with a
+    400 problem document and closed, with either parser."""
+    server = parsers
     status, head, body = raw_exchange(server.port, request_bytes)
     assert status == 400, head[:200]
     assert header_value(head, b"content-type") == b"application/problem+json"
@@ -406,9 +421,9 @@ def test_body_trickled_slower_than_the_deadline_gets_408(hostile) -> None:
     assert took < DEADLINE_S * 4, f"the slow body was held {took:.1f} s"
 
 
-def test_headers_trickled_slower_than_the_deadline_get_408(hostile) -> None:
+def test_headers_trickled_slower_than_the_deadline_get_408(parsers: LiveServer) -> None:
     """A request line and headers a byte every 0.25 s (slowloris): 408 problem, closed."""
-    server, _ = hostile
+    server = parsers
     sock = _slow_connection(server.port)
     took = _trickle(sock, b"GET /health HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 200, 0.25)
     received = _read_until_closed(sock)
@@ -437,10 +452,10 @@ def test_idle_connections_are_closed_and_do_not_starve_others(hostile) -> None:
     assert httpx.get(server.url + "/ready", timeout=30).status_code == 200
 
 
-def test_keep_alive_client_with_pauses_is_not_cut_off(hostile) -> None:
+def test_keep_alive_client_with_pauses_is_not_cut_off(hostile, parsers: LiveServer) -> None:
     """A well-behaved keep-alive client that pauses between requests keeps its connection:
     the header deadline counts from each request's first byte, not from the connection."""
-    server, seeded = hostile
+    server, seeded = parsers, hostile[1]
     with httpx.Client(base_url=server.url, headers=seeded.auth(), timeout=30) as client:
         for _ in range(3):
             assert client.get("/v1/taxonomy").status_code == 200

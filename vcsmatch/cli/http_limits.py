@@ -1,4 +1,4 @@
-"""uvicorn's HTTP/1.1 protocol (h11) with a deadline for every request's headers.
+"""uvicorn's HTTP/1.1 protocols with a deadline and a size limit for every request's headers.
 
 uvicorn closes a keep-alive connection that stays idle after a response, but it sets no limit
 on a connection that opens and then sends nothing, or that trickles its request line and
@@ -8,23 +8,28 @@ Here every request's headers must arrive within ``header_timeout`` seconds (from
 connection opening, or from the first byte of the next request on a kept-alive connection);
 otherwise the client gets a 408 problem and the connection is closed. The body has its own
 deadline (``api.middleware.BodyLimitMiddleware``), so no part of a request can be sent
-arbitrarily slowly.
+arbitrarily slowly. A request line and headers over ``MAX_HEADER_BYTES`` (h11's own limit,
+16 KiB) are a 400 problem: llhttp, httptools' parser, sets no limit of its own.
 
-Errors uvicorn raises itself, before the app sees a request (a malformed request line, headers
-over h11's 16 KiB limit), are answered as problem JSON too, like every other error.
+Two parsers, one behaviour: httptools (llhttp, in C) when it is installed, the default, and
+h11 (pure Python) otherwise. On the API's answer path httptools costs less CPU per request
+(BENCHMARKS.md, issue 18). Errors uvicorn raises itself, before the app sees a request (a
+malformed request line, oversized headers), are answered as problem JSON too, like every
+other error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from importlib.util import find_spec
+from typing import Any
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-#: What ``vcsmatch serve`` passes as uvicorn's ``http`` option (a string, so that the
-#: supervisor can hand it to spawned workers).
-PROTOCOL = "vcsmatch.cli.http_limits:HeaderDeadlineH11Protocol"
 PROBLEM_MEDIA_TYPE = b"application/problem+json"
+#: The most bytes a request line and its headers may take (h11's default limit).
+MAX_HEADER_BYTES = 16 * 1024
 
 
 def _header_timeout() -> float:
@@ -39,28 +44,57 @@ def _problem(status: int, title: str, detail: str) -> bytes:
     ).encode()
 
 
-class HeaderDeadlineH11Protocol(H11Protocol):
-    """``H11Protocol`` plus a per-request header deadline (see the module docstring)."""
+def _problem_response(status: int, reason: str, detail: str) -> bytes:
+    """A whole ``connection: close`` problem response, for writing straight to the socket."""
+    body = _problem(status, reason, detail)
+    return (
+        f"HTTP/1.1 {status} {reason}\r\n".encode()
+        + b"content-type: "
+        + PROBLEM_MEDIA_TYPE
+        + b"\r\ncontent-length: "
+        + str(len(body)).encode()
+        + b"\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n"
+        + body
+    )
+
+
+class HeaderLimits:
+    """The header deadline and size limit, for a uvicorn HTTP protocol class to mix in first.
+
+    It relies on what both of uvicorn's protocols have: ``transport``, ``loop``, ``cycle``
+    (the current request, ``None`` before the first) and ``data_received``.
+    """
 
     #: Seconds a client has to send a request's line and headers: the same bound as for the
     #: body, ``Settings.body_timeout_seconds`` (read in each worker, from its environment).
     header_timeout: float = 30.0
+    transport: asyncio.Transport
+    loop: asyncio.AbstractEventLoop
+    cycle: Any
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.header_timeout = _header_timeout()
         self._header_deadline: asyncio.TimerHandle | None = None
-        super().connection_made(transport)
+        self._header_bytes = 0
+        super().connection_made(transport)  # type: ignore[misc]
         self._arm_header_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_deadline()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[misc]
+        if self.transport.is_closing():
+            return
         if self._in_request():
+            self._header_bytes = 0
             self._cancel_header_deadline()  # headers complete: the app (and its body limit) rule
-        elif self._header_deadline is None and not self.transport.is_closing():
+            return
+        self._header_bytes += len(data)
+        if self._header_bytes > MAX_HEADER_BYTES:
+            self._close_with(400, "Bad Request", "The request line and headers are too large.")
+        elif self._header_deadline is None:
             self._arm_header_deadline()  # the first bytes of a next request on a kept connection
 
     def _in_request(self) -> bool:
@@ -80,21 +114,19 @@ class HeaderDeadlineH11Protocol(H11Protocol):
         self._header_deadline = None
         if self._in_request() or self.transport.is_closing():
             return
-        body = _problem(
-            408,
-            "Request Timeout",
-            f"The request headers did not arrive within {self.header_timeout:g} seconds.",
-        )
-        # No request has started on this connection, so h11 has nothing in flight: write the
-        # response bytes directly and close.
-        self.transport.write(
-            b"HTTP/1.1 408 Request Timeout\r\n"
-            b"content-type: " + PROBLEM_MEDIA_TYPE + b"\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n"
-            b"x-content-type-options: nosniff\r\n"
-            b"connection: close\r\n\r\n" + body
-        )
+        detail = f"The request headers did not arrive within {self.header_timeout:g} seconds."
+        self._close_with(408, "Request Timeout", detail)
+
+    def _close_with(self, status: int, reason: str, detail: str) -> None:
+        """Answer a problem and close. No request has started on this connection, so the
+        parser has no response in flight: the bytes go straight to the socket."""
+        self._cancel_header_deadline()
+        self.transport.write(_problem_response(status, reason, detail))
         self.transport.close()
+
+
+class HeaderDeadlineH11Protocol(HeaderLimits, H11Protocol):
+    """``H11Protocol`` with ``HeaderLimits``."""
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to a request h11 cannot parse, as a problem document."""
@@ -115,3 +147,18 @@ class HeaderDeadlineH11Protocol(H11Protocol):
         except h11.LocalProtocolError:
             pass  # a response had already started: just close
         self.transport.close()
+
+
+#: ``vcsmatch serve``'s uvicorn ``http`` option for each parser (strings, so that the
+#: supervisor can hand them to spawned workers).
+PROTOCOLS = {
+    "httptools": "vcsmatch.cli.http_limits_httptools:HeaderDeadlineHttpToolsProtocol",
+    "h11": "vcsmatch.cli.http_limits:HeaderDeadlineH11Protocol",
+}
+
+
+def protocol(parser: str = "auto") -> str:
+    """The ``http`` option for ``parser``: ``auto`` is httptools when installed, else h11."""
+    if parser == "auto":
+        parser = "httptools" if find_spec("httptools") is not None else "h11"
+    return PROTOCOLS[parser]

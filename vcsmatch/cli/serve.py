@@ -39,7 +39,7 @@ def serve(
     """Serve the ranking API and web page (the API's OpenAPI document: /openapi.json)."""
     import uvicorn
 
-    from vcsmatch.cli.http_limits import PROTOCOL as HTTP_PROTOCOL
+    from vcsmatch.cli.http_limits import protocol
     from vcsmatch.errors import VcsmatchError
     from vcsmatch.settings import get_settings
     from vcsmatch.store import api_keys
@@ -102,8 +102,8 @@ def serve(
             # uvloop when installed (a dependency on Linux and macOS), else asyncio's own loop.
             loop="auto",
             # Request headers get the same deadline as bodies (slow or idle clients are cut off
-            # with a 408 problem); see vcsmatch/cli/http_limits.py.
-            http=HTTP_PROTOCOL,
+            # with a 408 problem) and h11's size limit; see vcsmatch/cli/http_limits.py.
+            http=protocol(settings.http_parser),
             **options,  # type: ignore[arg-type]
         )
     finally:
