@@ -84,8 +84,7 @@ def test_training_features_equal_serving_features(
     """For the same (person, service) pairs, the features training builds for the blend equal,
     feature by feature, those serving builds for the person's candidates."""
     model, world, catalogue, variant = fitted
-    people = model._people(world.ratings, catalogue)
-    frame = people.frame
+    frame = model._ratings(world.ratings, catalogue)[0]
     X = model.person_features_.transform(frame)
     block = model._training_people(frame, X, model._membership(frame))
     served, p_rows, s_rows, cand_km = [], [], [], []
@@ -101,9 +100,7 @@ def test_training_features_equal_serving_features(
     serving = np.vstack(served)
     pairs = make_pairs(block, np.concatenate(p_rows), np.concatenate(s_rows), model._services)
     names = model.blend_.feature_names_
-    training = model.blend_.impute(
-        pair_features(pairs, model._bound, model._services, model._active_parts(), names)
-    )
+    training = model.blend_.impute(pair_features(pairs, model._bound, model._services, names))
 
     # the world exercises both drifts: phone-reachable services beyond the radius, and
     # services with a second location
