@@ -319,9 +319,9 @@ class Recommender(Ranker):
 
     @property
     def blend_features_(self) -> tuple[str, ...]:
-        """The blend's feature names, given which parts are on."""
+        """The fitted blend's feature names (the fitted parts', in column order)."""
         check_fitted(self)
-        return self._feature_names()
+        return self.blend_.feature_names_
 
     def _feature_names(self) -> tuple[str, ...]:
         return tuple(f for _, part in self._active_parts() for f in part.feature_names)
