@@ -8,13 +8,16 @@ location, serving its nearest).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+from own_parts import DistanceSquared, LikedShare
 
 from vcsmatch.catalogue.model import Catalogue, Location
 from vcsmatch.features.location import locate
 from vcsmatch.ranking.pairs import make_pairs
-from vcsmatch.ranking.parts import pair_features
+from vcsmatch.ranking.parts import default_parts, pair_features
 from vcsmatch.ranking.recommender import Recommender
 from vcsmatch.synthetic import World, make_world
 
@@ -43,12 +46,14 @@ def _reshaped(world: World) -> Catalogue:
     return Catalogue(services=services)
 
 
-#: The whole hybrid, and each of its parts alone: the contract holds for every part.
-VARIANTS: dict[str, dict[str, str]] = {
+#: The whole hybrid, each of its parts alone, and the hybrid with parts of one's own: the
+#: contract holds for every part.
+VARIANTS: dict[str, dict[str, Any]] = {
     "all": {},
     "content": {"parts__collaborative": "drop", "parts__priors": "drop"},
     "collaborative": {"parts__content": "drop", "parts__priors": "drop"},
     "priors": {"parts__content": "drop", "parts__collaborative": "drop"},
+    "own": {"parts": [*default_parts(), ("liked", LikedShare()), ("far", DistanceSquared())]},
 }
 
 #: Features of each variant's blend that must be compared (a sample of each part's).
@@ -57,6 +62,7 @@ EXPECTED: dict[str, set[str]] = {
     "content": {"needs", "distance", "mode"},
     "collaborative": {"group_share", "taste", "als", "rated_taste", "kind_taste", "need_fit"},
     "priors": {"prior_lift", "quality", "rated_quality"},
+    "own": {"distance", "group_share", "rated_quality", "liked_share", "distance_squared"},
 }
 
 
@@ -84,8 +90,7 @@ def test_training_features_equal_serving_features(
     """For the same (person, service) pairs, the features training builds for the blend equal,
     feature by feature, those serving builds for the person's candidates."""
     model, world, catalogue, variant = fitted
-    people = model._people(world.ratings, catalogue)
-    frame = people.frame
+    frame = model._ratings(world.ratings, catalogue)[0]
     X = model.person_features_.transform(frame)
     block = model._training_people(frame, X, model._membership(frame))
     served, p_rows, s_rows, cand_km = [], [], [], []
@@ -101,9 +106,7 @@ def test_training_features_equal_serving_features(
     serving = np.vstack(served)
     pairs = make_pairs(block, np.concatenate(p_rows), np.concatenate(s_rows), model._services)
     names = model.blend_.feature_names_
-    training = model.blend_.impute(
-        pair_features(pairs, model._bound, model._services, model._active_parts(), names)
-    )
+    training = model.blend_.impute(pair_features(pairs, model._bound, model._services, names))
 
     # the world exercises both drifts: phone-reachable services beyond the radius, and
     # services with a second location

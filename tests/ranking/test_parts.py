@@ -45,10 +45,10 @@ def test_nested_settings_reach_the_fitted_models(small_world: World) -> None:
     w = small_world
     model = Recommender(show_progress=False).set_params(**QUICK)
     model.fit(w.catalogue, w.ratings)
-    assert model.als_.item_factors_.shape[1] == 6
+    assert model.named_parts_["collaborative"].als_.item_factors_.shape[1] == 6
     assert "als" in model.blend_features_
     model.set_params(parts__collaborative__als=False).fit(w.catalogue, w.ratings)
-    assert model.als_ is None
+    assert model.named_parts_["collaborative"].als_ is None
     assert "als" not in model.blend_features_
 
 
@@ -62,7 +62,7 @@ def test_a_part_can_be_dropped_or_swapped(small_world: World) -> None:
     assert model.recommend(w.new_people[0], top_k=5)
     model.set_params(parts__collaborative=CollaborativePart(n_factors=3, iterations=3))
     model.fit(w.catalogue, w.ratings)
-    assert model.als_.item_factors_.shape[1] == 3
+    assert model.named_parts_["collaborative"].als_.item_factors_.shape[1] == 3
     with pytest.raises(ValueError, match="no part named 'als'"):
         model.set_params(parts__als__n_factors=4)
     with pytest.raises(ValueError, match="part 'priors' is dropped"):

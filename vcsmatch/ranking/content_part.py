@@ -6,23 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from vcsmatch.ranking import content as content_mod
-from vcsmatch.ranking.pairs import LearnedParts, Pairs, ServiceSide, person_vectors
+from vcsmatch.ranking.pairs import Evidence, Pairs, ServiceSide, person_vectors
+from vcsmatch.ranking.part_base import PartBase
 from vcsmatch.ranking.result import ReasonKind
 
 
-class ContentPart(BaseEstimator):
+class ContentPart(PartBase):
     """The hybrid's content part (a ``parts.Part``): what both sides declare, no ratings."""
 
     @property
     def feature_names(self) -> tuple[str, ...]:
         return ("needs", "main_need", "any_need", "strengths", "distance", "mode")
-
-    @property
-    def evidence_features(self) -> frozenset[str]:
-        return frozenset()
 
     @property
     def reason_kinds(self) -> Mapping[str, ReasonKind]:
@@ -35,7 +31,7 @@ class ContentPart(BaseEstimator):
             "mode": "delivery",
         }
 
-    def features(self, pairs: Pairs, learned: LearnedParts, services: ServiceSide) -> np.ndarray:
+    def features(self, pairs: Pairs, evidence: Evidence, services: ServiceSide) -> np.ndarray:
         """Its features of ``pairs`` (columns ``feature_names``); it learns nothing."""
         pv = person_vectors(pairs)
         parts = services.content.parts(pv, pairs.service_rows, pairs.distance_km)

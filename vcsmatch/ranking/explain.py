@@ -15,7 +15,7 @@ it for people like them, or (failing both) its ratings overall or its nearness.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,18 +25,9 @@ from vcsmatch.catalogue.model import DELIVERY_MODES
 from vcsmatch.ranking.collaborative import GroupStats, describe_group, find_keys
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.need_evidence import NeedEvidence
-from vcsmatch.ranking.parts import default_parts
 from vcsmatch.ranking.priors import ServicePriors
-from vcsmatch.ranking.result import Reason, Suggestion
+from vcsmatch.ranking.result import Reason, ReasonKind, Suggestion
 from vcsmatch.taxonomy import Taxonomy
-
-#: Which reason each blend feature's contribution counts toward (``parts.default_parts``).
-FEATURE_REASON: dict[str, str] = {
-    f: kind
-    for _, part in default_parts()
-    if not isinstance(part, str)
-    for f, kind in part.reason_kinds.items()
-}
 
 _MODE_WORDS = {
     "in_person": "in person",
@@ -110,8 +101,10 @@ class _Entries:
 
 @dataclass
 class Explainer:
-    """Turns the scored candidates one person is shown into ``Suggestion``s with reasons."""
+    """Turns the scored candidates one person is shown into ``Suggestion``s with reasons;
+    ``reason_kinds`` says which reason each blend feature counts toward (the parts')."""
 
+    reason_kinds: Mapping[str, ReasonKind]
     taxonomy: Taxonomy
     content: ContentScorer
     groups: GroupStats
@@ -138,7 +131,7 @@ class Explainer:
         """The suggestions of ``shown`` (ranked 1, 2, ...), each with its reasons sorted by
         weight."""
         facts = self._facts(shown.rows, person_vector, person_groups)
-        kinds = [FEATURE_REASON[name] for name in feature_names]
+        kinds = [self.reason_kinds[name] for name in feature_names]
         rows = shown.rows.tolist()
         features = shown.features.tolist()
         distances = shown.distance_km.tolist()
@@ -148,9 +141,12 @@ class Explainer:
             zip(rows, shown.contributions.tolist(), shown.scores.tolist(), strict=True)
         ):
             by_part: dict[str, float] = {}
-            for kind, c in zip(kinds, contributions, strict=True):
+            others: list[str] = []  # features of kind "other" that pushed the score up
+            for name, kind, c in zip(feature_names, kinds, contributions, strict=True):
                 by_part[kind] = by_part.get(kind, 0.0) + c
-            reasons = self._reasons(by_part, r, distances[r], facts)
+                if kind == "other" and c > 0:
+                    others.append(name)
+            reasons = self._reasons(by_part, r, distances[r], facts, others)
             components = dict(zip(feature_names, features[r], strict=True))
             components["relevance"] = relevance[r]
             out.append(
@@ -167,12 +163,21 @@ class Explainer:
         return out
 
     def _reasons(
-        self, by_part: dict[str, float], r: int, distance_km: float, facts: _Facts
+        self,
+        by_part: dict[str, float],
+        r: int,
+        distance_km: float,
+        facts: _Facts,
+        others: Sequence[str] = (),
     ) -> list[Reason]:
-        """Shown row ``r``'s reasons: each part that pushed its score up, in words."""
+        """Shown row ``r``'s reasons: each part that pushed its score up, in words (features
+        of kind "other", a part's own without words here, by their names: ``others``)."""
         reasons: list[Reason] = []
         for part, weight in by_part.items():
-            if weight > 0:
+            if weight > 0 and part == "other" and others:
+                words = ", ".join(name.replace("_", " ") for name in others)
+                reasons.append(Reason("other", f"scores well on {words}", weight))
+            elif weight > 0:
                 reasons.extend(self._words(part, weight, r, distance_km, facts))
         if not reasons:  # nothing above average: quote what mattered most that has words
             for part in sorted(by_part, key=lambda p: -by_part[p]):

@@ -10,32 +10,40 @@ phone or online).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.features.geo import haversine_km, located_service_points
-from vcsmatch.ranking.collaborative import FeatureALS, GroupStats, InteractionModel, KindTaste
+from vcsmatch.ranking.collaborative import GroupStats
 from vcsmatch.ranking.content import ContentScorer, PersonVector
-from vcsmatch.ranking.factorization import RatingFactorization
-from vcsmatch.ranking.need_evidence import NeedEvidence
 from vcsmatch.ranking.priors import ServicePriors
 
 
-@dataclass
-class LearnedParts:
-    """What one training pass learns (on all people, or on the other folds); ``None``: a part
-    that is off or learned nothing (day one), whose features are then missing."""
+@dataclass(frozen=True)
+class Evidence(Mapping[str, Any]):
+    """What one training pass learned (on all people, or on the other folds), bound to one
+    service order: per part name, that fitted part (its learned state; iterating gives the
+    parts in blend column order), and the ratings' own counts every part and the explainer
+    may read: ``priors`` (per-service counts, ``ServicePriors``) and ``groups`` (per group
+    and service, ``GroupStats``)."""
 
     priors: ServicePriors
     groups: GroupStats
-    als: FeatureALS | None
-    ratings_model: RatingFactorization | None
-    taste: InteractionModel | None
-    needs: NeedEvidence | None
-    kind: KindTaste | None
+    parts: Mapping[str, Any]  # name -> fitted ``parts.Part``
+
+    def __getitem__(self, name: str) -> Any:  # noqa: ANN401 - a fitted part
+        return self.parts[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.parts)
+
+    def __len__(self) -> int:
+        return len(self.parts)
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """Write a fitted ranker's state to a directory, and read it back only if it can be trusted.
 
 Generic over rankers: a ranker gives a JSON header and named arrays (``Ranker._state``) and
-takes them back (``Ranker._restore``); this module knows files, not models. Layout (format
-version 3: adds the need evidence and the kind tastes; version 2 added the rating
-factorisation and the service vocabulary; an older model is refused with a message to
-retrain)::
+takes them back (``Ranker._restore``); this module knows files, not models (nor parts: a
+``Recommender`` saves each part's arrays under ``parts.<name>.`` and names its class in the
+header, see ``part_base``). Layout (format version 4: each part's own arrays, whatever the
+parts; version 3 added the need evidence and the kind tastes; an older model is refused with
+a message to retrain)::
 
     header.json     format, version, the ranker's class and parameters, and its own fields
     arrays.npz      every learned array (``allow_pickle=False``: loading runs no code)
@@ -30,7 +31,7 @@ from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.errors import ModelLoadError
 
 FORMAT = "vcsmatch-recommender"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 FILES = ("header.json", "arrays.npz", "catalogue.json")
 
 

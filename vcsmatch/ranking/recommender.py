@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -31,36 +31,22 @@ from vcsmatch.ranking import content as content_mod
 from vcsmatch.ranking.base import Ranker
 from vcsmatch.ranking.blend import Blend
 from vcsmatch.ranking.candidates import CandidateFinder, scores_by_id
-from vcsmatch.ranking.collaborative import (
-    FeatureALS,
-    GroupStats,
-    InteractionModel,
-    KindTaste,
-    group_vocabulary,
-    person_group_keys,
-)
+from vcsmatch.ranking.collaborative import GroupStats, group_vocabulary, person_group_keys
 from vcsmatch.ranking.collaborative_part import CollaborativePart
 from vcsmatch.ranking.content import ContentScorer, PersonVector
 from vcsmatch.ranking.content_part import ContentPart
 from vcsmatch.ranking.diversity import HEAD, rerank
 from vcsmatch.ranking.explain import Explainer, Shown
 from vcsmatch.ranking.exploration import EXPLORATION_REASON, Exploration, exploration_pool
-from vcsmatch.ranking.factorization import RatingFactorization
-from vcsmatch.ranking.need_evidence import NeedEvidence
-from vcsmatch.ranking.pairs import (
-    LearnedParts,
-    PairPeople,
-    ServicePoints,
-    ServiceSide,
-    make_pairs,
-    pair_content,
-)
-from vcsmatch.ranking.parts import Part, PartList, default_parts, pair_features
+from vcsmatch.ranking.pairs import Evidence, PairPeople, ServicePoints, ServiceSide, make_pairs
+from vcsmatch.ranking.part_base import part_class, part_key
+from vcsmatch.ranking.parts import Part, PartList, default_parts, pair_features, reason_kinds
 from vcsmatch.ranking.persistence import prefixed, unprefixed
-from vcsmatch.ranking.priors import ServicePriors, fit_priors
+from vcsmatch.ranking.priors import ServicePriors
 from vcsmatch.ranking.priors_part import PriorsPart
 from vcsmatch.ranking.propensity import inverse_propensity_weights, rated_propensity
 from vcsmatch.ranking.result import Suggestion
+from vcsmatch.ranking.training import RatedPairs, TrainingPass
 from vcsmatch.ranking.validation import (
     check_catalogue,
     check_fitted,
@@ -74,9 +60,6 @@ from vcsmatch.taxonomy import load_taxonomy
 
 #: What the learned parts know of a person (``PersonFeatures`` groups).
 PERSON_GROUPS: tuple[str, ...] = ("age_band", "sex", "age_band_sex", "needs", "strengths")
-
-#: The part classes ``Recommender`` knows how to train (one of each at most).
-PART_CLASSES: tuple[type, ...] = (ContentPart, CollaborativePart, PriorsPart)
 
 #: Settings of a model saved before parts were parameters (format 3, flat), now the
 #: collaborative part's (``Recommender._from_header_params``).
@@ -123,17 +106,6 @@ def _progress(show: bool, total: int, what: str) -> Iterator[Any]:
                 bar.update(task, advance=1, description=f"{what}: {description}")
 
         yield _Bar()
-
-
-@dataclass
-class _People:
-    """Training people (one row each, features as at their latest rating) and their ratings."""
-
-    frame: pd.DataFrame  # one row per person
-    person_rows: np.ndarray  # per rating
-    service_rows: np.ndarray  # per rating
-    rating: np.ndarray  # per rating
-    relevant: np.ndarray  # per rating
 
 
 class Recommender(Ranker):
@@ -245,19 +217,9 @@ class Recommender(Ranker):
             part.set_params(**{setting: value})
         return self
 
-    def _active_parts(self) -> list[Part]:
-        """The parts that are on, in blend column order."""
-        return [part for _, part in self.parts if not isinstance(part, str)]
-
-    def _part(self, cls: type[Any]) -> Any:  # noqa: ANN401 - an instance of ``cls`` or None
-        """The active part of class ``cls``, or None when it is dropped or absent."""
-        return next((p for p in self._active_parts() if isinstance(p, cls)), None)
-
-    def _collaborative_settings(self) -> CollaborativePart:
-        """The collaborative part, or its defaults when it is dropped (the rating models it
-        configures also inform the priors part)."""
-        part = self._part(CollaborativePart)
-        return part if part is not None else CollaborativePart()
+    def _active_parts(self) -> list[tuple[str, Part]]:
+        """The parts that are on, as (name, part), in blend column order."""
+        return [(name, part) for name, part in self.parts if not isinstance(part, str)]
 
     def _validate_parts(self) -> None:
         parts = self.parts
@@ -275,26 +237,30 @@ class Recommender(Ranker):
                 "The 'parts' parameter of Recommender must name each part once, without "
                 f"'__'. Got names {names!r} instead."
             )
-        seen: set[type] = set()
         for name, part in parts:
-            if isinstance(part, str) and part == "drop":
-                continue
-            cls = type(part)
-            if cls not in PART_CLASSES or cls in seen:
+            if not (part == "drop" if isinstance(part, str) else isinstance(part, Part)):
                 raise ValueError(
-                    f"The 'parts' parameter of Recommender must hold at most one of each of "
-                    f"{[c.__name__ for c in PART_CLASSES]} or 'drop'. Got {part!r} for part "
-                    f"{name!r} instead."
+                    "The 'parts' parameter of Recommender must hold parts (see parts.Part) or "
+                    f"'drop'. Got {part!r} for part {name!r} instead."
                 )
-            seen.add(cls)
-        if not seen:
+        active = self._active_parts()
+        if not active:
             raise ValueError(
                 "The 'parts' parameter of Recommender must keep at least one part. Got every "
                 "part dropped instead."
             )
-        collaborative = self._part(CollaborativePart)
-        if collaborative is not None:
-            collaborative.validate()
+        given: dict[str, str] = {}
+        for name, part in active:
+            for feature in part.feature_names:
+                if feature in given:
+                    raise ValueError(
+                        "The 'parts' parameter of Recommender must hold parts giving at most "
+                        f"one of each feature. Got {feature!r} from part {given[feature]!r} "
+                        f"and from part {name!r} instead."
+                    )
+                given[feature] = name
+        for _, part in active:
+            part.validate()
 
     def _validate_params(self) -> None:
         self._validate_parts()
@@ -353,12 +319,12 @@ class Recommender(Ranker):
 
     @property
     def blend_features_(self) -> tuple[str, ...]:
-        """The blend's feature names, given which parts are on."""
+        """The fitted blend's feature names (the fitted parts', in column order)."""
         check_fitted(self)
-        return self._feature_names()
+        return self.blend_.feature_names_
 
     def _feature_names(self) -> tuple[str, ...]:
-        return tuple(f for part in self._active_parts() for f in part.feature_names)
+        return tuple(f for _, part in self._active_parts() for f in part.feature_names)
 
     # -- fit ---------------------------------------------------------------------------------
 
@@ -374,23 +340,19 @@ class Recommender(Ranker):
         steps = self.n_folds + 3
         with _progress(self.show_progress, steps, "training") as bar:
             self.service_words_ = ServiceWords().fit(catalogue)
-            self._bind(catalogue, learned=None)
-            people = self._people(ratings, catalogue)
+            self._bind(catalogue, evidence=None)
+            frame, person_rows, service_rows, rating = self._ratings(ratings, catalogue)
             # no area cell: where people live drives what the old tool showed them (exposure),
             # and people at the front door elsewhere should not inherit it
-            self.person_features_ = PersonFeatures(groups=PERSON_GROUPS).fit(people.frame)
-            X = self.person_features_.transform(people.frame)
+            self.person_features_ = PersonFeatures(groups=PERSON_GROUPS).fit(frame)
+            X = self.person_features_.transform(frame)
             self.group_keys_ = group_vocabulary(self.taxonomy_)
-            member = self._membership(people.frame)
+            member = self._membership(frame)
+            block = self._training_people(frame, X, member)
+            people = RatedPairs(frame, block, person_rows, service_rows, rating, self._services)
             bar.step("people and groups")
 
-            block = self._training_people(people.frame, X, member)
-            rated_content = None
-            if self._part(PriorsPart) is not None or self._part(CollaborativePart) is not None:
-                rated = make_pairs(block, people.person_rows, people.service_rows, self._services)
-                rated_content = pair_content(rated, self._services)
             names = self._feature_names()
-            parts = self._active_parts()
             # out-of-fold part scores for the blend
             n_people = len(people.frame)
             fold_of = rng.permutation(n_people) % self.n_folds
@@ -404,13 +366,11 @@ class Recommender(Ranker):
             propensity = rated_propensity(people.service_rows, len(catalogue))
             for fold in range(self.n_folds):
                 train = fold_of[people.person_rows] != fold
-                learned = self._learn(
-                    people, block, rated_content, train, len(catalogue), cap=self._fold_cap()
-                )
+                learned = self._learn(self._pass(people, train, self._fold_cap()))
                 held = np.flatnonzero((fold_of == fold) & in_blend)
                 p_rows, s_rows, y = self._blend_rows(people, exposable, held)
                 pairs = make_pairs(block, p_rows, s_rows, self._services)
-                feats.append(pair_features(pairs, learned, self._services, parts, names))
+                feats.append(pair_features(pairs, learned, self._services, names))
                 labels.append(y)
                 weights.append(self._blend_weights(people, held, propensity, s_rows))
                 bar.step(f"fold {fold + 1} of {self.n_folds}")
@@ -427,12 +387,10 @@ class Recommender(Ranker):
             bar.step("blend")
 
             everyone = np.ones(len(people.rating), dtype=bool)
-            learned = self._learn(
-                people, block, rated_content, everyone, len(catalogue), cap=self.max_training_rows
-            )
+            learned = self._learn(self._pass(people, everyone, self.max_training_rows))
             self.train_service_ids_ = np.asarray(catalogue.ids(), dtype=str)
             self._keep(learned)
-            self._bind(catalogue, learned=learned)
+            self._bind(catalogue, evidence=learned)
             bar.step("final parts")
 
         return self._stamp(ratings, n_people=n_people, n_blend_rows=len(blend_y))
@@ -444,39 +402,33 @@ class Recommender(Ranker):
         evidence features are missing for every service, exactly as for a new service in a
         trained model, so a later fit on ratings is the same model with evidence added."""
         self.service_words_ = ServiceWords().fit(catalogue)
-        self._bind(catalogue, learned=None)
-        self.person_features_ = PersonFeatures(groups=PERSON_GROUPS).fit(
-            pd.DataFrame(
-                {
-                    "age": [np.nan],
-                    "sex": ["not_recorded"],
-                    "needs": [()],
-                    "strengths": [()],
-                    "latitude": [np.nan],
-                    "longitude": [np.nan],
-                }
-            )
+        self._bind(catalogue, evidence=None)
+        frame = pd.DataFrame(
+            {
+                "age": [np.nan],
+                "sex": ["not_recorded"],
+                "needs": [()],
+                "strengths": [()],
+                "latitude": [np.nan],
+                "longitude": [np.nan],
+            }
         )
+        self.person_features_ = PersonFeatures(groups=PERSON_GROUPS).fit(frame)
         self.group_keys_ = group_vocabulary(self.taxonomy_)
-        none = np.zeros(0, dtype=np.int64)
-        n = len(catalogue)
-        priors = fit_priors(none, none.astype(bool), n)
-        groups = GroupStats(self.shrinkage).fit(
-            sp.csr_matrix((0, len(self.group_keys_))),
-            none,
-            none,
-            none.astype(bool),
-            n,
-            priors.rate,
+        # one stand-in person who rated nothing: every part learns from no ratings
+        block = self._training_people(
+            frame, self.person_features_.transform(frame), self._membership(frame)
         )
+        none = np.zeros(0, dtype=np.int64)
+        people = RatedPairs(frame, block, none, none, none, self._services)
         names = self._feature_names()
         self.blend_ = Blend(C=self.blend_C, random_state=self.random_state).fit(
             np.zeros((0, len(names))), none, names, fallback=FALLBACK_WEIGHTS
         )
-        learned = LearnedParts(priors, groups, None, None, None, None, None)
+        learned = self._learn(self._pass(people, np.zeros(0, dtype=bool), None))
         self.train_service_ids_ = np.asarray(catalogue.ids(), dtype=str)
         self._keep(learned)
-        self._bind(catalogue, learned=learned)
+        self._bind(catalogue, evidence=learned)
         return self._stamp(ratings, n_people=0, n_blend_rows=0)
 
     def _stamp(self, ratings: pd.DataFrame, *, n_people: int, n_blend_rows: int) -> Recommender:
@@ -496,20 +448,21 @@ class Recommender(Ranker):
         check_fitted(self)
         return self.n_ratings_ > 0
 
-    def _people(self, ratings: pd.DataFrame, catalogue: Catalogue) -> _People:
-        """One row per person (their features at their latest rating), ratings as arrays."""
+    def _ratings(
+        self, ratings: pd.DataFrame, catalogue: Catalogue
+    ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+        """One row per person (their features at their latest rating), and per rating its
+        person's row, its service's row and the rating."""
         frame = ratings.reset_index(drop=True)
         order = frame.sort_values(["person_id", "rated_at"], kind="stable")
         people = order.drop_duplicates("person_id", keep="last").reset_index(drop=True)
         pindex = {pid: i for i, pid in enumerate(people["person_id"])}
         sindex = catalogue.index()
-        rating = frame["rating"].to_numpy(dtype=np.int64)
-        return _People(
-            frame=people,
-            person_rows=frame["person_id"].map(pindex).to_numpy(dtype=np.int64),
-            service_rows=frame["service_id"].map(sindex).to_numpy(dtype=np.int64),
-            rating=rating,
-            relevant=rating >= RELEVANT_AT,
+        return (
+            people,
+            frame["person_id"].map(pindex).to_numpy(dtype=np.int64),
+            frame["service_id"].map(sindex).to_numpy(dtype=np.int64),
+            frame["rating"].to_numpy(dtype=np.int64),
         )
 
     def _membership(self, frame: pd.DataFrame) -> sp.csr_matrix:
@@ -534,123 +487,20 @@ class Recommender(Ranker):
         band = None if age is None or pd.isna(age) else age_band(int(age))
         return person_group_keys(band, sex or "not_recorded", needs or (), strengths or ())
 
-    def _learn(
-        self,
-        people: _People,
-        block: PairPeople,
-        rated_content: np.ndarray | None,
-        keep: np.ndarray,
-        n_services: int,
-        *,
-        cap: int | None,
-    ) -> LearnedParts:
-        """Every learned part from the ratings selected by ``keep``; ``block`` is the training
-        people's side of pairs, ``rated_content`` the content parts of every rated pair;
-        ``cap`` the rows each capped model fits on (``_sample_rows``)."""
-        X, member = sp.csr_matrix(block.features), block.member
-        p, s, rel, rating = (
-            people.person_rows[keep],
-            people.service_rows[keep],
-            people.relevant[keep],
-            people.rating[keep],
-        )
-        collaborative = self._part(CollaborativePart)
-        priors = fit_priors(s, rel, n_services)
-        needs = None
-        content_rating = None
-        if rated_content is not None:
-            Xc = rated_content[keep]
-            sample = self._sample_rows(rating, 4, cap)
-            content_rating = self._content_rating(Xc, rating, sample)
-            if collaborative is not None:
-                needs = NeedEvidence(collaborative.need_shrinkage).fit(
-                    block.vectors.needs, p, s, rating - content_rating, n_services
-                )
-        if self._part(PriorsPart) is not None:
-            # what content alone predicts of each kept rating; the rest is the service's own
-            from sklearn.linear_model import LogisticRegression
+    def _pass(self, people: RatedPairs, keep: np.ndarray, cap: int | None) -> TrainingPass:
+        """A training pass over the ratings ``keep`` selects, capped at ``cap`` rows."""
+        return TrainingPass(people, keep, cap, self.random_state, float(self.shrinkage))
 
-            if len(np.unique(rel)) == 2:
-                fit_on = self._sample_rows(rel, 2, cap)
-                lr = LogisticRegression(max_iter=500).fit(Xc[fit_on], rel[fit_on])
-                expected = lr.predict_proba(Xc)[:, 1]
-            else:
-                expected = np.full(len(rel), float(rel.mean()) if len(rel) else 0.0)
-            residual = np.bincount(s, weights=rel - expected, minlength=n_services)
-            priors = priors.with_residual(residual)
-        # people with no kept rating do not count toward group sizes
-        active = np.zeros(member.shape[0], dtype=bool)
-        active[p] = True
-        m = sp.diags(active.astype(float)) @ member
-        groups = GroupStats(self.shrinkage).fit(
-            m.tocsr(), p, s, rel, n_services, priors.rate, rating=rating
-        )
-        als = None
-        if collaborative is not None and collaborative.als:
-            conf = np.where(rel, 1.0 + (rating - RELEVANT_AT), 0.0)
-            C = sp.csr_matrix((conf, (p, s)), shape=(member.shape[0], n_services))
-            C.eliminate_zeros()
-            Xa = sp.diags(active.astype(float)) @ X
-            als = FeatureALS(
-                n_factors=collaborative.n_factors,
-                regularization=collaborative.regularization,
-                iterations=collaborative.iterations,
-                random_state=self.random_state,
-            ).fit(Xa[active], C[active])
-        taste = None
-        if collaborative is not None:
-            fit_on = self._sample_rows(rel, 3, cap)
-            taste = InteractionModel(C=collaborative.taste_C, random_state=self.random_state).fit(
-                X[p[fit_on]], self.service_matrix_[s[fit_on]], rel[fit_on]
-            )
-        ratings_model = kind = None
-        if content_rating is not None:  # the collaborative part or the priors are on
-            ratings_model, kind = self._fit_ratings_model(X, p, s, rating, content_rating, sample)
-        return LearnedParts(priors, groups, als, ratings_model, taste, needs, kind)
+    def _learn(self, training: TrainingPass) -> Evidence:
+        """Every part fitted on ``training`` (a fresh clone each: the ``parts`` parameter is
+        never fitted), with the pass's counts and group statistics."""
+        from sklearn.base import clone
 
-    def _content_rating(
-        self, content: np.ndarray, rating: np.ndarray, fit_on: np.ndarray
-    ) -> np.ndarray:
-        """What content alone predicts of each rating (a ridge regression on the content parts
-        and whether any need is met, fitted on the rows ``fit_on``)."""
-        from sklearn.linear_model import Ridge
-
-        if not len(rating):
-            return np.zeros(0)
-        sample = content[fit_on]
-        ridge = Ridge(alpha=1.0).fit(
-            np.column_stack([sample, sample[:, 0] > 0]), rating[fit_on].astype(np.float64)
-        )
-        # predicted in place of a second copy of every row's parts
-        coef = ridge.coef_
-        return content @ coef[:-1] + (content[:, 0] > 0) * coef[-1] + ridge.intercept_
-
-    def _fit_ratings_model(
-        self,
-        X: sp.csr_matrix,
-        p: np.ndarray,
-        s: np.ndarray,
-        rating: np.ndarray,
-        content_rating: np.ndarray,
-        fit_on: np.ndarray,
-    ) -> tuple[RatingFactorization, KindTaste]:
-        """Kind tastes, then the explicit-rating factorisation, both starting from what content
-        predicts of each rating (``content_rating``), so they learn what content misses; the
-        factorisation also starts from the kind tastes, so its per-service factors hold what is
-        particular to each service. Both fit on the rows ``fit_on`` (the capped sample)."""
-        y = rating[fit_on].astype(np.float64)
-        offset = content_rating[fit_on]
-        Xp, sr = X[p[fit_on]], s[fit_on]
-        settings = self._collaborative_settings()
-        kind = KindTaste(alpha=settings.kind_alpha).fit(Xp, self.service_matrix_, y - offset, sr)
-        offset = offset + kind.pair_scores(Xp, self.service_matrix_, sr)
-        fm = RatingFactorization(
-            n_factors=settings.rating_factors, random_state=self.random_state
-        ).fit(Xp, sr, y, len(self.service_ids_), offset=offset)
-        return fm, kind
+        fitted = {name: clone(part).fit(training) for name, part in self._active_parts()}
+        return Evidence(training.priors, training.groups, fitted)
 
     def _blend_weights(
-        self, people: _People, held: np.ndarray, propensity: np.ndarray, s_rows: np.ndarray
+        self, people: RatedPairs, held: np.ndarray, propensity: np.ndarray, s_rows: np.ndarray
     ) -> np.ndarray:
         """Blend row weights: each rated row (they come first, ``_blend_rows``) by the inverse
         of its service's propensity of being rated (``vcsmatch.ranking.propensity``), so
@@ -669,21 +519,7 @@ class Recommender(Ranker):
         caps = [c for c in (self.max_training_rows, self.fold_training_rows) if c is not None]
         return min(caps) if caps else None
 
-    def _sample_rows(self, labels: np.ndarray, salt: int, cap: int | None) -> np.ndarray:
-        """Indices (ascending) of at most ``cap`` of the rows, drawn at random within each
-        label so the labels keep their shares; all rows when under the cap."""
-        n = len(labels)
-        if cap is None or n <= cap:
-            return np.arange(n)
-        rng = np.random.default_rng(None if self.random_state is None else self.random_state + salt)
-        picked = []
-        for value in np.unique(labels):
-            idx = np.flatnonzero(labels == value)
-            take = max(1, round(cap * len(idx) / n))
-            picked.append(rng.choice(idx, size=min(take, len(idx)), replace=False))
-        return np.sort(np.concatenate(picked))
-
-    def _negative_ratio(self, people: _People) -> float:
+    def _negative_ratio(self, people: RatedPairs) -> float:
         """Sampled negatives per rating: the parameter, or (``None``) enough to bring the
         relevant share of the blend's rows down to ``NEGATIVES_TARGET_SHARE``.
 
@@ -697,7 +533,7 @@ class Recommender(Ranker):
         share = float(people.relevant.mean()) if len(people.relevant) else 0.0
         return max(0.0, share / NEGATIVES_TARGET_SHARE - 1.0)
 
-    def _blend_people(self, people: _People, rng: np.random.Generator) -> np.ndarray:
+    def _blend_people(self, people: RatedPairs, rng: np.random.Generator) -> np.ndarray:
         """Which training people give the blend its rows: everyone, or a random subset whose
         rows (ratings plus sampled negatives) fit within ``max_training_rows``."""
         n_people = len(people.frame)
@@ -713,7 +549,7 @@ class Recommender(Ranker):
         chosen[order[fits]] = True
         return chosen
 
-    def _exposable(self, people: _People, wanted: np.ndarray) -> list[np.ndarray]:
+    def _exposable(self, people: RatedPairs, wanted: np.ndarray) -> list[np.ndarray]:
         """Per training person (the ``wanted`` ones; empty for the rest): candidate services
         the old policy could have shown them but were not rated: no farther than the farthest
         service they were shown, remote ones only if they were shown a remote one, and only
@@ -766,7 +602,7 @@ class Recommender(Ranker):
 
     def _blend_rows(
         self,
-        people: _People,
+        people: RatedPairs,
         exposable: list[np.ndarray],
         held: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -818,7 +654,7 @@ class Recommender(Ranker):
 
     # -- binding to a catalogue --------------------------------------------------------------
 
-    def _bind(self, catalogue: Catalogue, learned: LearnedParts | None) -> None:
+    def _bind(self, catalogue: Catalogue, evidence: Evidence | None) -> None:
         """Build the catalogue-side arrays; map learned per-service state onto it by id."""
         self.catalogue_ = catalogue
         sf = ServiceFeatures().fit(catalogue)
@@ -846,39 +682,31 @@ class Recommender(Ranker):
         self._services = ServiceSide(
             self.content_, self.service_matrix_, ServicePoints.of(catalogue)
         )
-        if learned is None:
+        if evidence is None:
             return
         old = {sid: i for i, sid in enumerate(self.train_service_ids_)}
         rows = np.array([old.get(sid, -1) for sid in catalogue.ids()], dtype=np.int64)
-        self.bound_priors_ = learned.priors.take(rows)
-        self.bound_groups_ = learned.groups.take(rows, self.bound_priors_.rate)
-        self.bound_als_ = learned.als.take(rows) if learned.als is not None else None
-        self.bound_ratings_model_ = (
-            learned.ratings_model.take(rows) if learned.ratings_model is not None else None
+        priors = evidence.priors.take(rows)
+        bound = {name: part.take(rows) for name, part in evidence.items()}
+        self._bound = Evidence(priors, evidence.groups.take(rows, priors.rate), bound)
+        # the part that learned what ratings say of each need, if one did (it is quoted)
+        needs = next(
+            (
+                p.need_evidence_
+                for p in bound.values()
+                if getattr(p, "need_evidence_", None) is not None
+            ),
+            None,
         )
-        self.bound_taste_ = learned.taste
-        self.bound_kind_ = learned.kind
-        self.bound_needs_ = learned.needs.take(rows) if learned.needs is not None else None
-        self.bound_lift_ = self.bound_priors_.lift
-        self.bound_quality_ = self.bound_priors_.quality
-        self.bound_evidence_ = self.bound_priors_.evidence
         self.explainer_ = Explainer(
+            reason_kinds=reason_kinds(list(bound.values())),
             taxonomy=self.taxonomy_,
             content=self.content_,
-            groups=self.bound_groups_,
-            priors=self.bound_priors_,
+            groups=self._bound.groups,
+            priors=priors,
             group_keys=self.group_keys_,
             service_ids=self.service_ids_,
-            needs=self.bound_needs_,
-        )
-        self._bound = LearnedParts(
-            self.bound_priors_,
-            self.bound_groups_,
-            self.bound_als_,
-            self.bound_ratings_model_,
-            self.bound_taste_,
-            self.bound_needs_,
-            self.bound_kind_,
+            needs=needs,
         )
         self._group_col = {k: j for j, k in enumerate(self.group_keys_)}
         names = self.person_features_.get_feature_names_out()
@@ -898,23 +726,17 @@ class Recommender(Ranker):
         out._bind(catalogue, self._learned())
         return out
 
-    def _keep(self, learned: LearnedParts) -> None:
-        """Keep the learned parts as fitted attributes (what ``save`` writes)."""
-        self.priors_, self.groups_, self.als_ = learned.priors, learned.groups, learned.als
-        self.ratings_model_, self.taste_ = learned.ratings_model, learned.taste
-        self.need_evidence_, self.kind_taste_ = learned.needs, learned.kind
+    def _keep(self, evidence: Evidence) -> None:
+        """Keep what training learned as fitted attributes (what ``save`` writes): the
+        ratings' counts (``priors_``, ``groups_``) and the fitted parts (``parts_`` in blend
+        column order, ``named_parts_`` by name)."""
+        self.priors_, self.groups_ = evidence.priors, evidence.groups
+        self.named_parts_: dict[str, Part] = dict(evidence.parts)
+        self.parts_: list[Part] = list(evidence.parts.values())
 
-    def _learned(self) -> LearnedParts:
-        """The fitted attributes as the learned parts ``_bind`` maps onto a catalogue."""
-        return LearnedParts(
-            self.priors_,
-            self.groups_,
-            self.als_,
-            self.ratings_model_,
-            self.taste_,
-            self.need_evidence_,
-            self.kind_taste_,
-        )
+    def _learned(self) -> Evidence:
+        """The fitted attributes as the evidence ``_bind`` maps onto a catalogue."""
+        return Evidence(self.priors_, self.groups_, self.named_parts_)
 
     # -- recommend ---------------------------------------------------------------------------
 
@@ -1026,7 +848,7 @@ class Recommender(Ranker):
         pool = exploration_pool(
             need_fit,
             strength_fit,
-            self.bound_priors_.n_ratings[rows],
+            self._bound.priors.n_ratings[rows],
             exploration.max_ratings,
             has_needs=bool(n_needs),
         )
@@ -1109,30 +931,21 @@ class Recommender(Ranker):
         )
         pairs = make_pairs(block, np.zeros(len(rows), dtype=np.int64), rows, self._services)
         names = self.blend_.feature_names_
-        features = pair_features(pairs, self._bound, self._services, self._active_parts(), names)
+        features = pair_features(pairs, self._bound, self._services, names)
         return pv, self.blend_.impute(features)
 
     # -- persistence (``Ranker.save`` / ``Ranker.load``) ---------------------------------------
 
-    def _saved_parts(self) -> tuple[tuple[str, Any], ...]:
-        """The learned models saved as arrays under their prefix (``None``: not learned)."""
-        return (
-            ("als", self.als_),
-            ("taste", self.taste_),
-            ("ratings_model", self.ratings_model_),
-            ("kind_taste", self.kind_taste_),
-            ("need_evidence", self.need_evidence_),
-        )
-
     def _header_params(self) -> dict[str, Any]:
-        """The parameters as JSON: each part as its class name and settings, or "drop"."""
+        """The parameters as JSON: each part as its class (``part_base.part_key``) and
+        settings, or "drop"."""
         params = self.get_params(deep=False)
         params["parts"] = [
             [
                 name,
                 part
                 if isinstance(part, str)
-                else {"class": type(part).__name__, "params": part.get_params(deep=False)},
+                else {"class": part_key(type(part)), "params": part.get_params(deep=False)},
             ]
             for name, part in self.parts
         ]
@@ -1159,13 +972,12 @@ class Recommender(Ranker):
                 ("priors", PriorsPart() if on["priors"] else "drop"),
             ]
             return cls(parts=parts, **params)
-        by_class = {c.__name__: c for c in PART_CLASSES}
         saved: PartList = []
         for name, part in params.pop("parts"):
             if part == "drop":
                 saved.append((str(name), "drop"))
             else:
-                saved.append((str(name), by_class[part["class"]](**part["params"])))
+                saved.append((str(name), part_class(str(part["class"]))(**part["params"])))
         return cls(parts=saved, **params)
 
     def _state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -1176,9 +988,8 @@ class Recommender(Ranker):
             **prefixed("groups", self.groups_.to_arrays()),
             **prefixed("blend", self.blend_.to_arrays()),
         }
-        for prefix, part in self._saved_parts():
-            if part is not None:
-                arrays.update(prefixed(prefix, part.to_arrays()))
+        for name, part in self.named_parts_.items():
+            arrays.update(prefixed(f"parts.{name}", part.arrays()))
         pf = self.person_features_
         fields = {
             "version": self.version_,
@@ -1211,30 +1022,18 @@ class Recommender(Ranker):
             unprefixed("groups", arrays), self.shrinkage, int(header["groups"]["n_people"])
         )
         self.group_keys_ = tuple(header["groups"]["keys"])
-        c = self._collaborative_settings()
-        blank: dict[str, Any] = {  # each saved model, unfitted, to take its arrays
-            "als": FeatureALS(c.n_factors, c.regularization, c.iterations),
-            "taste": InteractionModel(c.taste_C),
-            "ratings_model": RatingFactorization(c.rating_factors),
-            "kind_taste": KindTaste(c.kind_alpha),
-            "need_evidence": NeedEvidence(c.need_shrinkage),
-        }
-        saved = {name.split(".")[0] for name in arrays}
-        parts = {k: m.set_arrays(unprefixed(k, arrays)) for k, m in blank.items() if k in saved}
         words = ServiceWords()
         words.vocabulary_ = tuple(str(w) for w in header["service_words"])
         self.service_words_ = words
         self.blend_ = Blend.from_arrays(unprefixed("blend", arrays), header["blend_features"])
         self.person_features_ = _person_features(header["person_features"])
-        learned = LearnedParts(
-            priors,
-            groups,
-            parts.get("als"),
-            parts.get("ratings_model"),
-            parts.get("taste"),
-            parts.get("need_evidence"),
-            parts.get("kind_taste"),
-        )
+        fitted = {
+            name: type(part).from_arrays(
+                part.get_params(deep=False), unprefixed(f"parts.{name}", arrays)
+            )
+            for name, part in self._active_parts()
+        }
+        learned = Evidence(priors, groups, fitted)
         self._keep(learned)
         self._bind(catalogue, learned)
         self.version_ = header["version"]
