@@ -27,7 +27,7 @@ from api.problems import ProblemException, field_problem
 from api.schemas import PersonIn
 from api.state import AppState, Serving
 from vcsmatch.features.geo import haversine_km
-from vcsmatch.features.location import locate, outward_code
+from vcsmatch.features.location import district, locate
 from vcsmatch.features.person import Person
 from vcsmatch.ranking.exploration import Exploration
 from vcsmatch.ranking.result import ReasonKind, Suggestion
@@ -178,6 +178,11 @@ async def post_recommendation(
         # CONFIRMS_KEY: a key recalled from memory is confirmed in the transaction that logs
         # the answer (one round of the database for both); nothing is sent before it is.
         generation = recalled_generation(request)
+        if generation is not None and settings.geocoder_enabled:
+            # The answer may send the person's address to the online geocoder: a key must be
+            # confirmed before anything leaves the service, not when the answer is logged.
+            check_recalled_key(request, state)
+            generation = None
         with state.sessions() as session:
             try:
                 answer = recommend(
@@ -282,7 +287,7 @@ def recommend(
             for s in suggestions
         ],
         audit_entries=[audit_entry(request.scope, 200)] if audited else (),
-        district=outward_code(person.postcode) if person.postcode else None,
+        district=district(person.postcode),
         key_generation=key_generation,
     )
     if audited:

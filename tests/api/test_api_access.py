@@ -215,6 +215,37 @@ def test_a_remembered_key_is_still_answered_when_another_key_is_revoked(
     assert logged() == before + 1
 
 
+def test_revoked_remembered_key_sends_no_address_to_the_geocoder(
+    fresh_seed: Seed, start_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the online geocoder on, a recommendation could send the person's address to a
+    third party before its answer is logged: a key recalled from memory is confirmed first,
+    so a revoked one is 401 and the address goes nowhere."""
+    import vcsmatch.features.location as location
+
+    asked: list[str] = []
+
+    def geocode(text: str, **kwargs: object) -> tuple[float, float]:
+        asked.append(text)
+        return 52.63, 1.30  # Norwich, inside the synthetic catalogue's area
+
+    monkeypatch.setattr(location, "geocode_address", geocode)
+    client = start_app(fresh_seed.settings.model_copy(update={"geocoder_enabled": True}))
+    admin = fresh_seed.auth("admin")
+    practitioner = fresh_seed.auth("practitioner")
+    body = {"postcode": "Town Hall", "age": 80, "needs": []}
+    for _ in range(2):  # the second is answered with the key recalled from memory
+        answered = client.post("/v1/recommendations", json=body, headers=practitioner)
+        assert answered.status_code == 200, answered.text
+    assert len(asked) == 2
+    keys = client.get("/v1/keys", headers=admin).json()["data"]
+    target = next(k for k in keys if k["role"] == "practitioner")
+    assert client.delete(f"/v1/keys/{target['id']}", headers=admin).status_code == 200
+    refused = client.post("/v1/recommendations", json=body, headers=practitioner)
+    assert refused.status_code == 401, refused.text
+    assert len(asked) == 2
+
+
 def test_revoked_remembered_key_is_401_not_422(fresh_client: TestClient, fresh_seed: Seed) -> None:
     """A revoked key the worker still remembers is told 401 even when its request would
     fail validation before the route checks the key: malformed JSON for a recommendation, an

@@ -83,6 +83,17 @@ def outward_code(postcode: str) -> str:
     return normalise_postcode(postcode).partition(" ")[0]
 
 
+def district(postcode: str | None) -> str | None:
+    """The district a request is counted under (``outward_code``), or ``None`` when there is
+    no postcode or the field held an address that the online geocoder resolved."""
+    if not postcode:
+        return None
+    try:
+        return outward_code(postcode)
+    except PostcodeError:
+        return None
+
+
 def is_outward_code(postcode: str) -> bool:
     """True for a normalised outward code alone (``"IP1"``), False for a unit postcode."""
     return " " not in postcode
