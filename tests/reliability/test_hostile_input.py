@@ -375,6 +375,50 @@ def test_malformed_requests_get_a_400_problem_and_the_server_lives(
     assert httpx.get(server.url + "/health", timeout=10).status_code == 200
 
 
+def test_pipelined_oversized_headers_never_reach_the_app(parsers: LiveServer) -> None:
+    """A request's head over 16 KiB pipelined behind a request still being answered: the
+    first answer may arrive, the second request is never answered, and the server lives."""
+    server = parsers
+    seeded_key = server.seeded.keys["practitioner"]
+    first = (
+        "GET /v1/services?q=lunch HTTP/1.1\r\nHost: t\r\n"
+        f"Authorization: Bearer {seeded_key}\r\n\r\n"
+    ).encode()
+    bomb = b"GET /health HTTP/1.1\r\nHost: t\r\nX-Bomb: " + b"a" * 1_000_000 + b"\r\n\r\n"
+    _, head, body = raw_exchange(server.port, first + bomb)
+    answered = (head + b"\r\n\r\n" + body).count(b"HTTP/1.1 200 ")
+    assert answered <= 1, head[:200]
+    assert httpx.get(server.url + "/health", timeout=10).status_code == 200
+
+
+def test_body_after_an_early_answer_is_not_taken_for_headers(parsers: LiveServer) -> None:
+    """A client whose request was answered before its body was read (a health check sent with a body) sends the
+    body anyway, then its next request on the same connection: the body's bytes are not
+    counted as the next request's head, so the next request is answered, not refused."""
+    server = parsers
+    body = b"{" + b" " * 100_000 + b"}"
+    early = (
+        b"GET /health HTTP/1.1\r\nHost: t\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(early)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            received += sock.recv(65536)
+        assert received.startswith(b"HTTP/1.1 200 "), received[:200]
+        assert header_value(received.partition(b"\r\n\r\n")[0], b"connection") != b"close"
+        sock.sendall(body + b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        deadline = time.monotonic() + 20
+        while received.count(b"HTTP/1.1 200 ") < 2 and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    assert received.count(b"HTTP/1.1 200 ") == 2, received[-300:]
+    assert b"HTTP/1.1 400 " not in received
+
+
 def _slow_connection(port: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE_S * 10)
     return sock

@@ -62,7 +62,9 @@ class HeaderLimits:
     """The header deadline and size limit, for a uvicorn HTTP protocol class to mix in first.
 
     It relies on what both of uvicorn's protocols have: ``transport``, ``loop``, ``cycle``
-    (the current request, ``None`` before the first) and ``data_received``.
+    (the current request, ``None`` before the first) and ``data_received``; each parser's
+    class says how it counts a request's head (``_headers_too_large``) and when it is awaiting
+    one (``_awaiting_headers``).
     """
 
     #: Seconds a client has to send a request's line and headers: the same bound as for the
@@ -75,7 +77,6 @@ class HeaderLimits:
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self.header_timeout = _header_timeout()
         self._header_deadline: asyncio.TimerHandle | None = None
-        self._header_bytes = 0
         super().connection_made(transport)  # type: ignore[misc]
         self._arm_header_deadline()
 
@@ -87,15 +88,31 @@ class HeaderLimits:
         super().data_received(data)  # type: ignore[misc]
         if self.transport.is_closing():
             return
-        if self._in_request():
-            self._header_bytes = 0
-            self._cancel_header_deadline()  # headers complete: the app (and its body limit) rule
+        if self._headers_too_large(data):
+            if self._in_request():
+                # A pipelined request's headers, while an earlier answer is being written:
+                # no problem document can go between its bytes, so the connection just closes.
+                self._cancel_header_deadline()
+                self.transport.close()
+            else:
+                detail = "The request line and headers are too large."
+                self._close_with(400, "Bad Request", detail)
             return
-        self._header_bytes += len(data)
-        if self._header_bytes > MAX_HEADER_BYTES:
-            self._close_with(400, "Bad Request", "The request line and headers are too large.")
+        if self._in_request():
+            self._cancel_header_deadline()  # headers complete: the app (and its body limit) rule
         elif self._header_deadline is None:
             self._arm_header_deadline()  # the first bytes of a next request on a kept connection
+
+    def _headers_too_large(self, data: bytes) -> bool:
+        """Whether the request line and headers being received, with ``data`` (just parsed),
+        are over ``MAX_HEADER_BYTES``. Only bytes of a request's head count, never those of a
+        body. The parser's class says; h11 keeps the limit itself."""
+        return False
+
+    def _awaiting_headers(self) -> bool:
+        """Whether the parser is between requests or in one's headers (not in a body that the
+        app answered without reading)."""
+        return True
 
     def _in_request(self) -> bool:
         return self.cycle is not None and not self.cycle.response_complete
@@ -114,6 +131,11 @@ class HeaderLimits:
         self._header_deadline = None
         if self._in_request() or self.transport.is_closing():
             return
+        if not self._awaiting_headers():
+            # The rest of a body the app answered without reading, still arriving after the
+            # deadline: its answer has gone, so the connection just closes.
+            self.transport.close()
+            return
         detail = f"The request headers did not arrive within {self.header_timeout:g} seconds."
         self._close_with(408, "Request Timeout", detail)
 
@@ -126,7 +148,14 @@ class HeaderLimits:
 
 
 class HeaderDeadlineH11Protocol(HeaderLimits, H11Protocol):
-    """``H11Protocol`` with ``HeaderLimits``."""
+    """``H11Protocol`` with ``HeaderLimits``. h11 refuses a head over its own
+    ``max_incomplete_event_size`` (uvicorn's default: ``MAX_HEADER_BYTES``), pipelined ones
+    included, so only the deadline is added."""
+
+    def _awaiting_headers(self) -> bool:
+        import h11
+
+        return bool(self.conn.their_state is h11.IDLE)
 
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to a request h11 cannot parse, as a problem document."""
