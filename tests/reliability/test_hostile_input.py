@@ -392,8 +392,8 @@ def test_pipelined_oversized_headers_never_reach_the_app(parsers: LiveServer) ->
 
 
 def test_body_after_an_early_answer_is_not_taken_for_headers(parsers: LiveServer) -> None:
-    """A client whose request was answered before its body was read (a health check sent with a body) sends the
-    body anyway, then its next request on the same connection: the body's bytes are not
+    """A request answered before its body was read (a health check sent with a body), the
+    body sent anyway, then the next request on the same connection: the body's bytes are not
     counted as the next request's head, so the next request is answered, not refused."""
     server = parsers
     body = b"{" + b" " * 100_000 + b"}"
