@@ -49,13 +49,18 @@ def _recording_cursor(base: type[Any], into: list[str]) -> type[Any]:
 
 @contextmanager
 def checkouts(engine: Engine) -> Iterator[list[Checkout]]:
-    """Every checkout of ``engine``'s pool while the block runs, with its statements."""
+    """Every checkout of ``engine``'s pool while the block runs, with its statements.
+
+    A connection checked out in the block and checked in after it is still restored then:
+    the check-in listener stays registered when the block ends with one still out."""
     done: list[Checkout] = []
     restore: dict[int, Any] = {}
+    traced: set[int] = set()
 
     def checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:  # noqa: ANN401
         current = Checkout()
         done.append(current)
+        traced.add(id(dbapi_conn))
         if engine.dialect.name == "sqlite":
             dbapi_conn.set_trace_callback(current.statements.append)
             return
@@ -70,14 +75,13 @@ def checkouts(engine: Engine) -> Iterator[list[Checkout]]:
         dbapi_conn.commit = commit
 
     def checkin(dbapi_conn: Any, record: Any) -> None:  # noqa: ANN401
-        if dbapi_conn is None:
-            return
-        if engine.dialect.name == "sqlite":
-            dbapi_conn.set_trace_callback(None)
-            return
-        if id(dbapi_conn) in restore:
-            dbapi_conn.cursor_factory = restore.pop(id(dbapi_conn))
-            del dbapi_conn.commit  # the instance attribute set at checkout: the class's again
+        if dbapi_conn is not None and id(dbapi_conn) in traced:
+            traced.discard(id(dbapi_conn))
+            if engine.dialect.name == "sqlite":
+                dbapi_conn.set_trace_callback(None)
+            elif id(dbapi_conn) in restore:
+                dbapi_conn.cursor_factory = restore.pop(id(dbapi_conn))
+                del dbapi_conn.commit  # the instance attribute set at checkout: the class's again
 
     event.listen(engine, "checkout", checkout)
     event.listen(engine, "checkin", checkin)
@@ -85,4 +89,5 @@ def checkouts(engine: Engine) -> Iterator[list[Checkout]]:
         yield done
     finally:
         event.remove(engine, "checkout", checkout)
-        event.remove(engine, "checkin", checkin)
+        if not traced:  # else it stays, to restore those connections when they come back
+            event.remove(engine, "checkin", checkin)
