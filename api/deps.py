@@ -29,6 +29,8 @@ from api.state import AppState, Serving
 from vcsmatch.settings import Settings
 from vcsmatch.store import api_keys
 from vcsmatch.store.api_keys import ApiKeyRecord
+from vcsmatch.store.db import get_engine
+from vcsmatch.store.driver import WouldWait, driver
 
 #: Which roles may do what is decided per route; see docs/api.md for the table and why admin
 #: does not imply the other roles.
@@ -155,6 +157,21 @@ def check_recalled_key(request: Request, state: AppState) -> None:
         return
     if check_key(state, bearer_token(request.scope)) is None:
         raise unauthorized("The API key is unknown or has been revoked.")
+
+
+def recalled_key_holds(request: Request, state: AppState) -> bool:
+    """Whether the key ``KeyGateMiddleware`` recalled from memory still holds, read without
+    waiting, so the event loop may read it itself: True when nothing was recalled (the
+    middleware checked the store) or the store's key generation is still the one recalled;
+    False when that read would wait (``driver.WouldWait``) or the generation has moved, and
+    ``check_recalled_key``, in a worker thread, decides."""
+    generation = recalled_generation(request)
+    if generation is None:
+        return True
+    try:
+        return driver(get_engine(state.settings)).read_generation(wait=False) == generation
+    except WouldWait:
+        return False
 
 
 def require_role(*roles: str) -> Callable[..., ApiKeyRecord]:

@@ -19,6 +19,7 @@ import anyio
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from api.loop_budget import LoopBudget
 from api.ratelimit import RateLimiter
 from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.features.geo import service_points
@@ -86,6 +87,11 @@ class AppState:
         #: Model versions that failed to load; polling skips them (a reload retries).
         self.refused_models: set[str] = set()
         self._ranking_limiter: anyio.CapacityLimiter | None = None
+        #: The CPU cost of ranking an ordinary recommendation: run on the event loop while it
+        #: fits the loop's budget (``api.loop_budget``), in a ranking thread otherwise.
+        self.ranking_budget = LoopBudget()
+        #: The same for a catalogue search (``GET /v1/services``).
+        self.search_budget = LoopBudget()
 
     @property
     def ranking_limiter(self) -> anyio.CapacityLimiter:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Literal
 
 import anyio
@@ -18,6 +20,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from api.deps import check_recalled_key, recalled_generation, require_role
 from api.json_body import ThreadValidatedRoute
@@ -35,7 +38,8 @@ from vcsmatch.settings import Settings
 from vcsmatch.staleness import demote_stale
 from vcsmatch.store import recommendation_log
 from vcsmatch.store.api_keys import ApiKeyRecord
-from vcsmatch.store.driver import KeyGenerationMoved
+from vcsmatch.store.db import get_engine
+from vcsmatch.store.driver import KeyGenerationMoved, WouldWait, driver
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.recommendation_log import Exposure
 from vcsmatch.store.secrets import get_secret
@@ -154,6 +158,11 @@ def exploration_policy(settings: Settings) -> Exploration | None:
     return Exploration(share=settings.explore_share, max_ratings=settings.explore_max_ratings)
 
 
+#: Larger answers always rank in a thread: their explanations cost in proportion to ``top_k``, so
+#: the loop budget's estimate (of ordinary answers) does not cover them.
+LOOP_TOP_K = 25
+
+
 @router.post(
     "",
     operation_id="recommend",
@@ -173,47 +182,62 @@ async def post_recommendation(
     # much CPU as the log's database work (BENCHMARKS.md, issue 18).
     state: AppState = request.app.state.vcsmatch
     serving, settings = state.serving, state.settings
+    # CONFIRMS_KEY: a key recalled from memory is confirmed in the transaction that logs the
+    # answer (one round of the database for both); nothing is sent before it is.
+    generation = recalled_generation(request)
+    ordinary = body.top_k <= LOOP_TOP_K
+    if serving.ready and not settings.geocoder_enabled and ordinary and state.ranking_budget.fits():
+        # Pure CPU (no database, no network) and cheap: ranked on the loop (api.loop_budget),
+        # and logged there too unless the store would make it wait (then in a thread).
+        ready = state.ranking_budget.timed(lambda: answer(body, serving, settings, request))
+        payload = ready.response.model_dump_json()
+        if log_without_waiting(ready, key, state, request, generation):
+            return Response(payload, media_type="application/json", background=upkeep(state))
+
+        def log() -> None:
+            log_in_own_session(ready, key, state, request, generation)
+
+        await anyio.to_thread.run_sync(log, limiter=state.ranking_limiter)
+        return Response(payload, media_type="application/json")
 
     def work() -> str:
-        # CONFIRMS_KEY: a key recalled from memory is confirmed in the transaction that logs
-        # the answer (one round of the database for both); nothing is sent before it is.
-        generation = recalled_generation(request)
+        nonlocal generation
         if generation is not None and settings.geocoder_enabled:
             # The answer may send the person's address to the online geocoder: a key must be
             # confirmed before anything leaves the service, not when the answer is logged.
             check_recalled_key(request, state)
             generation = None
-        with state.sessions() as session:
-            try:
-                answer = recommend(
-                    body, key, serving, session, settings, request, key_generation=generation
-                )
-            except KeyGenerationMoved:  # a key was revoked since: is it this one?
-                check_recalled_key(request, state)
-                answer = recommend(body, key, serving, session, settings, request)
+        rank = partial(answer, body, serving, settings, request)
+        ready = state.ranking_budget.timed(rank) if ordinary else rank()
+        log_in_own_session(ready, key, state, request, generation)
         # Serialised here, once: returned as a model, FastAPI would validate it again as the
         # response model before dumping it.
-        return answer.model_dump_json()
+        return ready.response.model_dump_json()
 
     # In a worker thread, as a plain ``def`` route would be, but at most RANKING_THREADS at once.
     payload = await anyio.to_thread.run_sync(work, limiter=state.ranking_limiter)
     return Response(payload, media_type="application/json")
 
 
-def recommend(
-    body: RecommendationRequest,
-    key: ApiKeyRecord,
-    serving: Serving,
-    session: Session,
-    settings: Settings,
-    request: Request,
-    *,
-    key_generation: int | None = None,
-) -> RecommendationResponse:
-    """The recommendation as a model: the route's work, which the web page calls too.
+@dataclass(frozen=True)
+class Answer:
+    """A recommendation ready to send, and what its log entry needs (``log_answer``)."""
 
-    ``key_generation``: the generation the caller's key was recalled at, confirmed when the
-    answer is logged (``driver.KeyGenerationMoved`` if it has moved: nothing is logged)."""
+    response: RecommendationResponse
+    person: Person
+    location: tuple[float, float] | None
+    suggestions: list[Suggestion]
+    model_version: str | None
+
+
+def answer(
+    body: RecommendationRequest, serving: Serving, settings: Settings, request: Request
+) -> Answer:
+    """The recommendation for the person in ``body``, not yet logged: CPU work only, except a
+    postcode area's first load and, with ``settings.geocoder_enabled``, an address's lookup.
+
+    A snapshot not ready yet is refreshed first (``api.loading.ensure_ready``: the database).
+    """
     if body.top_k > settings.max_top_k:
         raise field_problem("top_k", f"must be at most {settings.max_top_k}")
     if not serving.ready:  # a catalogue imported a moment ago: do not wait for the next poll
@@ -245,8 +269,6 @@ def recommend(
         today=dt.date.today(),
         after_months=settings.stale_after_months,
     )
-
-    request_id = uuid.uuid4().hex
     request.state.n_results = len(suggestions)
     out = []
     for s in suggestions:
@@ -254,9 +276,9 @@ def recommend(
         out.append(_public(s, service.name, service.organisation))
     # One validation of the whole answer (in pydantic-core) instead of one model per
     # suggestion and per reason.
-    answer = RecommendationResponse.model_validate(
+    response = RecommendationResponse.model_validate(
         {
-            "request_id": request_id,
+            "request_id": uuid.uuid4().hex,
             "model_version": serving.model_version or "unknown",
             "catalogue_version": serving.catalogue_version,
             "generated_at": dt.datetime.now(dt.UTC),
@@ -264,14 +286,32 @@ def recommend(
             "suggestions": out,
         }
     )
+    return Answer(response, person, location, list(suggestions), serving.model_version)
+
+
+def log_answer(
+    ready: Answer,
+    key: ApiKeyRecord,
+    session: Session,
+    settings: Settings,
+    request: Request,
+    *,
+    key_generation: int | None = None,
+    wait: bool = True,
+) -> None:
+    """Log ``ready`` (the request minimised, its exposures and the answer's audit entry) in one
+    commit. ``key_generation``: the generation the caller's key was recalled at, confirmed in
+    that transaction (``driver.KeyGenerationMoved`` if it has moved: nothing is logged).
+    ``wait=False``: ``driver.WouldWait`` (nothing logged) rather than wait for the store."""
+    person, suggestions = ready.person, ready.suggestions
     # The answer is complete, so its audit entry (under /v1: AuditMiddleware timed it) goes in
     # the log's commit: one commit per recommendation.
     audited = AUDIT_STARTED in request.scope.get("state", {})
     recommendation_log.record_request(
         session,
-        request_id,
-        MinimisedPerson.from_person(person, location),
-        serving.model_version,
+        ready.response.request_id,
+        MinimisedPerson.from_person(person, ready.location),
+        ready.model_version,
         [s.service_id for s in suggestions],
         person_reference=person.reference,
         secret=get_secret(session, settings) if person.reference else None,
@@ -289,7 +329,67 @@ def recommend(
         audit_entries=[audit_entry(request.scope, 200)] if audited else (),
         district=district(person.postcode),
         key_generation=key_generation,
+        wait=wait,
     )
     if audited:
         request.scope["state"][AUDITED] = True  # AuditMiddleware: already stored
-    return answer
+
+
+def log_without_waiting(
+    ready: Answer,
+    key: ApiKeyRecord,
+    state: AppState,
+    request: Request,
+    generation: int | None,
+) -> bool:
+    """``log_answer`` on the event loop if the store can take it at once: False (nothing
+    logged) when it would wait for a lock or a connection, when the store is not SQLite, when
+    a person reference needs the store's secret, or when the key's generation has moved."""
+    if ready.person.reference and not state.settings.secret_key:
+        return False  # the secret is read (made, the first time) from the store
+    try:
+        with state.sessions() as session:
+            log_answer(
+                ready, key, session, state.settings, request, key_generation=generation, wait=False
+            )
+    except (WouldWait, KeyGenerationMoved):
+        return False
+    return True
+
+
+def upkeep(state: AppState) -> BackgroundTask | None:
+    """The store's checkpoint that logs on the event loop skipped (``driver.checkpoint_due``),
+    to run in a thread once the answer is sent, when one is due."""
+    store = driver(get_engine(state.settings))
+    return BackgroundTask(store.checkpoint) if store.checkpoint_due() else None
+
+
+def log_in_own_session(
+    ready: Answer,
+    key: ApiKeyRecord,
+    state: AppState,
+    request: Request,
+    generation: int | None,
+) -> None:
+    """``log_answer`` in a session of its own; if the recalled key's generation has moved, the
+    key is checked again (401 if it was revoked) and the answer logged under the fresh check."""
+    with state.sessions() as session:
+        try:
+            log_answer(ready, key, session, state.settings, request, key_generation=generation)
+        except KeyGenerationMoved:  # a key was revoked since: is it this one?
+            check_recalled_key(request, state)
+            log_answer(ready, key, session, state.settings, request)
+
+
+def recommend(
+    body: RecommendationRequest,
+    key: ApiKeyRecord,
+    serving: Serving,
+    session: Session,
+    settings: Settings,
+    request: Request,
+) -> RecommendationResponse:
+    """The recommendation, logged: the route's work in one call, which the web page uses."""
+    ready = answer(body, serving, settings, request)
+    log_answer(ready, key, session, settings, request)
+    return ready.response

@@ -11,10 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
 
-from api.deps import ServingDep, StateDep, check_recalled_key, require_role
+from api.deps import (
+    ServingDep,
+    StateDep,
+    check_recalled_key,
+    recalled_key_holds,
+    require_role,
+)
 from api.problems import (
     ProblemException,
     field_problem,
@@ -30,8 +37,9 @@ from vcsmatch.search import WEEKDAYS, SearchPage, SearchQuery
 from vcsmatch.store.api_keys import ApiKeyRecord
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
-#: Paths whose key ``KeyGateMiddleware`` may recall from memory: search checks it in its own
-#: worker thread (``check_recalled_key``), so a search costs one thread-pool hop, not two.
+#: Paths whose key ``KeyGateMiddleware`` may recall from memory: search confirms it itself, on
+#: the event loop when that read needs no wait (``recalled_key_holds``), else in its worker
+#: thread (``check_recalled_key``), so a search costs at most one thread-pool hop, not two.
 CONFIRMS_KEY = frozenset({"/v1/services"})
 
 Searcher = Annotated[ApiKeyRecord, Depends(require_role("practitioner", "front_door"))]
@@ -118,7 +126,7 @@ def _weekday(open_on: str | None) -> str | None:
     response_model=ServicePage,
     summary="Search the catalogue: free text, needs, place, eligibility, mode, cost, day",
 )
-def search_services(
+async def search_services(
     key: Searcher,
     state: StateDep,
     request: Request,
@@ -150,52 +158,65 @@ def search_services(
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     size: Annotated[int, Query(ge=1, le=1000, description="Capped by max_page_size.")] = 20,
 ) -> Response:
-    check_recalled_key(request, state)  # CONFIRMS_KEY
-    # The snapshot and settings from the state (resolved for the key check anyway), not as
-    # two more dependencies FastAPI would solve on every search.
-    serving, settings = state.serving, state.settings
-    if size > settings.max_page_size:
-        raise field_problem("query.size", f"must be at most {settings.max_page_size}")
-    search = serving.search
-    if search is None or serving.catalogue_version is None:
-        raise not_ready("No catalogue is loaded yet.")
-    if postcode is not None:
-        if latitude is not None or longitude is not None:
-            raise field_problem("query.postcode", "give a postcode or coordinates, not both")
-        location = locate(Person(postcode=postcode), settings=settings)
-        if location is not None:
-            latitude, longitude = location
-    try:
-        weekday = _weekday(open_on)
-    except ValueError:
-        raise field_problem("query.open_on", "is not a real date") from None
-    try:
-        query = SearchQuery(
-            text=q,
-            needs=tuple(needs),
-            activities=tuple(activities),
-            latitude=latitude,
-            longitude=longitude,
-            radius_km=radius_km,
-            include_remote=include_remote,
-            age=age,
-            sex=sex,
-            delivery_modes=tuple(delivery_mode),
-            free_only=free_only,
-            open_on=weekday,
-            page=page,
-            size=size,
-        )
-    except ValidationError as exc:
-        errors, _ = validation_errors([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()])
-        raise ProblemException(
-            422, "Request is not valid", errors[0].message, type_="validation", errors=errors
-        ) from None
-    found = search.search(query, stale_after_months=settings.stale_after_months)
-    request.state.n_results = len(found.contents)
-    # Returned as bytes, so FastAPI does not validate the page again (response_model above
-    # documents it).
-    return Response(_page_json(found, serving.catalogue_version), media_type="application/json")
+    def work() -> Response:
+        # The snapshot and settings from the state (resolved for the key check anyway), not as
+        # two more dependencies FastAPI would solve on every search.
+        serving, settings = state.serving, state.settings
+        if size > settings.max_page_size:
+            raise field_problem("query.size", f"must be at most {settings.max_page_size}")
+        search = serving.search
+        if search is None or serving.catalogue_version is None:
+            raise not_ready("No catalogue is loaded yet.")
+        lat, lon = latitude, longitude
+        if postcode is not None:
+            if lat is not None or lon is not None:
+                raise field_problem("query.postcode", "give a postcode or coordinates, not both")
+            location = locate(Person(postcode=postcode), settings=settings)
+            if location is not None:
+                lat, lon = location
+        try:
+            weekday = _weekday(open_on)
+        except ValueError:
+            raise field_problem("query.open_on", "is not a real date") from None
+        try:
+            query = SearchQuery(
+                text=q,
+                needs=tuple(needs),
+                activities=tuple(activities),
+                latitude=lat,
+                longitude=lon,
+                radius_km=radius_km,
+                include_remote=include_remote,
+                age=age,
+                sex=sex,
+                delivery_modes=tuple(delivery_mode),
+                free_only=free_only,
+                open_on=weekday,
+                page=page,
+                size=size,
+            )
+        except ValidationError as exc:
+            located = [{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]
+            errors, _ = validation_errors(located)
+            raise ProblemException(
+                422, "Request is not valid", errors[0].message, type_="validation", errors=errors
+            ) from None
+        found = search.search(query, stale_after_months=settings.stale_after_months)
+        request.state.n_results = len(found.contents)
+        # Returned as bytes, so FastAPI does not validate the page again (response_model above
+        # documents it).
+        return Response(_page_json(found, serving.catalogue_version), media_type="application/json")
+
+    # CONFIRMS_KEY. A search is CPU work on the catalogue's index: on the event loop while it
+    # is cheap (``api.loop_budget``) and the key's check needs no wait; in a thread otherwise.
+    if state.search_budget.fits() and recalled_key_holds(request, state):
+        return state.search_budget.timed(work)
+
+    def checked() -> Response:
+        check_recalled_key(request, state)
+        return state.search_budget.timed(work)
+
+    return await anyio.to_thread.run_sync(checked)
 
 
 @router.get(

@@ -16,6 +16,7 @@ as ``vcsmatch.store.db`` says a log commit must (tracked in the same connection 
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,9 +28,18 @@ from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from vcsmatch.store.db import SYNCHRONOUS_INFO, single_statement
+from vcsmatch.store.db import BUSY_TIMEOUT_MS, SYNCHRONOUS_INFO, single_statement
 from vcsmatch.store.tables import KeyGenerationRow
 
+logger = logging.getLogger("vcsmatch.store")
+
+#: SQLite's automatic checkpoint threshold (its default, in WAL pages), restored after a commit
+#: that skipped it.
+WAL_AUTOCHECKPOINT_PAGES = 1000
+#: Commits that skipped it before ``Driver.checkpoint_due``: a recommendation's log commit adds
+#: about 20 pages to the WAL (request, exposures, audit entry and their indexes), so about as
+#: often as SQLite's own threshold would run it.
+CHECKPOINT_EVERY = 50
 #: The store's key generation (``vcsmatch.store.key_cache``).
 _GENERATION = select(KeyGenerationRow.generation).where(KeyGenerationRow.slot == 1)
 #: One table's rows for ``write_log_rows``: the table and its rows as column-name mappings.
@@ -39,6 +49,12 @@ Rows = tuple[Table, Sequence[Mapping[str, Any]]]
 class KeyGenerationMoved(Exception):  # noqa: N818 - a signal to re-check the key, not a fault
     """The store's key generation is not the one the caller's key was remembered at: a key
     was revoked (or created) since, so the caller must check its key again before its write."""
+
+
+class WouldWait(Exception):  # noqa: N818 - a signal to retry where waiting is fine
+    """A write asked not to wait (``wait=False``) would have: the store's write lock is held
+    elsewhere, the pool has no idle connection, or the store is not SQLite (a server's round
+    trips may stall). Nothing was written; retry the write where waiting is harmless."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,8 @@ class Driver:
         self._dbapi_error: type[Exception] = self.dialect.loaded_dbapi.Error
         self._inserts: dict[tuple[str, tuple[str, ...]], _Insert] = {}
         self._lock = threading.Lock()
+        #: Commits since the last checkpoint that skipped SQLite's automatic one.
+        self._unchecked_commits = 0
         self._generation_sql = str(
             _GENERATION.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True})
         )
@@ -130,9 +148,18 @@ class Driver:
             dialect=self.dialect,
         )
 
-    def read_generation(self) -> int:
-        """The store's key generation, read in autocommit (no transaction round trips)."""
+    def read_generation(self, *, wait: bool = True) -> int:
+        """The store's key generation, read in autocommit (no transaction round trips).
+
+        ``wait=False``: ``WouldWait`` rather than wait (``transaction``'s rule): SQLite only,
+        read with no busy timeout (a reader of a WAL database waits only in rare recoveries)."""
+        if not wait and not (self.sqlite and self._idle_connection()):
+            raise WouldWait
         with self._checkout() as (fairy, cursor):
+            if self.sqlite and not wait:
+                with self._no_busy_timeout(cursor):
+                    cursor.execute(self._generation_sql)
+                    return int(cursor.fetchone()[0])
             if self.sqlite:
                 cursor.execute(self._generation_sql)
                 return int(cursor.fetchone()[0])
@@ -145,19 +172,30 @@ class Driver:
                 raw.autocommit = False
 
     @contextmanager
-    def transaction(self, *, log: bool) -> Iterator[_Transaction]:
+    def transaction(self, *, log: bool, wait: bool = True) -> Iterator[_Transaction]:
         """One write transaction, committed when the block ends and rolled back if it raises.
 
         ``log``: it writes only log rows, whose commit need not wait for the disk
         (``vcsmatch.store.db``: SQLite ``synchronous=NORMAL``, PostgreSQL
-        ``synchronous_commit = off``); otherwise it waits (SQLite ``FULL``)."""
+        ``synchronous_commit = off``); otherwise it waits (SQLite ``FULL``).
+        ``wait=False``: raise ``WouldWait`` rather than wait for a connection or a lock, so the
+        event loop may try the write itself (SQLite only: its statements never leave the
+        process, and with the lock taken at ``BEGIN IMMEDIATE`` nothing after it waits). Its
+        commit skips SQLite's automatic checkpoint (tens of milliseconds of writing back and
+        syncing, every few dozen commits), which ``checkpoint_due`` asks the caller to run
+        where waiting is harmless."""
+        if not wait and not (self.sqlite and self._idle_connection()):
+            raise WouldWait
         with self._checkout() as (fairy, cursor):
             if self.sqlite:
                 level = "NORMAL" if log else "FULL"
                 if fairy.info.get(SYNCHRONOUS_INFO, "FULL") != level:
                     cursor.execute(f"PRAGMA synchronous = {level}")
                     fairy.info[SYNCHRONOUS_INFO] = level
-                cursor.execute("BEGIN IMMEDIATE")
+                if wait:
+                    cursor.execute("BEGIN IMMEDIATE")
+                else:
+                    self._begin_at_once(cursor)
             elif log:
                 cursor.execute("SET LOCAL synchronous_commit = off")
             try:
@@ -165,7 +203,61 @@ class Driver:
             except BaseException:
                 fairy.rollback()
                 raise
-            fairy.commit()
+            if wait or not self.sqlite:
+                fairy.commit()
+                return
+            cursor.execute("PRAGMA wal_autocheckpoint = 0")
+            try:
+                fairy.commit()
+            finally:
+                cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+            with self._lock:
+                self._unchecked_commits += 1
+
+    def checkpoint_due(self) -> bool:
+        """Whether commits that skipped SQLite's automatic checkpoint (``wait=False``) have
+        added up to one that it would have run (``CHECKPOINT_EVERY`` of them)."""
+        return self._unchecked_commits >= CHECKPOINT_EVERY
+
+    def checkpoint(self) -> None:
+        """A passive WAL checkpoint (it never waits for readers or writers), as SQLite's own
+        automatic one; blocking: run it where waiting is harmless (a worker thread)."""
+        with self._lock:
+            self._unchecked_commits = 0
+        try:
+            with self._checkout() as (_fairy, cursor):
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                cursor.fetchall()
+        except DBAPIError as exc:  # the next one, or SQLite's own, catches up
+            logger.warning(
+                "a WAL checkpoint failed (%s); the next one retries", type(exc.orig).__name__
+            )
+
+    def _idle_connection(self) -> bool:
+        """Whether the pool can hand out a connection without waiting for one."""
+        pool = self.engine.pool
+        size, out = getattr(pool, "size", None), getattr(pool, "checkedout", None)
+        return size is None or out is None or out() < size()
+
+    def _begin_at_once(self, cursor: Any) -> None:  # noqa: ANN401 - a DBAPI cursor
+        """SQLite's ``BEGIN IMMEDIATE`` with no busy timeout: ``WouldWait`` if another
+        connection holds the write lock."""
+        with self._no_busy_timeout(cursor):
+            cursor.execute("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def _no_busy_timeout(self, cursor: Any) -> Iterator[None]:  # noqa: ANN401 - a DBAPI cursor
+        """SQLite statements that fail at once with ``WouldWait`` where they would wait for a
+        lock; the connection's busy timeout is restored either way."""
+        cursor.execute("PRAGMA busy_timeout = 0")
+        try:
+            yield
+        except self._dbapi_error as exc:
+            if getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+                raise WouldWait from None
+            raise
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 class _Transaction:
@@ -226,7 +318,11 @@ def key_generation(session: Session) -> int:
 
 
 def write_log_rows(
-    session: Session, batches: Sequence[Rows], *, key_generation: int | None = None
+    session: Session,
+    batches: Sequence[Rows],
+    *,
+    key_generation: int | None = None,
+    wait: bool = True,
 ) -> None:
     """Insert log rows into several tables in one transaction and one log commit.
 
@@ -234,8 +330,12 @@ def write_log_rows(
     transaction first reads the store's and, if it has moved, writes nothing and raises
     ``KeyGenerationMoved`` (the key check and the write in one round of the database).
     A transaction the session already has open is joined and committed instead.
+    ``wait=False``: ``WouldWait`` rather than wait for a connection or a lock
+    (``Driver.transaction``), and always with a transaction already open.
     """
     engine = _engine(session)
+    if engine is None and not wait:
+        raise WouldWait
     if engine is None:
         with single_statement(session, write=True, statements=len(batches), log=True) as conn:
             confirm = key_generation is not None
@@ -246,7 +346,7 @@ def write_log_rows(
                 if rows:
                     conn.execute(insert(table), list(rows))
         return
-    with driver(engine).transaction(log=True) as tx:
+    with driver(engine).transaction(log=True, wait=wait) as tx:
         if key_generation is not None and tx.generation() != key_generation:
             raise KeyGenerationMoved
         for table, rows in batches:

@@ -92,6 +92,7 @@ def record_request(
     audit_entries: Sequence[Mapping[str, Any]] = (),
     district: str | None = None,
     key_generation: int | None = None,
+    wait: bool = True,
 ) -> RequestRecord:
     """Log one recommendation request, and what it showed (``exposures``), in one commit. The
     reference is stored only keyed-hashed. A log commit (``db.LOG_COMMIT``): it does not wait
@@ -103,6 +104,7 @@ def record_request(
     ``key_generation``: the generation the caller's key was remembered at; if the store's has
     moved since, nothing is written and ``driver.KeyGenerationMoved`` is raised, so the caller
     checks its key again (the check and the log in one transaction).
+    ``wait=False``: ``driver.WouldWait`` (nothing written) rather than wait for the store.
     """
     if district is not None and (" " in district or len(district) > 4):
         raise ValueError("The 'district' parameter must be an outward code, like 'IP4'.")
@@ -132,7 +134,7 @@ def record_request(
         (AuditRow.__table__, [audit.columns(e) for e in audit_entries]),
     ]
     try:
-        write_log_rows(session, batches, key_generation=key_generation)
+        write_log_rows(session, batches, key_generation=key_generation, wait=wait)
     except IntegrityError:
         session.rollback()
         raise ValueError(f"request id {request_id!r} is already logged") from None
