@@ -267,7 +267,7 @@ def test_sqlalchemy_log_shows_no_statement_parameters_or_row_values(
 
 
 def _answered_by_every_worker(
-    server: LiveServer, headers: dict[str, str], workers: int, attempts: int = 80
+    server: LiveServer, headers: dict[str, str], workers: int, attempts: int = 400
 ) -> dict[int, set[int]]:
     """Requests on fresh connections until every worker has answered: pid -> statuses."""
     seen: dict[int, set[int]] = {}
