@@ -39,7 +39,7 @@ from vcsmatch.staleness import demote_stale
 from vcsmatch.store import recommendation_log
 from vcsmatch.store.api_keys import ApiKeyRecord
 from vcsmatch.store.db import get_engine
-from vcsmatch.store.driver import KeyGenerationMoved, WouldWait, driver
+from vcsmatch.store.driver import Driver, KeyGenerationMoved, WouldWait, driver
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.recommendation_log import Exposure
 from vcsmatch.store.secrets import get_secret
@@ -186,13 +186,16 @@ async def post_recommendation(
     # answer (one round of the database for both); nothing is sent before it is.
     generation = recalled_generation(request)
     ordinary = body.top_k <= LOOP_TOP_K
-    if serving.ready and not settings.geocoder_enabled and ordinary and state.ranking_budget.fits():
-        # Pure CPU (no database, no network) and cheap: ranked on the loop (api.loop_budget),
-        # and logged there too unless the store would make it wait (then in a thread).
+    store = driver(get_engine(settings))
+    cheap = ordinary and state.ranking_budget.fits()
+    if cheap and serving.ready and store.sqlite and not settings.geocoder_enabled:
+        # Pure CPU (no network) and cheap: ranked on the loop (api.loop_budget), and logged
+        # there too unless the store would make it wait (then in a thread). PostgreSQL's log
+        # needs a thread anyway, so there the whole answer takes that one hop, as before.
         ready = state.ranking_budget.timed(lambda: answer(body, serving, settings, request))
         payload = ready.response.model_dump_json()
         if log_without_waiting(ready, key, state, request, generation):
-            return Response(payload, media_type="application/json", background=upkeep(state))
+            return Response(payload, media_type="application/json", background=upkeep(store))
 
         def log() -> None:
             log_in_own_session(ready, key, state, request, generation)
@@ -357,10 +360,9 @@ def log_without_waiting(
     return True
 
 
-def upkeep(state: AppState) -> BackgroundTask | None:
-    """The store's checkpoint that logs on the event loop skipped (``driver.checkpoint_due``),
+def upkeep(store: Driver) -> BackgroundTask | None:
+    """The store's checkpoint that logs on the event loop skipped (``Driver.checkpoint_due``),
     to run in a thread once the answer is sent, when one is due."""
-    store = driver(get_engine(state.settings))
     return BackgroundTask(store.checkpoint) if store.checkpoint_due() else None
 
 
