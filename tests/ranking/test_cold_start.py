@@ -1,6 +1,7 @@
 """People known only by their groups (age band and sex: no needs, strengths or location, as
-in public rating data): ranked by their groups' mean normalised gain (``GroupStats
-.gain_scores``, ``Recommender.cold_blend_``), issue 14's new people of public film ratings."""
+in public rating data): with ``Recommender(cold_start="group_gain")`` ranked by their groups'
+mean normalised gain (``GroupStats.gain_scores``, ``cold_blend_``), issue 14's new people of
+public film ratings."""
 
 from __future__ import annotations
 
@@ -88,7 +89,8 @@ def _mean_ndcg(model: object, people: list[Person], truth: dict, n: int) -> floa
 @pytest.fixture(scope="module")
 def fitted() -> tuple[Recommender, GroupPopularity, list[Person], dict, int]:
     catalogue, frame, people, truth = _world(seed=1)
-    model = Recommender(random_state=0, show_progress=False).fit(catalogue, frame)
+    model = Recommender(random_state=0, show_progress=False, cold_start="group_gain")
+    model.fit(catalogue, frame)
     baseline = GroupPopularity().fit(catalogue, frame)
     return model, baseline, people, truth, len(catalogue)
 
@@ -102,7 +104,7 @@ def test_new_people_known_by_groups_get_at_least_group_popularity(fitted) -> Non
     theirs = _mean_ndcg(baseline, people, truth, n)
     assert ours >= theirs
     blend_only = copy.copy(model)
-    blend_only.cold_blend_ = None  # what the model did before people known by groups had theirs
+    blend_only.cold_blend_ = None  # what cold_start="blend" (the default) does
     assert _mean_ndcg(blend_only, people, truth, n) < theirs
 
 
@@ -119,6 +121,7 @@ def test_people_with_needs_or_a_location_keep_the_full_blend(fitted) -> None:  #
     for warm in (
         Person(age=30, sex="female", latitude=52.05, longitude=1.15),
         Person(age=30, sex="female", delivery_modes=["online"]),
+        Person(age=30, sex="female", needs=["social-isolation"]),
     ):
         location = (warm.latitude, warm.longitude) if warm.latitude is not None else None
         pv, blend, feats = model._scored(warm, location, 25.0, rows)
@@ -138,6 +141,14 @@ def test_saved_model_keeps_the_cold_blend(fitted, tmp_path) -> None:  # noqa: AN
     assert [s.service_id for s in loaded.recommend(person, top_k=5)] == [
         s.service_id for s in model.recommend(person, top_k=5)
     ]
+
+
+def test_the_default_scores_everyone_with_the_full_blend() -> None:
+    catalogue, frame, _, _ = _world(seed=2)
+    model = Recommender(random_state=0, show_progress=False).fit(catalogue, frame)
+    assert model.cold_start == "blend" and model.cold_blend_ is None
+    with pytest.raises(ValueError, match="'cold_start' parameter of Recommender"):
+        Recommender(cold_start="groups", show_progress=False).fit(catalogue, frame)
 
 
 def test_normalised_gains_divide_by_each_persons_ideal_dcg() -> None:

@@ -81,6 +81,9 @@ NEGATIVES_TARGET_SHARE = 0.15
 #: (``Recommender.cold_blend_``): their groups' mean normalised gain (``GroupStats.gain_scores``).
 COLD_FEATURES: tuple[str, ...] = ("group_gain",)
 
+#: The values of ``Recommender(cold_start=...)``.
+COLD_START: tuple[str, ...] = ("blend", "group_gain")
+
 #: Weights used when the ratings hold one class only (nothing for the blend to learn from).
 FALLBACK_WEIGHTS: dict[str, float] = {
     **{k: 4 * v for k, v in content_mod.DEFAULT_WEIGHTS.items()},
@@ -144,6 +147,13 @@ class Recommender(Ranker):
     estimated propensity of being rated, to that power (``vcsmatch.ranking.propensity``;
     0, the default: no weighting; on the self-selected benchmark world weighting raised true
     NDCG but lowered NDCG of the random slice, the figure real data is judged by).
+    ``cold_start`` is how a person known only by their groups (no needs, strengths, location
+    or delivery preference) is scored: ``"blend"`` (the default), like everyone, by the full
+    blend; ``"group_gain"``, by ``cold_blend_`` on their groups' mean normalised gain, the
+    best fixed order for the expected NDCG@10 of their own choices (``_scored``). Measured
+    (BENCHMARKS.md, 2026-12-04, issue 14 cold start): ``"group_gain"`` beats per-group
+    popularity on MovieLens new people and holds Coat, but lowers the self-selected
+    synthetic world's random-slice and true NDCG, so it is not the default.
     """
 
     def __init__(
@@ -164,6 +174,7 @@ class Recommender(Ranker):
         show_progress: bool = True,
         max_off_need_share: float = 0.2,
         propensity_power: float = 0.0,
+        cold_start: str = "blend",
     ) -> None:
         # the one departure from storing as given: fresh default parts per model, so tuning
         # one model's part never tunes another's
@@ -182,6 +193,7 @@ class Recommender(Ranker):
         self.show_progress = show_progress
         self.max_off_need_share = max_off_need_share
         self.propensity_power = propensity_power
+        self.cold_start = cold_start
 
     # -- parameters --------------------------------------------------------------------------
 
@@ -311,6 +323,11 @@ class Recommender(Ranker):
                     f"The '{name}' parameter of Recommender must be a number in [0, 1]. "
                     f"Got {share!r} instead."
                 )
+        if self.cold_start not in COLD_START:
+            raise ValueError(
+                f"The 'cold_start' parameter of Recommender must be one of {COLD_START!r}. "
+                f"Got {self.cold_start!r} instead."
+            )
         checked = [("diversity_weight", self.diversity_weight)]
         if self.negatives_per_rating is not None:
             checked.append(("negatives_per_rating", self.negatives_per_rating))
@@ -376,7 +393,8 @@ class Recommender(Ranker):
                 p_rows, s_rows, y = self._blend_rows(people, exposable, held)
                 pairs = make_pairs(block, p_rows, s_rows, self._services)
                 feats.append(pair_features(pairs, learned, self._services, names))
-                cold.append(_cold_features(learned, block.member, p_rows, s_rows))
+                if self.cold_start == "group_gain":
+                    cold.append(_cold_features(learned, block.member, p_rows, s_rows))
                 labels.append(y)
                 weights.append(self._blend_weights(people, held, propensity, s_rows))
                 bar.step(f"fold {fold + 1} of {self.n_folds}")
@@ -390,13 +408,15 @@ class Recommender(Ranker):
                 sample_weight=np.concatenate(weights),
                 fallback=FALLBACK_WEIGHTS,
             )
-            self.cold_blend_ = Blend(C=self.blend_C, random_state=self.random_state).fit(
-                np.vstack(cold),
-                blend_y,
-                COLD_FEATURES,
-                sample_weight=np.concatenate(weights),
-                fallback={"group_gain": 1.0},
-            )
+            self.cold_blend_: Blend | None = None
+            if self.cold_start == "group_gain":
+                self.cold_blend_ = Blend(C=self.blend_C, random_state=self.random_state).fit(
+                    np.vstack(cold),
+                    blend_y,
+                    COLD_FEATURES,
+                    sample_weight=np.concatenate(weights),
+                    fallback={"group_gain": 1.0},
+                )
             bar.step("blend")
 
             everyone = np.ones(len(people.rating), dtype=bool)
@@ -925,11 +945,12 @@ class Recommender(Ranker):
         preference: every part's score of them is one fixed order per group) is scored by
         ``cold_blend_``, on their groups' mean normalised gain: the best fixed order for the
         expected NDCG of a person drawn from those groups (``GroupStats.gain_scores``),
-        which the full blend, fitted to every row's log-loss, does not keep at the top.
-        Everyone else is scored by ``blend_`` on every part's features."""
+        which the full blend, fitted to every row's log-loss, does not keep at the top
+        (with ``cold_start="group_gain"``; otherwise ``cold_blend_`` is None). Everyone else
+        is scored by ``blend_`` on every part's features."""
         pv = self.content_.person_vector(person, radius)
         cold = self.cold_blend_
-        if cold is not None and self._known_by_groups_only(person, location, pv):
+        if cold is not None and self._known_by_groups_only(person, location):
             groups = self._person_group_rows(person)
             x = self._bound.groups.gain_scores(groups, rows)
             column = np.full(len(rows), np.nan) if x is None else np.asarray(x, dtype=float)
@@ -938,16 +959,15 @@ class Recommender(Ranker):
         return self._candidate_features(person, location, radius, rows)
 
     @staticmethod
-    def _known_by_groups_only(
-        person: Person, location: tuple[float, float] | None, pv: PersonVector
-    ) -> bool:
-        """Whether nothing but the person's groups (age band, sex) tells their candidates
-        apart: no needs, no strengths, no location and no delivery preference."""
+    def _known_by_groups_only(person: Person, location: tuple[float, float] | None) -> bool:
+        """Whether the person gave nothing but their age and sex: no needs, no strengths
+        (which also make need and strength groups, whatever the catalogue lists), no location
+        and no delivery preference."""
         return (
             location is None
             and not person.delivery_modes
-            and not pv.needs.any()
-            and not pv.strengths.any()
+            and not person.needs
+            and not person.strengths
         )
 
     def _candidate_features(
