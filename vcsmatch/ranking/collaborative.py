@@ -130,7 +130,7 @@ class GroupStats:
             self.rating_sum_ = (mt @ sp.csr_matrix((r, at), shape)).tocsr()
             gains = sp.csr_matrix((normalised_gains(person_rows, r, n_people), at), shape)
             self.n_gain_ = (mt @ gains).tocsr()
-            self.service_gain_ = np.asarray(gains.sum(axis=0)).ravel()
+            self.service_gain_ = np.asarray(gains.sum(axis=0), dtype=np.float64).ravel()
         self._derive(np.asarray(service_rate, dtype=np.float64))
         return self
 
@@ -221,8 +221,9 @@ class GroupStats:
             out.rating_sum_ = (self.rating_sum_ @ pick).tocsr()
         if self.n_gain_ is not None and self.service_gain_ is not None:
             out.n_gain_ = (self.n_gain_ @ pick).tocsr()
-            out.service_gain_ = np.zeros(len(rows))
-            out.service_gain_[known] = self.service_gain_[rows[known]]
+            gain = np.zeros(len(rows))
+            gain[known] = self.service_gain_[rows[known]]
+            out.service_gain_ = gain
         out._derive(np.asarray(service_rate, dtype=np.float64))
         return out
 

@@ -458,7 +458,7 @@ class Recommender(Ranker):
         self.blend_ = Blend(C=self.blend_C, random_state=self.random_state).fit(
             np.zeros((0, len(names))), none, names, fallback=FALLBACK_WEIGHTS
         )
-        self.cold_blend_: Blend | None = None  # no ratings: no group knows anything yet
+        self.cold_blend_ = None  # no ratings: no group knows anything yet
         learned = self._learn(self._pass(people, np.zeros(0, dtype=bool), None))
         self.train_service_ids_ = np.asarray(catalogue.ids(), dtype=str)
         self._keep(learned)
