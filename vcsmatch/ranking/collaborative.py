@@ -6,7 +6,9 @@ signals, both scored from a person's features:
 - ``GroupStats``: per-(group, service) rating counts, where a person's groups are their age
   band x sex, each need, each age band x need and each strength. It gives group popularity
   (share of the group who found the service relevant) and group relevance rates, both shrunk
-  toward the service's overall figure, and the counts that explanations quote.
+  toward the service's overall figure, the counts that explanations quote, and each group's
+  mean normalised gain (``gain_scores``): the order that maximises the expected NDCG of a
+  person known only by their groups.
 - ``FeatureALS``: ``implicit``'s ALS factorises person x service (confidence-weighted relevant
   ratings), then a ridge regression maps person features to person factors, so a new person
   gets factors from their features. Factorising an aggregated feature x service count matrix
@@ -25,9 +27,14 @@ from threadpoolctl import threadpool_limits
 
 from vcsmatch.features.person import AGE_BAND_CODES, SEXES, age_band_label
 from vcsmatch.ranking.persistence import get_csr, put_csr
+from vcsmatch.ratings import RELEVANT_AT
 from vcsmatch.taxonomy import Taxonomy
 
 UNKNOWN_BAND = "unknown"
+
+#: The length of the list a ranking is judged at (NDCG@10 throughout this repository): a
+#: person's ideal DCG at it normalises their gains in ``GroupStats``' ``gain_scores``.
+JUDGED_AT = 10
 
 #: A matrix given either as CSR or dense (person features, service features).
 Matrix: TypeAlias = sp.csr_matrix | np.ndarray
@@ -115,12 +122,15 @@ class GroupStats:
         self.n_rated_ = (mt @ rated).tocsr()  # groups x services: raters in the group
         self.n_liked_ = (mt @ liked).tocsr()  # groups x services: relevant raters in the group
         self.service_liked_ = np.asarray(liked.sum(axis=0)).ravel()
-        self.n_scored_ = self.rating_sum_ = None
+        self.n_scored_ = self.rating_sum_ = self.n_gain_ = self.service_gain_ = None
         if rating is not None:
             r = np.asarray(rating, dtype=np.float64)
             at, shape = (person_rows, service_rows), (n_people, n_services)
             self.n_scored_ = (mt @ sp.csr_matrix((np.ones(len(r)), at), shape)).tocsr()
             self.rating_sum_ = (mt @ sp.csr_matrix((r, at), shape)).tocsr()
+            gains = sp.csr_matrix((normalised_gains(person_rows, r, n_people), at), shape)
+            self.n_gain_ = (mt @ gains).tocsr()
+            self.service_gain_ = np.asarray(gains.sum(axis=0), dtype=np.float64).ravel()
         self._derive(np.asarray(service_rate, dtype=np.float64))
         return self
 
@@ -144,6 +154,12 @@ class GroupStats:
         self.rating_dev_ = None
         if self.n_scored_ is not None and self.rating_sum_ is not None:
             self.rating_dev_ = _rating_deviation(self.n_scored_, self.rating_sum_, m)
+        # mean normalised gain, shrunk like popularity: (gain_kj + m g_j) / (n_k + m)
+        self.gain_dev_ = self.global_gain_ = None
+        if self.n_gain_ is not None and self.service_gain_ is not None:
+            self.n_gain_.sort_indices()
+            self.gain_dev_ = sp.diags(inv) @ self.n_gain_
+            self.global_gain_ = self.service_gain_ / max(self.n_people_, 1)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The counts as arrays (for a saved model; the scores derive from them)."""
@@ -157,6 +173,9 @@ class GroupStats:
         if self.n_scored_ is not None and self.rating_sum_ is not None:
             put_csr(arrays, "n_scored", self.n_scored_)
             put_csr(arrays, "rating_sum", self.rating_sum_)
+        if self.n_gain_ is not None and self.service_gain_ is not None:
+            put_csr(arrays, "n_gain", self.n_gain_)
+            arrays["service_gain"] = self.service_gain_
         return arrays
 
     @classmethod
@@ -174,6 +193,9 @@ class GroupStats:
         has = "n_scored.data" in arrays
         out.n_scored_ = get_csr(arrays, "n_scored") if has else None
         out.rating_sum_ = get_csr(arrays, "rating_sum") if has else None
+        gained = "n_gain.data" in arrays
+        out.n_gain_ = get_csr(arrays, "n_gain") if gained else None
+        out.service_gain_ = arrays["service_gain"] if gained else None
         out._derive(arrays["service_rate"])
         return out
 
@@ -193,10 +215,15 @@ class GroupStats:
         out.n_liked_ = (self.n_liked_ @ pick).tocsr()
         out.service_liked_ = np.zeros(len(rows))
         out.service_liked_[known] = self.service_liked_[rows[known]]
-        out.n_scored_ = out.rating_sum_ = None
+        out.n_scored_ = out.rating_sum_ = out.n_gain_ = out.service_gain_ = None
         if self.n_scored_ is not None and self.rating_sum_ is not None:
             out.n_scored_ = (self.n_scored_ @ pick).tocsr()
             out.rating_sum_ = (self.rating_sum_ @ pick).tocsr()
+        if self.n_gain_ is not None and self.service_gain_ is not None:
+            out.n_gain_ = (self.n_gain_ @ pick).tocsr()
+            gain = np.zeros(len(rows))
+            gain[known] = self.service_gain_[rows[known]]
+            out.service_gain_ = gain
         out._derive(np.asarray(service_rate, dtype=np.float64))
         return out
 
@@ -224,9 +251,89 @@ class GroupStats:
         g = np.asarray(groups)
         return row_sum(self.rating_dev_, g, len(self.service_rate_))[cols] / len(g)
 
+    def gain_scores(self, groups: Sequence[int], cols: np.ndarray) -> np.ndarray | None:
+        """Mean over ``groups`` of each group's mean normalised gain of the services in
+        ``cols``, shrunk toward everyone's like popularity (``None`` when no ratings were
+        given to ``fit``).
+
+        A person's normalised gain of a service is the gain of their rating divided by the
+        DCG of their own ideal list (``normalised_gains``). A list's expected NDCG for a new
+        person drawn from a group is a sum over its places of the discount times the
+        group's mean normalised gain of the service there, so, for a person known only by
+        their groups, ordering by this score is the best fixed order the ratings support.
+        """
+        if self.gain_dev_ is None or self.global_gain_ is None:
+            return None
+        if not groups:
+            return self.global_gain_[cols]
+        g = np.asarray(groups)
+        k = len(g)
+        out = row_sum(self.gain_dev_, g, len(self.service_rate_))[cols] / k
+        return out + self.global_gain_[cols] * (self.share_base_[g].sum() / k)
+
+    def pair_gain_scores(
+        self, member: sp.csr_matrix, person_rows: np.ndarray, service_rows: np.ndarray
+    ) -> np.ndarray | None:
+        """``gain_scores`` for many (person, service) pairs at once: ``member`` is people x
+        groups (0/1), the pairs are rows of it and service columns."""
+        if self.gain_dev_ is None or self.global_gain_ is None:
+            return None
+        return pair_group_means(
+            member, person_rows, service_rows, self.gain_dev_, self.global_gain_, self.share_base_
+        )
+
     def counts(self, group: int, col: int) -> tuple[int, int]:
         """(raters, relevant raters) of one service within one group, for explanations."""
         return int(self.n_rated_[group, col]), int(self.n_liked_[group, col])
+
+
+def pair_group_means(
+    member: sp.csr_matrix,
+    person_rows: np.ndarray,
+    service_rows: np.ndarray,
+    dev: sp.csr_matrix,
+    overall: np.ndarray | None = None,
+    base: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per (person, service) pair, the mean of ``dev[group, service]`` over the person's
+    groups (``member``: people x groups, 0/1), plus, with ``overall`` (per service) and
+    ``base`` (per group), the service's overall figure times the groups' mean ``base``; a
+    person in no group gets ``overall`` (or 0). The pairs go in chunks, so memory stays flat."""
+    k = np.asarray(member.sum(axis=1)).ravel()
+    norm = sp.diags(1.0 / np.where(k > 0, k, 1.0)) @ member
+    out = np.zeros(len(person_rows))
+    for start in range(0, len(person_rows), 20000):
+        sl = slice(start, start + 20000)
+        pr, sr = person_rows[sl], service_rows[sl]
+        a = norm[pr]
+        out[sl] = np.asarray(a.multiply(dev[:, sr].T).sum(axis=1)).ravel()
+        if overall is not None and base is not None:
+            out[sl] += overall[sr] * (a @ base)
+    if overall is not None:
+        no_group = k[person_rows] == 0
+        out[no_group] = overall[service_rows[no_group]]
+    return out
+
+
+def normalised_gains(
+    person_rows: np.ndarray, rating: np.ndarray, n_people: int, k: int = JUDGED_AT
+) -> np.ndarray:
+    """Per rating, its graded gain (``evaluation.metrics.gain``: 4 is worth 1, 5 is worth 2)
+    divided by the DCG at ``k`` of its rater's ideal list (their own gains, best first); 0
+    for a rater with no gain at all. Each person then weighs in a group's score as they do
+    in a mean of NDCG over people: a person with two liked services is not outvoted by one
+    who rated two hundred."""
+    person_rows = np.asarray(person_rows, dtype=np.int64)
+    gains = np.maximum(0.0, np.asarray(rating, dtype=np.float64) - (RELEVANT_AT - 1))
+    # each person's gains, best first: rank within person by descending gain
+    order = np.lexsort((-gains, person_rows))
+    sorted_people = person_rows[order]
+    first = np.searchsorted(sorted_people, sorted_people, side="left")
+    rank = np.arange(len(order)) - first
+    discount = np.where(rank < k, 1.0 / np.log2(rank + 2.0), 0.0)
+    ideal = np.bincount(sorted_people, weights=gains[order] * discount, minlength=n_people)
+    per = ideal[person_rows]
+    return np.where(per > 0, gains / np.where(per > 0, per, 1.0), 0.0)
 
 
 def _rating_deviation(n: sp.csr_matrix, total: sp.csr_matrix, m: float) -> sp.csr_matrix:

@@ -11,7 +11,13 @@ from typing import Any, Self
 import numpy as np
 import scipy.sparse as sp
 
-from vcsmatch.ranking.collaborative import FeatureALS, GroupStats, InteractionModel, KindTaste
+from vcsmatch.ranking.collaborative import (
+    FeatureALS,
+    GroupStats,
+    InteractionModel,
+    KindTaste,
+    pair_group_means,
+)
 from vcsmatch.ranking.content import PersonVector
 from vcsmatch.ranking.factorization import RatingFactorization
 from vcsmatch.ranking.need_evidence import NeedEvidence
@@ -282,32 +288,14 @@ def _pair_rating_lift(
     dev = groups.rating_dev_
     if dev is None:
         return None
-    k = np.asarray(member.sum(axis=1)).ravel()
-    norm = sp.diags(1.0 / np.where(k > 0, k, 1.0)) @ member
-    out = np.zeros(len(p_rows))
-    for start in range(0, len(p_rows), 20000):
-        sl = slice(start, start + 20000)
-        a = norm[p_rows[sl]]
-        out[sl] = np.asarray(a.multiply(dev[:, s_rows[sl]].T).sum(axis=1)).ravel()
-    return out
+    return pair_group_means(member, p_rows, s_rows, dev)
 
 
 def _pair_group_scores(
     groups: GroupStats, member: sp.csr_matrix, p_rows: np.ndarray, s_rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """``GroupStats.scores`` for many (person, service) pairs at once."""
-    k = np.asarray(member.sum(axis=1)).ravel()
-    k_safe = np.where(k > 0, k, 1.0)
-    norm = sp.diags(1.0 / k_safe) @ member  # mean over each person's groups
-    share = np.zeros(len(p_rows))
-    rate = np.zeros(len(p_rows))
-    for start in range(0, len(p_rows), 20000):
-        sl = slice(start, start + 20000)
-        pr, sr = p_rows[sl], s_rows[sl]
-        a = norm[pr]
-        share[sl] = np.asarray(a.multiply(groups.share_dev_[:, sr].T).sum(axis=1)).ravel()
-        share[sl] += groups.global_share_[sr] * (a @ groups.share_base_)
-        rate[sl] = np.asarray(a.multiply(groups.rate_dev_[:, sr].T).sum(axis=1)).ravel()
-    no_group = k[p_rows] == 0
-    share[no_group] = groups.global_share_[s_rows[no_group]]
-    return share, rate
+    share = pair_group_means(
+        member, p_rows, s_rows, groups.share_dev_, groups.global_share_, groups.share_base_
+    )
+    return share, pair_group_means(member, p_rows, s_rows, groups.rate_dev_)

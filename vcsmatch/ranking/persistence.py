@@ -31,7 +31,7 @@ from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.errors import ModelLoadError
 
 FORMAT = "vcsmatch-recommender"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 FILES = ("header.json", "arrays.npz", "catalogue.json")
 
 

@@ -77,6 +77,13 @@ _FLAT_COLLABORATIVE = (
 #: rows before sampled unrated services are added as negatives.
 NEGATIVES_TARGET_SHARE = 0.15
 
+#: The features of the blend that ranks a person known only by their groups
+#: (``Recommender.cold_blend_``): their groups' mean normalised gain (``GroupStats.gain_scores``).
+COLD_FEATURES: tuple[str, ...] = ("group_gain",)
+
+#: The values of ``Recommender(cold_start=...)``.
+COLD_START: tuple[str, ...] = ("blend", "group_gain")
+
 #: Weights used when the ratings hold one class only (nothing for the blend to learn from).
 FALLBACK_WEIGHTS: dict[str, float] = {
     **{k: 4 * v for k, v in content_mod.DEFAULT_WEIGHTS.items()},
@@ -140,6 +147,13 @@ class Recommender(Ranker):
     estimated propensity of being rated, to that power (``vcsmatch.ranking.propensity``;
     0, the default: no weighting; on the self-selected benchmark world weighting raised true
     NDCG but lowered NDCG of the random slice, the figure real data is judged by).
+    ``cold_start`` is how a person known only by their groups (no needs, strengths, location
+    or delivery preference) is scored: ``"blend"`` (the default), like everyone, by the full
+    blend; ``"group_gain"``, by ``cold_blend_`` on their groups' mean normalised gain, the
+    best fixed order for the expected NDCG@10 of their own choices (``_scored``). Measured
+    (BENCHMARKS.md, 2026-12-04, issue 14 cold start): ``"group_gain"`` beats per-group
+    popularity on MovieLens new people and holds Coat, but lowers the self-selected
+    synthetic world's random-slice and true NDCG, so it is not the default.
     """
 
     def __init__(
@@ -160,6 +174,7 @@ class Recommender(Ranker):
         show_progress: bool = True,
         max_off_need_share: float = 0.2,
         propensity_power: float = 0.0,
+        cold_start: str = "blend",
     ) -> None:
         # the one departure from storing as given: fresh default parts per model, so tuning
         # one model's part never tunes another's
@@ -178,6 +193,7 @@ class Recommender(Ranker):
         self.show_progress = show_progress
         self.max_off_need_share = max_off_need_share
         self.propensity_power = propensity_power
+        self.cold_start = cold_start
 
     # -- parameters --------------------------------------------------------------------------
 
@@ -307,6 +323,11 @@ class Recommender(Ranker):
                     f"The '{name}' parameter of Recommender must be a number in [0, 1]. "
                     f"Got {share!r} instead."
                 )
+        if self.cold_start not in COLD_START:
+            raise ValueError(
+                f"The 'cold_start' parameter of Recommender must be one of {COLD_START!r}. "
+                f"Got {self.cold_start!r} instead."
+            )
         checked = [("diversity_weight", self.diversity_weight)]
         if self.negatives_per_rating is not None:
             checked.append(("negatives_per_rating", self.negatives_per_rating))
@@ -361,6 +382,7 @@ class Recommender(Ranker):
             wants_negatives = in_blend & (self._negative_ratio(people) > 0)
             exposable = self._exposable(people, wants_negatives)
             feats: list[np.ndarray] = []
+            cold: list[np.ndarray] = []
             labels: list[np.ndarray] = []
             weights: list[np.ndarray] = []
             propensity = rated_propensity(people.service_rows, len(catalogue))
@@ -371,6 +393,8 @@ class Recommender(Ranker):
                 p_rows, s_rows, y = self._blend_rows(people, exposable, held)
                 pairs = make_pairs(block, p_rows, s_rows, self._services)
                 feats.append(pair_features(pairs, learned, self._services, names))
+                if self.cold_start == "group_gain":
+                    cold.append(_cold_features(learned, block.member, p_rows, s_rows))
                 labels.append(y)
                 weights.append(self._blend_weights(people, held, propensity, s_rows))
                 bar.step(f"fold {fold + 1} of {self.n_folds}")
@@ -384,6 +408,15 @@ class Recommender(Ranker):
                 sample_weight=np.concatenate(weights),
                 fallback=FALLBACK_WEIGHTS,
             )
+            self.cold_blend_: Blend | None = None
+            if self.cold_start == "group_gain":
+                self.cold_blend_ = Blend(C=self.blend_C, random_state=self.random_state).fit(
+                    np.vstack(cold),
+                    blend_y,
+                    COLD_FEATURES,
+                    sample_weight=np.concatenate(weights),
+                    fallback={"group_gain": 1.0},
+                )
             bar.step("blend")
 
             everyone = np.ones(len(people.rating), dtype=bool)
@@ -425,6 +458,7 @@ class Recommender(Ranker):
         self.blend_ = Blend(C=self.blend_C, random_state=self.random_state).fit(
             np.zeros((0, len(names))), none, names, fallback=FALLBACK_WEIGHTS
         )
+        self.cold_blend_ = None  # no ratings: no group knows anything yet
         learned = self._learn(self._pass(people, np.zeros(0, dtype=bool), None))
         self.train_service_ids_ = np.asarray(catalogue.ids(), dtype=str)
         self._keep(learned)
@@ -699,7 +733,7 @@ class Recommender(Ranker):
             None,
         )
         self.explainer_ = Explainer(
-            reason_kinds=reason_kinds(list(bound.values())),
+            reason_kinds={**reason_kinds(list(bound.values())), "group_gain": "collaborative"},
             taxonomy=self.taxonomy_,
             content=self.content_,
             groups=self._bound.groups,
@@ -773,8 +807,8 @@ class Recommender(Ranker):
         rows = cands.rows
         if len(rows) == 0:
             return []
-        pv, feats = self._candidate_features(person, location, radius, rows)
-        relevance = self.blend_.predict(feats)
+        pv, blend, feats = self._scored(person, location, radius, rows)
+        relevance = blend.predict(feats)
         pool_n = min(len(rows), max(5 * top_k, 50))
         if pool_n < len(rows):
             pool = np.argpartition(-relevance, pool_n - 1)[:pool_n]
@@ -806,11 +840,11 @@ class Recommender(Ranker):
                 scores=gains,
                 distance_km=cands.distance_km[picked],
                 features=feats[picked],
-                contributions=self.blend_.contributions(feats[picked]),
+                contributions=blend.contributions(feats[picked]),
                 relevance=relevance[picked],
                 eligibility=[tuple(facts(row)) for row in shown.tolist()],
             ),
-            feature_names=self.blend_.feature_names_,
+            feature_names=blend.feature_names_,
             person_vector=pv,
             person_groups=self._person_group_rows(person),
         )
@@ -877,10 +911,8 @@ class Recommender(Ranker):
         cands = self.candidates_.find(person, location, radius, self.max_nearby)
         if len(cands.rows) == 0:
             return out
-        _, feats = self._candidate_features(person, location, radius, cands.rows)
-        return scores_by_id(
-            service_ids, self.catalogue_.index(), cands.rows, self.blend_.predict(feats)
-        )
+        _, blend, feats = self._scored(person, location, radius, cands.rows)
+        return scores_by_id(service_ids, self.catalogue_.index(), cands.rows, blend.predict(feats))
 
     def _person_x(self, person: Person) -> np.ndarray:
         """The person's ``PersonFeatures`` row, encoded from the fitted vocabulary's names
@@ -899,15 +931,55 @@ class Recommender(Ranker):
         keys = person_group_keys(person.band, person.sex, person.needs, person.strengths)
         return [self._group_col[k] for k in keys if k in self._group_col]
 
+    def _scored(
+        self,
+        person: Person,
+        location: tuple[float, float] | None,
+        radius: float,
+        rows: np.ndarray,
+    ) -> tuple[PersonVector, Blend, np.ndarray]:
+        """The person's content vector, the blend that scores them and its features of the
+        candidate ``rows`` (missing values imputed).
+
+        A person known only by their groups (no needs, strengths, location or delivery
+        preference: every part's score of them is one fixed order per group) is scored by
+        ``cold_blend_``, on their groups' mean normalised gain: the best fixed order for the
+        expected NDCG of a person drawn from those groups (``GroupStats.gain_scores``),
+        which the full blend, fitted to every row's log-loss, does not keep at the top
+        (with ``cold_start="group_gain"``; otherwise ``cold_blend_`` is None). Everyone else
+        is scored by ``blend_`` on every part's features."""
+        pv = self.content_.person_vector(person, radius)
+        cold = self.cold_blend_
+        if cold is not None and self._known_by_groups_only(person, location):
+            groups = self._person_group_rows(person)
+            x = self._bound.groups.gain_scores(groups, rows)
+            column = np.full(len(rows), np.nan) if x is None else np.asarray(x, dtype=float)
+            column[self._bound.priors.n_ratings[rows] == 0] = np.nan
+            return pv, cold, cold.impute(column[:, None])
+        return self._candidate_features(person, location, radius, rows)
+
+    @staticmethod
+    def _known_by_groups_only(person: Person, location: tuple[float, float] | None) -> bool:
+        """Whether the person gave nothing but their age and sex: no needs, no strengths
+        (which also make need and strength groups, whatever the catalogue lists), no location
+        and no delivery preference."""
+        return (
+            location is None
+            and not person.delivery_modes
+            and not person.needs
+            and not person.strengths
+        )
+
     def _candidate_features(
         self,
         person: Person,
         location: tuple[float, float] | None,
         radius: float,
         rows: np.ndarray,
-    ) -> tuple[PersonVector, np.ndarray]:
-        """The person's content vector, and the blend features of them against the candidate
-        ``rows`` (``parts.pair_features``, as training builds them; missing values imputed)."""
+    ) -> tuple[PersonVector, Blend, np.ndarray]:
+        """The person's content vector, the full blend, and its features of them against the
+        candidate ``rows`` (``parts.pair_features``, as training builds them; missing values
+        imputed)."""
         pv = self.content_.person_vector(person, radius)
         groups = self._person_group_rows(person)
         member = sp.csr_matrix(
@@ -932,7 +1004,7 @@ class Recommender(Ranker):
         pairs = make_pairs(block, np.zeros(len(rows), dtype=np.int64), rows, self._services)
         names = self.blend_.feature_names_
         features = pair_features(pairs, self._bound, self._services, names)
-        return pv, self.blend_.impute(features)
+        return pv, self.blend_, self.blend_.impute(features)
 
     # -- persistence (``Ranker.save`` / ``Ranker.load``) ---------------------------------------
 
@@ -988,6 +1060,8 @@ class Recommender(Ranker):
             **prefixed("groups", self.groups_.to_arrays()),
             **prefixed("blend", self.blend_.to_arrays()),
         }
+        if self.cold_blend_ is not None:
+            arrays.update(prefixed("cold_blend", self.cold_blend_.to_arrays()))
         for name, part in self.named_parts_.items():
             arrays.update(prefixed(f"parts.{name}", part.arrays()))
         pf = self.person_features_
@@ -1000,6 +1074,9 @@ class Recommender(Ranker):
             "n_people": self.n_people_,
             "n_blend_rows": self.n_blend_rows_,
             "blend_features": list(self.blend_.feature_names_),
+            "cold_blend_features": (
+                None if self.cold_blend_ is None else list(self.cold_blend_.feature_names_)
+            ),
             "priors": prior_scalars,
             "groups": {"n_people": self.groups_.n_people_, "keys": list(self.group_keys_)},
             "service_words": list(self.service_words_.vocabulary_),
@@ -1026,6 +1103,10 @@ class Recommender(Ranker):
         words.vocabulary_ = tuple(str(w) for w in header["service_words"])
         self.service_words_ = words
         self.blend_ = Blend.from_arrays(unprefixed("blend", arrays), header["blend_features"])
+        cold = header.get("cold_blend_features")
+        self.cold_blend_ = (
+            None if cold is None else Blend.from_arrays(unprefixed("cold_blend", arrays), cold)
+        )
         self.person_features_ = _person_features(header["person_features"])
         fitted = {
             name: type(part).from_arrays(
@@ -1043,6 +1124,17 @@ class Recommender(Ranker):
         self.n_ratings_ = int(header["n_ratings"])
         self.n_people_ = int(header["n_people"])
         self.n_blend_rows_ = int(header["n_blend_rows"])
+
+
+def _cold_features(
+    learned: Evidence, member: sp.csr_matrix, person_rows: np.ndarray, service_rows: np.ndarray
+) -> np.ndarray:
+    """``COLD_FEATURES`` of (person, service) pairs from one pass's group statistics: NaN for
+    services the pass saw no rating of (as for every evidence feature, ``pair_features``)."""
+    x = learned.groups.pair_gain_scores(member, person_rows, service_rows)
+    column = np.full(len(person_rows), np.nan) if x is None else np.asarray(x, dtype=float)
+    column[learned.priors.n_ratings[service_rows] == 0] = np.nan
+    return column[:, None]
 
 
 def _person_features(saved: dict[str, Any]) -> PersonFeatures:
