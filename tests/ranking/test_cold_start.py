@@ -104,7 +104,7 @@ def test_new_people_known_by_groups_get_at_least_group_popularity(fitted) -> Non
     theirs = _mean_ndcg(baseline, people, truth, n)
     assert ours >= theirs
     blend_only = copy.copy(model)
-    blend_only.cold_blend_ = None  # what cold_start="blend" (the default) does
+    blend_only.cold_blend_ = None  # what cold_start="blend" does
     assert _mean_ndcg(blend_only, people, truth, n) < theirs
 
 
@@ -143,10 +143,14 @@ def test_saved_model_keeps_the_cold_blend(fitted, tmp_path) -> None:  # noqa: AN
     ]
 
 
-def test_the_default_scores_everyone_with_the_full_blend() -> None:
+def test_the_default_is_the_group_gain_and_blend_scores_everyone_with_the_full_blend() -> None:
+    """The default (what ``vcsmatch train`` fits) ranks people known only by their groups by
+    the group gain; ``cold_start="blend"`` keeps the full blend for them too."""
     catalogue, frame, _, _ = _world(seed=2)
     model = Recommender(random_state=0, show_progress=False).fit(catalogue, frame)
-    assert model.cold_start == "blend" and model.cold_blend_ is None
+    assert model.cold_start == "group_gain" and model.cold_blend_ is not None
+    blend = Recommender(random_state=0, show_progress=False, cold_start="blend")
+    assert blend.fit(catalogue, frame).cold_blend_ is None
     with pytest.raises(ValueError, match="'cold_start' parameter of Recommender"):
         Recommender(cold_start="groups", show_progress=False).fit(catalogue, frame)
 
