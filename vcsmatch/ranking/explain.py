@@ -132,26 +132,33 @@ class Explainer:
         weight."""
         facts = self._facts(shown.rows, person_vector, person_groups)
         kinds = [self.reason_kinds[name] for name in feature_names]
-        rows = shown.rows.tolist()
+        parts = tuple(dict.fromkeys(kinds))  # each part once, in the order its features come
+        has_other = "other" in parts
         features = shown.features.tolist()
         distances = shown.distance_km.tolist()
         relevance = shown.relevance.tolist()
+        ids = self.service_ids[shown.rows].tolist()
         out = []
-        for r, (row, contributions, score) in enumerate(
-            zip(rows, shown.contributions.tolist(), shown.scores.tolist(), strict=True)
+        for r, (contributions, score) in enumerate(
+            zip(shown.contributions.tolist(), shown.scores.tolist(), strict=True)
         ):
-            by_part: dict[str, float] = {}
+            # each part's contributions summed in feature order, from 0.0 (as they come)
+            by_part = dict.fromkeys(parts, 0.0)
+            for kind, c in zip(kinds, contributions, strict=True):
+                by_part[kind] += c
             others: list[str] = []  # features of kind "other" that pushed the score up
-            for name, kind, c in zip(feature_names, kinds, contributions, strict=True):
-                by_part[kind] = by_part.get(kind, 0.0) + c
-                if kind == "other" and c > 0:
-                    others.append(name)
+            if has_other:
+                others = [
+                    name
+                    for name, kind, c in zip(feature_names, kinds, contributions, strict=True)
+                    if kind == "other" and c > 0
+                ]
             reasons = self._reasons(by_part, r, distances[r], facts, others)
             components = dict(zip(feature_names, features[r], strict=True))
             components["relevance"] = relevance[r]
             out.append(
                 Suggestion(
-                    service_id=str(self.service_ids[row]),
+                    service_id=str(ids[r]),
                     score=score,
                     rank=r + 1,
                     distance_km=None if math.isnan(distances[r]) else distances[r],

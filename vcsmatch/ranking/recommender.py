@@ -773,7 +773,8 @@ class Recommender(Ranker):
         rows = cands.rows
         if len(rows) == 0:
             return []
-        pv, feats = self._candidate_features(person, location, radius, rows)
+        groups = self._person_group_rows(person)
+        pv, feats = self._candidate_features(person, location, radius, rows, groups)
         relevance = self.blend_.predict(feats)
         pool_n = min(len(rows), max(5 * top_k, 50))
         if pool_n < len(rows):
@@ -812,7 +813,7 @@ class Recommender(Ranker):
             ),
             feature_names=self.blend_.feature_names_,
             person_vector=pv,
-            person_groups=self._person_group_rows(person),
+            person_groups=groups,
         )
         if drawn_p is not None:
             out = [
@@ -877,7 +878,8 @@ class Recommender(Ranker):
         cands = self.candidates_.find(person, location, radius, self.max_nearby)
         if len(cands.rows) == 0:
             return out
-        _, feats = self._candidate_features(person, location, radius, cands.rows)
+        groups = self._person_group_rows(person)
+        _, feats = self._candidate_features(person, location, radius, cands.rows, groups)
         return scores_by_id(
             service_ids, self.catalogue_.index(), cands.rows, self.blend_.predict(feats)
         )
@@ -905,11 +907,14 @@ class Recommender(Ranker):
         location: tuple[float, float] | None,
         radius: float,
         rows: np.ndarray,
+        groups: list[int] | None = None,
     ) -> tuple[PersonVector, np.ndarray]:
         """The person's content vector, and the blend features of them against the candidate
-        ``rows`` (``parts.pair_features``, as training builds them; missing values imputed)."""
+        ``rows`` (``parts.pair_features``, as training builds them; missing values imputed).
+        ``groups``: their ``_person_group_rows``, when the caller has them already."""
         pv = self.content_.person_vector(person, radius)
-        groups = self._person_group_rows(person)
+        if groups is None:
+            groups = self._person_group_rows(person)
         member = sp.csr_matrix(
             (
                 np.ones(len(groups)),
