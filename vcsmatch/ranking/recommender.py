@@ -784,7 +784,7 @@ class Recommender(Ranker):
         pool = pool[np.lexsort((rows[pool], -relevance[pool]))]  # best first, ties by row
         need_cols = np.flatnonzero(pv.needs)
         weight = float(self.diversity_weight) if self.use_diversity else 0.0
-        need_match = self.content_.need_matrix_[rows[pool]][:, need_cols].astype(np.float64)
+        need_match = self.content_.need_matrix_[rows[pool][:, None], need_cols].astype(np.float64)
         off_need = max_off = None
         if len(need_cols) and self.max_off_need_share < 1:
             off_need = ~(need_match > 0).any(axis=1)
@@ -800,14 +800,15 @@ class Recommender(Ranker):
                 exploration, rng, pv, rows, picked, gains, relevance, n_explore
             )
         shown = rows[picked]
+        shown_feats = feats[picked]
         facts = cands.eligibility.facts
         out = self.explainer_.suggestions(
             Shown(
                 rows=shown,
                 scores=gains,
                 distance_km=cands.distance_km[picked],
-                features=feats[picked],
-                contributions=self.blend_.contributions(feats[picked]),
+                features=shown_feats,
+                contributions=self.blend_.contributions(shown_feats),
                 relevance=relevance[picked],
                 eligibility=[tuple(facts(row)) for row in shown.tolist()],
             ),
