@@ -353,8 +353,7 @@ class ServiceAreas:
             return inside
         import shapely
 
-        # ``points`` builds the point without ``Point``'s argument handling
-        hits = self.tree_.query(shapely.points(float(lon), float(lat)), predicate="intersects")
+        hits = self.tree_.query(shapely.Point(float(lon), float(lat)), predicate="intersects")
         inside[self.rows_[hits]] = True
         return inside
 

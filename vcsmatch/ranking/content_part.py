@@ -36,9 +36,7 @@ class ContentPart(PartBase):
         pv = person_vectors(pairs)
         parts = services.content.parts(pv, pairs.service_rows, pairs.distance_km)
         col = {name: j for j, name in enumerate(content_mod.PARTS)}
-        names = self.feature_names
-        # every column a part's, "any_need" from "needs" (then whether it is above 0)
-        out = parts[:, [col["needs" if name == "any_need" else name] for name in names]]
-        any_need = names.index("any_need")
-        out[:, any_need] = out[:, any_need] > 0
+        out = np.empty((len(pairs), len(self.feature_names)))
+        for j, name in enumerate(self.feature_names):
+            out[:, j] = parts[:, col["needs"]] > 0 if name == "any_need" else parts[:, col[name]]
         return out
