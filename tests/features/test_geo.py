@@ -251,7 +251,8 @@ def test_unordered_radius_query_finds_the_same_services(
     points: list, centre: tuple, radius: float, one_each: bool
 ) -> None:
     """``nearest_first=False`` returns the same services at the same distances, in any
-    order, whether each service has one location or several."""
+    order, whether each service has one location or several; below ``scan_max_points`` it
+    scans, and gives the tree's rows at exactly the tree's distances."""
     lats = np.array([p[0][0] for p in points])
     lons = np.array([p[0][1] for p in points])
     owners = np.arange(len(points)) if one_each else np.array([p[1] for p in points])
@@ -263,3 +264,50 @@ def test_unordered_radius_query_finds_the_same_services(
     by_row = dict(zip(rows.tolist(), dist.tolist(), strict=True))
     for r, d in zip(any_rows.tolist(), any_dist.tolist(), strict=True):
         assert d == pytest.approx(by_row[r], abs=1e-9)
+    tree = SpatialIndex(scan_max_points=0).fit(lats, lons, owners)
+    _same_hits((any_rows, any_dist), tree.query_radius(*centre, radius, nearest_first=False))
+
+
+def _same_hits(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> None:
+    """Two unordered radius answers hold the same rows at bit-identical distances."""
+    order_a, order_b = np.argsort(a[0], kind="stable"), np.argsort(b[0], kind="stable")
+    assert a[0][order_a].tolist() == b[0][order_b].tolist()
+    assert a[1][order_a].tolist() == b[1][order_b].tolist()  # exact, not approximate
+
+
+def test_scan_and_tree_agree_on_a_county_of_points_either_side_of_the_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An index of ``scan_max_points`` points scans and one of a point more asks the tree;
+    both answer a county's queries with the same rows and bit-identical distances."""
+    rng = np.random.default_rng(11)
+    n = 600
+    lats, lons = rng.uniform(51.2, 52.2, n), rng.uniform(-1.8, -0.2, n)
+    owners = rng.integers(0, 400, n)  # some services at several locations
+    queries = np.column_stack(
+        [rng.uniform(51.0, 52.4, 200), rng.uniform(-2.0, 0.0, 200), rng.uniform(0, 60, 200)]
+    ).tolist()
+    scans = SpatialIndex(scan_max_points=n).fit(lats, lons, owners)
+    trees = SpatialIndex(scan_max_points=n - 1).fit(lats, lons, owners)
+    calls = []
+    scan = SpatialIndex._scan_radius
+
+    def counted(self: SpatialIndex, point: np.ndarray, r: float) -> tuple[list, list]:
+        calls.append(self is scans)
+        return scan(self, point, r)
+
+    monkeypatch.setattr(SpatialIndex, "_scan_radius", counted)
+    n_hits = 0
+    for lat, lon, radius in queries:
+        got = scans.query_radius(lat, lon, radius, nearest_first=False)
+        _same_hits(got, trees.query_radius(lat, lon, radius, nearest_first=False))
+        n_hits += got[0].size
+    assert calls == [True] * 200  # the larger index never scanned
+    assert n_hits > 10_000  # the queries found plenty, so the comparison is not vacuous
+
+
+def test_scan_max_points_must_be_a_non_negative_int() -> None:
+    """A bad ``scan_max_points`` is refused at fit, naming the parameter."""
+    for bad in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="'scan_max_points'"):
+            SpatialIndex(scan_max_points=bad).fit([52.0], [1.0])

@@ -77,7 +77,9 @@ class EligibilityResult:
         """
         if not self.eligible[row]:
             return []
-        return self._filter._facts_for(int(row), self._age_known, self._sex_known, self._located)
+        return list(
+            self._filter._facts_of(int(row), self._age_known, self._sex_known, self._located)
+        )
 
     @property
     def excluded(self) -> dict[int, str]:
@@ -131,6 +133,13 @@ class EligibilityFilter:
             ", ".join(a.name for a in s.service_areas if a.name and a.geometry is not None)
             for s in services
         ]
+        # what ``check`` tests, derived once: the age limits with a missing one as a bound no
+        # age is beyond (-inf, +inf), and each sex's services
+        self._inactive = ~self.active_
+        self._min_age = np.where(np.isnan(self.min_age_), -np.inf, self.min_age_)
+        self._max_age = np.where(np.isnan(self.max_age_), np.inf, self.max_age_)
+        self._for_sex = {sex: self.sex_ == sex for sex in ("female", "male")}
+        self._facts: dict[tuple[int, bool, bool, bool], tuple[str, ...]] = {}
         return self
 
     def _check_fitted(self) -> None:
@@ -149,10 +158,8 @@ class EligibilityFilter:
         def mark(mask: np.ndarray, name: str) -> None:
             rule[mask & (rule == 0)] = 1 + RULES.index(name)
 
-        mark(~self.active_, "inactive")
+        rule[self._inactive] = 1 + RULES.index("inactive")  # the first rule: nothing marked yet
 
-        has_min = ~np.isnan(self.min_age_)
-        has_max = ~np.isnan(self.max_age_)
         if person.age is not None:
             lo = hi = float(person.age)
         elif person.age_band is not None:
@@ -161,13 +168,12 @@ class EligibilityFilter:
             lo = hi = None
         age_known = lo is not None
         if age_known:
-            too_young = has_min & (hi < np.where(has_min, self.min_age_, 0.0))
-            too_old = has_max & (lo > np.where(has_max, self.max_age_, 0.0))
-            mark(too_young | too_old, "age")
+            # a missing limit is -inf or +inf here, which no age is beyond
+            mark((hi < self._min_age) | (lo > self._max_age), "age")
 
         sex_known = person.sex in ("female", "male")
         if sex_known:
-            mark(self.sex_ == ("male" if person.sex == "female" else "female"), "sex")
+            mark(self._for_sex["male" if person.sex == "female" else "female"], "sex")
 
         declared = self.areas_.declared_
         if location is not None:
@@ -184,6 +190,18 @@ class EligibilityFilter:
             _sex_known=sex_known,
             _located=location is not None,
         )
+
+    def _facts_of(
+        self, row: int, age_known: bool, sex_known: bool, located: bool
+    ) -> tuple[str, ...]:
+        """``_facts_for``, worded once per service and what is known of the person (a
+        service's facts are shown again and again)."""
+        key = (row, age_known, sex_known, located)
+        facts = self._facts.get(key)
+        if facts is None:
+            facts = tuple(self._facts_for(row, age_known, sex_known, located))
+            self._facts[key] = facts
+        return facts
 
     def _facts_for(self, row: int, age_known: bool, sex_known: bool, located: bool) -> list[str]:
         out: list[str] = []

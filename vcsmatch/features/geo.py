@@ -1,12 +1,16 @@
 """Great-circle distances, a spatial index of service locations, and service-area tests.
 
 Candidates within a radius come from a BallTree with the haversine metric (a tree query, not a
-scan of every service); a service with several locations is indexed at each and reported once,
-at its nearest. Service areas are real polygon tests with shapely.
+scan of every service), or, for an index of at most ``SpatialIndex.scan_max_points`` points, a
+vectorised scan of every point with the tree's own formula (faster there than the tree's input
+checks alone, and the same rows and distances to the last bit); a service with several
+locations is indexed at each and reported once, at its nearest. Service areas are real polygon
+tests with shapely.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
@@ -106,10 +110,19 @@ class SpatialIndex:
     ``fit(lats, lons, owners)`` indexes points in degrees; ``owners[i]`` is the service row of
     point ``i`` (default: the point's own position), so several locations of one service
     collapse to the nearest. Points with NaN coordinates are ignored.
+
+    ``scan_max_points``: an unordered radius query (``nearest_first=False``) of an index of at
+    most this many points scans every point instead of asking the tree: at a county's few
+    hundred points scikit-learn's checks of the one query point cost more than the scan. The
+    scan computes the tree's own haversine (the same operations in the same order, sines and
+    cosines from numpy, which match the C library the tree calls, the arcsine from ``math``,
+    which is that library's, as numpy's vectorised one is not) and keeps a point when the
+    tree's leaf test would, so the rows and distances are the tree's. 0 always asks the tree.
     """
 
-    def __init__(self, leaf_size: int = 40) -> None:
+    def __init__(self, leaf_size: int = 40, scan_max_points: int = 2000) -> None:
         self.leaf_size = leaf_size
+        self.scan_max_points = scan_max_points
 
     def fit(
         self, lats: ArrayLike, lons: ArrayLike, owners: ArrayLike | None = None
@@ -132,6 +145,12 @@ class SpatialIndex:
                 f"The 'leaf_size' parameter of SpatialIndex must be a positive int. "
                 f"Got {self.leaf_size!r} instead."
             )
+        scan = self.scan_max_points
+        if isinstance(scan, bool) or not isinstance(scan, int | np.integer) or scan < 0:
+            raise ValueError(
+                f"The 'scan_max_points' parameter of SpatialIndex must be a non-negative int. "
+                f"Got {scan!r} instead."
+            )
         ok = np.isfinite(lat) & np.isfinite(lon)
         self.lats_ = lat[ok]
         self.lons_ = lon[ok]
@@ -142,6 +161,10 @@ class SpatialIndex:
         if self.n_points_:
             coords = np.radians(np.column_stack([self.lats_, self.lons_]))
             self.tree_ = BallTree(coords, leaf_size=self.leaf_size, metric="haversine")
+            # the scan's side of the tree's formula: its points' radians and their cosines
+            self.scan_lat_ = np.ascontiguousarray(coords[:, 0])
+            self.scan_lon_ = np.ascontiguousarray(coords[:, 1])
+            self.scan_cos_ = np.cos(self.scan_lat_)
         else:
             self.tree_ = None
         return self
@@ -176,13 +199,16 @@ class SpatialIndex:
         if self.tree_ is None:
             return np.empty(0, dtype=np.intp), np.empty(0, dtype=float)
         point = self._point(lat, lon)
-        with _checked_point():
-            ind, dist = self.tree_.query_radius(
-                point,
-                r=radius_km / EARTH_RADIUS_KM,
-                return_distance=True,
-                sort_results=nearest_first,
-            )
+        if not nearest_first and self.n_points_ <= self.scan_max_points:
+            ind, dist = self._scan_radius(point, radius_km / EARTH_RADIUS_KM)
+        else:
+            with _checked_point():
+                ind, dist = self.tree_.query_radius(
+                    point,
+                    r=radius_km / EARTH_RADIUS_KM,
+                    return_distance=True,
+                    sort_results=nearest_first,
+                )
         if not nearest_first and self.one_point_each_:
             return self.owners_[ind[0]].astype(np.intp), dist[0] * EARTH_RADIUS_KM
         if not nearest_first:  # distinct owners at their nearest point need the order
@@ -208,6 +234,22 @@ class SpatialIndex:
             if rows.size >= k or ask >= self.n_points_:
                 return rows[:k], km[:k]
             ask = min(ask * 2, self.n_points_)
+
+    def _scan_radius(self, point: np.ndarray, r: float) -> tuple[list, list]:
+        """``BallTree.query_radius``'s unordered answer for one point (radians) within ``r``
+        radians, from a scan of every point: the tree's ``rdist`` (``sin((x1 - y1) / 2)^2 +
+        cos(x1) cos(y1) sin((x2 - y2) / 2)^2``, query point first), kept where it is at most
+        the radius's own (``sin(r / 2)^2``, as a leaf tests it) and turned into a distance by
+        ``2 asin(sqrt(.))``; points in index order."""
+        la, lo = float(point[0, 0]), float(point[0, 1])
+        s0 = np.sin(0.5 * (la - self.scan_lat_))
+        s1 = np.sin(0.5 * (lo - self.scan_lon_))
+        rdist = s0 * s0 + math.cos(la) * self.scan_cos_ * s1 * s1
+        reduced = math.sin(0.5 * r)
+        ind = np.flatnonzero(rdist <= reduced * reduced)
+        asin, sqrt = math.asin, math.sqrt
+        dist = np.array([2 * asin(sqrt(v)) for v in rdist[ind].tolist()], dtype=np.float64)
+        return [ind], [dist]
 
     @staticmethod
     def _point(lat: float, lon: float) -> np.ndarray:

@@ -64,6 +64,8 @@ class CandidateFinder:
         located = np.zeros(n, dtype=bool)
         located[owners] = True
         self.home_anywhere_ = home_free & ~located
+        # what reaches a located home whatever its distance (``_reach``), derived once
+        self._reach_anywhere = self.remote_ | self.home_area_ | self.home_anywhere_
         # travel: in person; visit from a base: home visits with no area but a base location
         self.by_radius_ = modes[:, _IN_PERSON] | home_free
         keep = self.by_radius_[owners] if len(owners) else np.zeros(0, dtype=bool)
@@ -167,7 +169,7 @@ class CandidateFinder:
         """Per service: whether it reaches a home at ``location`` (``rows``: by travel)."""
         if location is None:  # cannot rule out any home visit: the practitioner checks
             return self.remote_ | self.home_visit_
-        reach = self.remote_ | self.home_area_ | self.home_anywhere_
+        reach = self._reach_anywhere.copy()
         reach[rows] = True
         return reach
 

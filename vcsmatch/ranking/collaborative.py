@@ -160,6 +160,13 @@ class GroupStats:
             self.n_gain_.sort_indices()
             self.gain_dev_ = sp.diags(inv) @ self.n_gain_
             self.global_gain_ = self.service_gain_ / max(self.n_people_, 1)
+        # the three deviations side by side, so one person's groups are summed in one pass
+        # (``person_scores``); each column's entries keep their rows' order, so the sums are
+        # the ones ``scores`` and ``rating_lift`` make
+        devs = [self.share_dev_, self.rate_dev_]
+        if self.rating_dev_ is not None:
+            devs.append(self.rating_dev_)
+        self.devs_ = sp.hstack(devs, format="csr")
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The counts as arrays (for a saved model; the scores derive from them)."""
@@ -281,6 +288,24 @@ class GroupStats:
         return pair_group_means(
             member, person_rows, service_rows, self.gain_dev_, self.global_gain_, self.share_base_
         )
+
+    def person_scores(
+        self, groups: Sequence[int], cols: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``scores`` and ``rating_lift`` of one person's ``groups`` at once (the same values):
+        the groups' rows of the three deviations are gathered and summed together."""
+        if not groups:
+            rated = None if self.rating_dev_ is None else np.zeros(len(cols))
+            return self.global_share_[cols], np.zeros(len(cols)), rated
+        g = np.asarray(groups)
+        k = len(g)
+        n = len(self.service_rate_)
+        sums = row_sum(self.devs_, g, self.devs_.shape[1])
+        share = sums[cols] / k
+        share += self.global_share_[cols] * (self.share_base_[g].sum() / k)
+        lift = sums[n + cols] / k
+        rated = None if self.rating_dev_ is None else sums[2 * n + cols] / k
+        return share, lift, rated
 
     def counts(self, group: int, col: int) -> tuple[int, int]:
         """(raters, relevant raters) of one service within one group, for explanations."""

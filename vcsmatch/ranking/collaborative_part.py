@@ -236,8 +236,7 @@ class CollaborativePart(PartBase):
         X = pairs.people.features
         member = pairs.people.member
         if one:
-            share, lift = groups.scores(list(member.indices), s)
-            rated = groups.rating_lift(list(member.indices), s)
+            share, lift, rated = groups.person_scores(list(member.indices), s)
         else:
             share, lift = _pair_group_scores(groups, member, p, s)
             rated = _pair_rating_lift(groups, member, p, s)

@@ -52,12 +52,19 @@ def rerank(
         return order, relevance[order]
     covered = np.zeros(need_match.shape[1])
     free = np.ones(n, dtype=bool)
+    # relevance with -inf at the picks so far: adding a pool's finite coverage leaves a pick
+    # at -inf and every other gain as relevance + coverage
+    base = relevance.copy()
+    gain = np.empty_like(base)
+    new_cover = np.empty(need_match.shape)
     n_off = 0
     for step in range(k):
-        gain = relevance.copy()
         if diverse:  # each of the person's needs newly met is worth ``weight``
-            gain += np.maximum(need_match - covered, 0.0).sum(axis=1) * weight
-        gain[~free] = -np.inf
+            np.subtract(need_match, covered, out=new_cover)
+            np.maximum(new_cover, 0.0, out=new_cover)
+            np.add(base, new_cover.sum(axis=1) * weight, out=gain)
+        else:
+            gain = base.copy()
         if bounded and step < HEAD and n_off >= max_off:
             on_need = free & ~off
             if on_need.any():
@@ -66,7 +73,8 @@ def rerank(
         order[step] = pick
         gains[step] = gain[pick]
         free[pick] = False
-        covered = np.maximum(covered, need_match[pick])
+        base[pick] = -np.inf
+        np.maximum(covered, need_match[pick], out=covered)
         if bounded and off[pick]:
             n_off += 1
     return order, np.minimum.accumulate(gains)

@@ -77,26 +77,34 @@ class _Facts:
 
 
 class _Entries:
-    """A CSR matrix's entries keyed ``row * width + column`` in one ascending array, so the
-    values at a few rows and columns are one binary search, whatever the rows' lengths (a
-    group of raters may have rated thousands of services)."""
+    """Two CSR matrices' entries keyed ``row * width + column`` in one ascending array (the
+    union of both patterns), so the values of both at a few rows and columns are one binary
+    search, whatever the rows' lengths (a group of raters may have rated thousands of
+    services)."""
 
-    def __init__(self, m: sp.csr_matrix) -> None:
+    def __init__(self, a: sp.csr_matrix, b: sp.csr_matrix) -> None:
+        self.width = np.int64(a.shape[1])
+        keys_a, keys_b = self._keys(a), self._keys(b)
+        self.keys = np.union1d(keys_a, keys_b)
+        self.data = np.zeros((len(self.keys), 2))
+        self.data[np.searchsorted(self.keys, keys_a), 0] = a.data
+        self.data[np.searchsorted(self.keys, keys_b), 1] = b.data
+
+    def _keys(self, m: sp.csr_matrix) -> np.ndarray:
         if not m.has_sorted_indices:
             m.sort_indices()
-        self.width = np.int64(m.shape[1])
         owner = np.repeat(np.arange(m.shape[0], dtype=np.int64), np.diff(m.indptr))
-        self.keys = owner * self.width + m.indices
-        self.data = m.data
+        return owner * self.width + m.indices
 
-    def values(self, rows: Sequence[int], cols: np.ndarray) -> np.ndarray:
-        """``m[rows][:, cols]`` as a dense float array."""
+    def values(self, rows: Sequence[int], cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``a[rows][:, cols]`` and ``b[rows][:, cols]`` as dense float arrays."""
         wanted = (np.asarray(rows, dtype=np.int64)[:, None] * self.width + cols).ravel()
-        out = np.zeros(len(wanted))
+        out = np.zeros((len(wanted), 2))
         if len(self.keys) and len(wanted):
             pos, found = find_keys(self.keys, wanted)
             out[found] = self.data[pos[found]]
-        return out.reshape(len(rows), len(cols))
+        shape = (len(rows), len(cols))
+        return out[:, 0].reshape(shape), out[:, 1].reshape(shape)
 
 
 @dataclass
@@ -116,9 +124,7 @@ class Explainer:
         default_factory=dict, init=False, repr=False, compare=False
     )
     _who: dict[int, str] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _counts: tuple[_Entries, _Entries] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
+    _counts: _Entries | None = field(default=None, init=False, repr=False, compare=False)
 
     def suggestions(
         self,
@@ -132,26 +138,33 @@ class Explainer:
         weight."""
         facts = self._facts(shown.rows, person_vector, person_groups)
         kinds = [self.reason_kinds[name] for name in feature_names]
-        rows = shown.rows.tolist()
+        parts = tuple(dict.fromkeys(kinds))  # each part once, in the order its features come
+        has_other = "other" in parts
         features = shown.features.tolist()
         distances = shown.distance_km.tolist()
         relevance = shown.relevance.tolist()
+        ids = self.service_ids[shown.rows].tolist()
         out = []
-        for r, (row, contributions, score) in enumerate(
-            zip(rows, shown.contributions.tolist(), shown.scores.tolist(), strict=True)
+        for r, (contributions, score) in enumerate(
+            zip(shown.contributions.tolist(), shown.scores.tolist(), strict=True)
         ):
-            by_part: dict[str, float] = {}
+            # each part's contributions summed in feature order, from 0.0 (as they come)
+            by_part: dict[str, float] = dict.fromkeys(parts, 0.0)
+            for kind, c in zip(kinds, contributions, strict=True):
+                by_part[kind] += c
             others: list[str] = []  # features of kind "other" that pushed the score up
-            for name, kind, c in zip(feature_names, kinds, contributions, strict=True):
-                by_part[kind] = by_part.get(kind, 0.0) + c
-                if kind == "other" and c > 0:
-                    others.append(name)
+            if has_other:
+                others = [
+                    name
+                    for name, kind, c in zip(feature_names, kinds, contributions, strict=True)
+                    if kind == "other" and c > 0
+                ]
             reasons = self._reasons(by_part, r, distances[r], facts, others)
             components = dict(zip(feature_names, features[r], strict=True))
             components["relevance"] = relevance[r]
             out.append(
                 Suggestion(
-                    service_id=str(self.service_ids[row]),
+                    service_id=str(ids[r]),
                     score=score,
                     rank=r + 1,
                     distance_km=None if math.isnan(distances[r]) else distances[r],
@@ -201,14 +214,14 @@ class Explainer:
     def _facts(self, rows: np.ndarray, pv: PersonVector, person_groups: Sequence[int]) -> _Facts:
         need_cols = np.flatnonzero(pv.needs)
         need_codes = list(self.content.need_col_)
-        met_w = self.content.need_matrix_[rows][:, need_cols].tolist()
+        met_w = self.content.need_matrix_[rows[:, None], need_cols].tolist()
         met = [
             [(need_codes[j], w) for j, w in zip(need_cols.tolist(), ws, strict=True) if w > 0]
             for ws in met_w
         ]
         strength_cols = np.flatnonzero(pv.strengths)
         strength_codes = list(self.content.strength_col_)
-        liked_w = (self.content.activity_matrix_[rows][:, strength_cols] > 0).tolist()
+        liked_w = (self.content.activity_matrix_[rows[:, None], strength_cols] > 0).tolist()
         matched = [
             [strength_codes[j] for j, ok in zip(strength_cols.tolist(), oks, strict=True) if ok]
             for oks in liked_w
@@ -220,7 +233,7 @@ class Explainer:
         ]
         evidence: list[tuple[str, int] | None] = [None] * len(rows)
         if self.needs is not None and len(need_cols):
-            scores = self.needs.score_[rows][:, need_cols]
+            scores = self.needs.score_[rows[:, None], need_cols]
             best = np.argmax(scores, axis=1)
             top = scores[np.arange(len(rows)), best]
             n = self.needs.n_ratings_[rows, need_cols[best]]
@@ -363,9 +376,8 @@ class Explainer:
         if not len(person_groups):
             return [None] * len(rows)
         if self._counts is None:
-            self._counts = (_Entries(self.groups.n_rated_), _Entries(self.groups.n_liked_))
-        rated = self._counts[0].values(person_groups, rows).astype(int)
-        liked = self._counts[1].values(person_groups, rows).astype(int)
+            self._counts = _Entries(self.groups.n_rated_, self.groups.n_liked_)
+        rated, liked = (v.astype(int) for v in self._counts.values(person_groups, rows))
         keys = [self.group_keys[g] for g in person_groups]
         specific = np.array(
             [2 if k.startswith("band-need") else 1 if k.startswith("need") else 0 for k in keys]

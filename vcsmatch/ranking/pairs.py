@@ -11,7 +11,7 @@ phone or online).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,14 @@ class ServicePoints:
     lon: np.ndarray
     indptr: np.ndarray  # points of service row s: indptr[s]:indptr[s + 1]
 
+    #: no service has more than one point (the usual catalogue): a pair's nearest point is
+    #: its only one
+    one_each: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        one = len(self.indptr) < 2 or int(np.diff(self.indptr).max()) <= 1
+        object.__setattr__(self, "one_each", one)  # derived once (the class is frozen)
+
     @classmethod
     def of(cls, catalogue: Catalogue) -> ServicePoints:
         lats, lons, owners = located_service_points(catalogue)
@@ -73,6 +81,10 @@ class ServicePoints:
         count = self.indptr[rows + 1] - start
         idx = np.flatnonzero((count > 0) & np.isfinite(lat) & np.isfinite(lon))
         if not len(idx):
+            return out
+        if self.one_each:  # a point per service: the pairs' own points, nothing to reduce
+            d = haversine_km(lat[idx], lon[idx], self.lat[start[idx]], self.lon[start[idx]])
+            out[idx] = d
             return out
         c = count[idx]
         first = np.cumsum(c) - c

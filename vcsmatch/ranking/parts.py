@@ -95,13 +95,11 @@ def pair_features(
     out = np.full((len(pairs), len(names)), np.nan, order="F")
     rated_only: set[str] = set()
     for part in evidence.parts.values():
-        own = part.feature_names
-        if not any(f in col for f in own):
+        wanted = [(j, col[f]) for j, f in enumerate(part.feature_names) if f in col]
+        if not wanted:
             continue
         values = part.features(pairs, evidence, services)
-        for j, f in enumerate(own):
-            if f in col:
-                out[:, col[f]] = values[:, j]
+        out[:, [to for _, to in wanted]] = values[:, [j for j, _ in wanted]]
         rated_only |= part.evidence_features
     unrated = np.flatnonzero(evidence.priors.n_ratings[pairs.service_rows] == 0)
     if len(unrated):

@@ -810,7 +810,8 @@ class Recommender(Ranker):
         rows = cands.rows
         if len(rows) == 0:
             return []
-        pv, blend, feats = self._scored(person, location, radius, rows)
+        groups = self._person_group_rows(person)
+        pv, blend, feats = self._scored(person, location, radius, rows, groups)
         relevance = blend.predict(feats)
         pool_n = min(len(rows), max(5 * top_k, 50))
         if pool_n < len(rows):
@@ -820,7 +821,7 @@ class Recommender(Ranker):
         pool = pool[np.lexsort((rows[pool], -relevance[pool]))]  # best first, ties by row
         need_cols = np.flatnonzero(pv.needs)
         weight = float(self.diversity_weight) if self.use_diversity else 0.0
-        need_match = self.content_.need_matrix_[rows[pool]][:, need_cols].astype(np.float64)
+        need_match = self.content_.need_matrix_[rows[pool][:, None], need_cols].astype(np.float64)
         off_need = max_off = None
         if len(need_cols) and self.max_off_need_share < 1:
             off_need = ~(need_match > 0).any(axis=1)
@@ -836,20 +837,21 @@ class Recommender(Ranker):
                 exploration, rng, pv, rows, picked, gains, relevance, n_explore
             )
         shown = rows[picked]
+        shown_feats = feats[picked]
         facts = cands.eligibility.facts
         out = self.explainer_.suggestions(
             Shown(
                 rows=shown,
                 scores=gains,
                 distance_km=cands.distance_km[picked],
-                features=feats[picked],
-                contributions=blend.contributions(feats[picked]),
+                features=shown_feats,
+                contributions=blend.contributions(shown_feats),
                 relevance=relevance[picked],
                 eligibility=[tuple(facts(row)) for row in shown.tolist()],
             ),
             feature_names=blend.feature_names_,
             person_vector=pv,
-            person_groups=self._person_group_rows(person),
+            person_groups=groups,
         )
         if drawn_p is not None:
             out = [
@@ -914,7 +916,8 @@ class Recommender(Ranker):
         cands = self.candidates_.find(person, location, radius, self.max_nearby)
         if len(cands.rows) == 0:
             return out
-        _, blend, feats = self._scored(person, location, radius, cands.rows)
+        groups = self._person_group_rows(person)
+        _, blend, feats = self._scored(person, location, radius, cands.rows, groups)
         return scores_by_id(service_ids, self.catalogue_.index(), cands.rows, blend.predict(feats))
 
     def _person_x(self, person: Person) -> np.ndarray:
@@ -940,9 +943,10 @@ class Recommender(Ranker):
         location: tuple[float, float] | None,
         radius: float,
         rows: np.ndarray,
+        groups: list[int] | None = None,
     ) -> tuple[PersonVector, Blend, np.ndarray]:
         """The person's content vector, the blend that scores them and its features of the
-        candidate ``rows`` (missing values imputed).
+        candidate ``rows`` (missing values imputed; ``groups`` as ``_candidate_features``).
 
         A person known only by their groups (no needs, strengths, location or delivery
         preference: every part's score of them is one fixed order per group) is scored by
@@ -954,12 +958,13 @@ class Recommender(Ranker):
         pv = self.content_.person_vector(person, radius)
         cold = self.cold_blend_
         if cold is not None and self._known_by_groups_only(person, location):
-            groups = self._person_group_rows(person)
+            if groups is None:
+                groups = self._person_group_rows(person)
             x = self._bound.groups.gain_scores(groups, rows)
             column = np.full(len(rows), np.nan) if x is None else np.asarray(x, dtype=float)
             column[self._bound.priors.n_ratings[rows] == 0] = np.nan
             return pv, cold, cold.impute(column[:, None])
-        return self._candidate_features(person, location, radius, rows)
+        return self._candidate_features(person, location, radius, rows, groups)
 
     @staticmethod
     def _known_by_groups_only(person: Person, location: tuple[float, float] | None) -> bool:
@@ -979,12 +984,14 @@ class Recommender(Ranker):
         location: tuple[float, float] | None,
         radius: float,
         rows: np.ndarray,
+        groups: list[int] | None = None,
     ) -> tuple[PersonVector, Blend, np.ndarray]:
         """The person's content vector, the full blend, and its features of them against the
         candidate ``rows`` (``parts.pair_features``, as training builds them; missing values
-        imputed)."""
+        imputed). ``groups``: their ``_person_group_rows``, when the caller has them already."""
         pv = self.content_.person_vector(person, radius)
-        groups = self._person_group_rows(person)
+        if groups is None:
+            groups = self._person_group_rows(person)
         member = sp.csr_matrix(
             (
                 np.ones(len(groups)),
