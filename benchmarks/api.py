@@ -210,6 +210,33 @@ def prepare_side(
     side.env = server_env(data_dir, db_url, PYTHONPATH=os.pathsep.join(path))
 
 
+def train_side(side: Side, where: Path, catalogue: object, ratings: object) -> Path:
+    """A model of ``side``'s own code, fitted on the same world: a baseline may not read this
+    checkout's model format (a newer version), and each server should serve its own model."""
+    where.mkdir(parents=True)
+    pickled = where / "world.pickle"
+    pickled.write_bytes(pickle.dumps((catalogue, ratings)))
+    code = (
+        "import pickle, sys\n"
+        "from pathlib import Path\n"
+        "from vcsmatch.ranking.recommender import Recommender\n"
+        "catalogue, ratings = pickle.loads(Path(sys.argv[1]).read_bytes())\n"
+        "Recommender(show_progress=False).fit(catalogue, ratings).save(Path(sys.argv[2]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(side.root)}
+    done = subprocess.run(
+        [PYTHON, "-c", code, str(pickled), str(where / "model")],
+        env=env,
+        cwd=side.root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"training the {side.name} model failed:\n{done.stderr[-3000:]}")
+    return where / "model"
+
+
 def hide_modules(directory: Path, modules: list[str]) -> Path:
     """Stand-in packages that raise ImportError, so a baseline server runs as it would without
     a dependency this checkout added (uvicorn falls back to asyncio's loop without uvloop)."""
@@ -262,6 +289,9 @@ def main() -> None:
 
         model_dir = Recommender(show_progress=False).fit(catalogue, ratings).save(tmp / "model")
         ranking = in_process_ranking_ms(model_dir, people)
+        models = {side.name: model_dir for side in sides}
+        if args.baseline:  # the baseline serves a model of its own code's format
+            models["before"] = train_side(sides[0], tmp / "model-before", catalogue, ratings)
         console.print(
             f"in-process ranking (Recommender.recommend, 700 services): p50 "
             f"{ranking['p50']:.2f} ms, p99 {ranking['p99']:.2f} ms"
@@ -285,7 +315,7 @@ def main() -> None:
             stores.append(store)
             for side in sides:
                 where = tmp / f"{store}-{side.name}"
-                prepare_side(side, where, urls[side.name], catalogue, model_dir)
+                prepare_side(side, where, urls[side.name], catalogue, models[side.name])
             for n_workers in args.workers:
                 console.print(f"[bold]{store}, {n_workers} worker(s)[/bold]")
                 with contextlib.ExitStack() as servers:
