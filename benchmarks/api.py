@@ -194,18 +194,8 @@ def prepare_side(
         "keys = prepare_store(data_dir, url, catalogue, model_dir=model_dir)\n"
         "print(keys['practitioner'])\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(side.root), str(BENCHMARKS)])}
-    done = subprocess.run(
-        [PYTHON, "-c", code, str(pickled), str(data_dir), db_url, str(model_dir)],
-        env=env,
-        cwd=side.root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"preparing the {side.name} store failed:\n{done.stderr[-3000:]}")
-    side.auth = {"Authorization": f"Bearer {done.stdout.split()[-1]}"}
+    out = run_as_side(side, "preparing the store", code, [pickled, data_dir, db_url, model_dir])
+    side.auth = {"Authorization": f"Bearer {out.split()[-1]}"}
     path = [str(side.root)] if side.hidden is None else [str(side.hidden), str(side.root)]
     side.env = server_env(data_dir, db_url, PYTHONPATH=os.pathsep.join(path))
 
@@ -223,9 +213,15 @@ def train_side(side: Side, where: Path, catalogue: object, ratings: object) -> P
         "catalogue, ratings = pickle.loads(Path(sys.argv[1]).read_bytes())\n"
         "Recommender(show_progress=False).fit(catalogue, ratings).save(Path(sys.argv[2]))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(side.root)}
+    run_as_side(side, "training the model", code, [pickled, where / "model"])
+    return where / "model"
+
+
+def run_as_side(side: Side, what: str, code: str, args: list[object]) -> str:
+    """Run ``code`` with ``side``'s own code on the path (and ``_common``); its stdout."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(side.root), str(BENCHMARKS)])}
     done = subprocess.run(
-        [PYTHON, "-c", code, str(pickled), str(where / "model")],
+        [PYTHON, "-c", code, *map(str, args)],
         env=env,
         cwd=side.root,
         capture_output=True,
@@ -233,8 +229,8 @@ def train_side(side: Side, where: Path, catalogue: object, ratings: object) -> P
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"training the {side.name} model failed:\n{done.stderr[-3000:]}")
-    return where / "model"
+        raise SystemExit(f"{what} of the {side.name} side failed:\n{done.stderr[-3000:]}")
+    return done.stdout
 
 
 def hide_modules(directory: Path, modules: list[str]) -> Path:
