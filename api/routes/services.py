@@ -208,8 +208,10 @@ async def search_services(
         return Response(_page_json(found, serving.catalogue_version), media_type="application/json")
 
     # CONFIRMS_KEY. A search is CPU work on the catalogue's index: on the event loop while it
-    # is cheap (``api.loop_budget``) and the key's check needs no wait; in a thread otherwise.
-    if state.search_budget.fits() and recalled_key_holds(request, state):
+    # is cheap (``api.loop_budget``) and the key's check needs no wait; in a thread otherwise,
+    # and always with the online geocoder on (a place given as an address is looked up there).
+    on_loop = not state.settings.geocoder_enabled and state.search_budget.fits()
+    if on_loop and recalled_key_holds(request, state):
         return state.search_budget.timed(work)
 
     def checked() -> Response:

@@ -1,4 +1,5 @@
-"""A recommendation whose log must wait for the store waits off the event loop.
+"""A recommendation whose log must wait for the store waits off the event loop, and so does
+anything that may send an address to the online geocoder.
 
 An ordinary recommendation is ranked, and logged when the store can take it at once, on the
 event loop (``api.loop_budget``). Here another connection holds the lock the log needs (SQLite's
@@ -9,12 +10,14 @@ then answer with a request id that a rating can cite.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+import pytest
 from api_helpers import Seed
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -81,3 +84,37 @@ def test_a_recommendation_waiting_for_the_store_leaves_the_worker_answering(
     response = answered["response"]
     assert response.status_code == 200, response.text  # type: ignore[attr-defined]
     assert logged(shared_seed, response.json()["request_id"])  # type: ignore[attr-defined]
+
+
+def on_the_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def test_an_address_goes_to_the_online_geocoder_from_a_worker_thread(
+    fresh_seed: Seed, start_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A place given as an address (a search's ``postcode``, a person's) is looked up by a
+    network call that may take seconds: never from the event loop, where every request of the
+    worker would wait for it."""
+    import vcsmatch.features.location as location
+
+    calls: list[bool] = []
+
+    def geocode(text: str, **kwargs: object) -> tuple[float, float]:
+        calls.append(on_the_event_loop())
+        return 52.63, 1.30  # Norwich, inside the synthetic catalogue's area
+
+    monkeypatch.setattr(location, "geocode_address", geocode)
+    client = start_app(fresh_seed.settings.model_copy(update={"geocoder_enabled": True}))
+    headers = fresh_seed.auth("practitioner")
+    for _ in range(2):  # checked against the store, then recalled from memory
+        found = client.get("/v1/services", params={"postcode": "Town Hall"}, headers=headers)
+        assert found.status_code == 200, found.text
+        body = {"postcode": "Town Hall", "age": 80, "needs": []}
+        answered = client.post("/v1/recommendations", json=body, headers=headers)
+        assert answered.status_code == 200, answered.text
+    assert calls == [False] * 4
