@@ -20,7 +20,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,16 +153,12 @@ class Driver:
 
         ``wait=False``: ``WouldWait`` rather than wait (``transaction``'s rule): SQLite only,
         read with no busy timeout (a reader of a WAL database waits only in rare recoveries)."""
-        if not wait and not (self.sqlite and self._idle_connection()):
-            raise WouldWait
+        self._refuse_to_wait(wait)
         with self._checkout() as (fairy, cursor):
-            if self.sqlite and not wait:
-                with self._no_busy_timeout(cursor):
+            if self.sqlite:
+                with nullcontext() if wait else self._no_busy_timeout(cursor):
                     cursor.execute(self._generation_sql)
                     return int(cursor.fetchone()[0])
-            if self.sqlite:
-                cursor.execute(self._generation_sql)
-                return int(cursor.fetchone()[0])
             raw = fairy.dbapi_connection
             raw.autocommit = True
             try:
@@ -184,18 +180,15 @@ class Driver:
         commit skips SQLite's automatic checkpoint (tens of milliseconds of writing back and
         syncing, every few dozen commits), which ``checkpoint_due`` asks the caller to run
         where waiting is harmless."""
-        if not wait and not (self.sqlite and self._idle_connection()):
-            raise WouldWait
+        self._refuse_to_wait(wait)
         with self._checkout() as (fairy, cursor):
             if self.sqlite:
                 level = "NORMAL" if log else "FULL"
                 if fairy.info.get(SYNCHRONOUS_INFO, "FULL") != level:
                     cursor.execute(f"PRAGMA synchronous = {level}")
                     fairy.info[SYNCHRONOUS_INFO] = level
-                if wait:
+                with nullcontext() if wait else self._no_busy_timeout(cursor):
                     cursor.execute("BEGIN IMMEDIATE")
-                else:
-                    self._begin_at_once(cursor)
             elif log:
                 cursor.execute("SET LOCAL synchronous_commit = off")
             try:
@@ -203,7 +196,7 @@ class Driver:
             except BaseException:
                 fairy.rollback()
                 raise
-            if wait or not self.sqlite:
+            if wait:  # (``wait=False`` is SQLite only)
                 fairy.commit()
                 return
             cursor.execute("PRAGMA wal_autocheckpoint = 0")
@@ -239,11 +232,11 @@ class Driver:
         size, out = getattr(pool, "size", None), getattr(pool, "checkedout", None)
         return size is None or out is None or out() < size()
 
-    def _begin_at_once(self, cursor: Any) -> None:  # noqa: ANN401 - a DBAPI cursor
-        """SQLite's ``BEGIN IMMEDIATE`` with no busy timeout: ``WouldWait`` if another
-        connection holds the write lock."""
-        with self._no_busy_timeout(cursor):
-            cursor.execute("BEGIN IMMEDIATE")
+    def _refuse_to_wait(self, wait: bool) -> None:
+        """``WouldWait`` up front for ``wait=False`` where a wait cannot be ruled out: a store
+        that is not SQLite, or a pool with no idle connection."""
+        if not wait and not (self.sqlite and self._idle_connection()):
+            raise WouldWait
 
     @contextmanager
     def _no_busy_timeout(self, cursor: Any) -> Iterator[None]:  # noqa: ANN401 - a DBAPI cursor
