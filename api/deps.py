@@ -23,6 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from api.direct_route import FALLBACK, direct_form
 from api.middleware import KEY_UNCONFIRMED, bearer_token
 from api.problems import ProblemException, field_problem
 from api.state import AppState, Serving
@@ -118,6 +119,11 @@ async def get_current_key(
         record = await anyio.to_thread.run_sync(check_key, state, credentials.credentials)
     if record is None:
         raise unauthorized("The API key is unknown or has been revoked.")
+    return charged(request, state, record)
+
+
+def charged(request: Request, state: AppState, record: ApiKeyRecord) -> ApiKeyRecord:
+    """``record``, once one token of its rate limit is charged (429 when none is left)."""
     request.state.key_id = record.id
     wait = state.rate_limiter.acquire(record.id)
     if wait > 0:
@@ -184,7 +190,7 @@ def require_role(*roles: str) -> Callable[..., ApiKeyRecord]:
     if not roles or unknown:
         raise ValueError(f"require_role needs roles from {ROLES}; got {sorted(unknown)}")
 
-    async def check_role(key: CurrentKey) -> ApiKeyRecord:
+    def admitted(key: ApiKeyRecord) -> ApiKeyRecord:
         if key.role not in roles:
             raise ProblemException(
                 403,
@@ -193,6 +199,18 @@ def require_role(*roles: str) -> Callable[..., ApiKeyRecord]:
                 type_="forbidden",
             )
         return key
+
+    async def direct(request: Request) -> ApiKeyRecord:
+        # The key KeyGateMiddleware checked (or recalled) for this request; without one,
+        # FastAPI's path (get_current_key) reads the credentials and answers.
+        record: ApiKeyRecord | None = getattr(request.state, "api_key", None)
+        if record is None:
+            return FALLBACK
+        return admitted(charged(request, request.app.state.vcsmatch, record))
+
+    @direct_form(direct)
+    async def check_role(key: CurrentKey) -> ApiKeyRecord:
+        return admitted(key)
 
     check_role.roles = roles  # type: ignore[attr-defined]
     return check_role

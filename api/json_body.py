@@ -6,7 +6,8 @@ walk the heap after them): 0.7 s during which no other request on that worker wa
 (issue 17, finding 1). ``ThreadValidatedRoute`` validates any JSON body larger than
 ``OFF_LOOP_BYTES`` in a worker thread first, the way FastAPI would; an invalid one is refused
 from there with at most ``MAX_REPORTED_ERRORS`` errors, read from pydantic's own JSON rendering
-of them (one string, not one object per error). A valid body then goes to FastAPI as before.
+of them (one string, not one object per error). A valid body then goes to FastAPI as before,
+or, for a route ``api.direct_route`` can plan, straight to its endpoint.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 
+from api.direct_route import direct_call, is_json_media
 from api.problems import MAX_REPORTED_ERRORS, validation_errors
 
 #: Smaller bodies are validated on the event loop as usual: a body this size holds at most a
@@ -54,12 +56,15 @@ class ThreadValidatedRoute(APIRoute):
         adapter: TypeAdapter[Any] = TypeAdapter(
             Annotated[field.field_info.annotation, field.field_info]
         )
+        direct = direct_call(self)
 
         async def validated_first(request: Request) -> Response:
             if _is_json(request.headers.get("content-type")):
                 body = await request.body()  # already read by BodyLimitMiddleware
                 if len(body) > OFF_LOOP_BYTES:
                     await anyio.to_thread.run_sync(check_body, adapter, body)
+                elif direct is not None and (response := await direct(request)) is not None:
+                    return response
             return await handler(request)
 
         return validated_first
@@ -100,12 +105,8 @@ def first_errors(exc: ValidationError) -> tuple[list[dict[str, Any]], int]:
 
 
 def _is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return True  # FastAPI parses a body without a content type as JSON
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+    # Checked without a content type too: a lenient route parses such a body as JSON.
+    return not content_type or is_json_media(content_type)
 
 
 def _is_form(field: Any) -> bool:

@@ -51,6 +51,7 @@ from api.routes import (
 )
 from api.state import AppState
 from vcsmatch import __version__
+from vcsmatch.affinity import pin_this_worker
 from vcsmatch.learner.process import LearnerProcess
 from vcsmatch.settings import Settings, get_settings
 from vcsmatch.store import audit
@@ -144,6 +145,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(web.router)
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app as each ``vcsmatch serve`` worker runs it: the worker keeps to a CPU of its own
+    (``vcsmatch.affinity``, unless ``Settings.worker_cpu_affinity`` is ``off``), then
+    ``create_app()``. Not done in ``create_app``: an app built in a test or a notebook must
+    not pin the process that built it."""
+    settings = get_settings()
+    if settings.worker_cpu_affinity == "auto":
+        pin_this_worker()
+    return create_app(settings)
 
 
 def _key_verifier(holder: dict[str, AppState]) -> Callable[[str], Any]:

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     #: The HTTP/1.1 parser ``vcsmatch serve`` runs: ``auto`` is httptools (C) when installed,
     #: else h11 (pure Python); both with the same header limits (``vcsmatch.cli.http_limits``).
     http_parser: Literal["auto", "httptools", "h11"] = "auto"
+    #: ``auto``: each ``vcsmatch serve`` worker keeps to a CPU of its own while the machine has
+    #: one to spare (``vcsmatch.affinity``); ``off``: the kernel moves workers freely.
+    worker_cpu_affinity: Literal["auto", "off"] = "auto"
     #: Radius for in-person candidates when the person gives no travel preference.
     default_radius_km: float = Field(default=15.0, gt=0)
     #: Online geocoding of addresses that are not postcodes (geopy); off by default.

@@ -1,6 +1,7 @@
 """`vcsmatch serve`: run the API (and its web page) with uvicorn.
 
-uvicorn builds the app in each worker from ``api.main:create_app`` (``factory=True``). Its
+uvicorn builds the app in each worker from ``api.main:serve_app`` (``factory=True``), which
+keeps the worker to a CPU of its own first (``vcsmatch.affinity``). Its
 access log is switched off: it would record URLs and query strings; the API keeps an audit log
 (route template, status, latency, key id) instead.
 """
@@ -92,7 +93,7 @@ def serve(
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(
-            "api.main:create_app",
+            "api.main:serve_app",
             factory=True,
             host=host,
             port=port,

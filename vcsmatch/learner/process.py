@@ -18,6 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from vcsmatch.affinity import unpinned
 from vcsmatch.learner.loop import due
 from vcsmatch.settings import Settings
 
@@ -84,3 +85,4 @@ class LearnerProcess:
 
 def _lower_priority() -> None:
     os.nice(NICENESS)
+    unpinned()  # the CPUs the worker had before it kept to one (vcsmatch.affinity)
