@@ -2,11 +2,13 @@
 
 SQLAlchemy's engine events see only statements sent through its ``Connection``; the answer
 path's log writes and key-generation reads run on the pool's DBAPI connection
-(``vcsmatch.store.driver``). So statements are caught on the DBAPI connection itself, from the
-pool's ``checkout`` to its ``checkin``: SQLite's trace callback (every statement SQLite runs,
-``BEGIN`` and ``COMMIT`` included), and on PostgreSQL a recording cursor class (every
-statement sent through a cursor; psycopg's own ``BEGIN``/``COMMIT`` are not cursor
-statements, so ``commit()`` calls are recorded as ``COMMIT``).
+(``vcsmatch.store.driver``), and its no-wait statements on connections it took out of the pool
+for good. So statements are caught on the DBAPI connection itself, from the pool's
+``checkout`` to its ``checkin`` (the driver's own connections: for the whole block):
+SQLite's trace callback (every statement SQLite runs, ``BEGIN`` and ``COMMIT`` included), and
+on PostgreSQL a recording cursor class (every statement sent through a cursor; psycopg's own
+``BEGIN``/``COMMIT`` are not cursor statements, so ``commit()`` calls are recorded as
+``COMMIT``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, event
+
+from vcsmatch.store.driver import driver
 
 
 @dataclass
@@ -83,11 +87,20 @@ def checkouts(engine: Engine) -> Iterator[list[Checkout]]:
                 dbapi_conn.cursor_factory = restore.pop(id(dbapi_conn))
                 del dbapi_conn.commit  # the instance attribute set at checkout: the class's again
 
+    # The driver's no-wait statements run on connections of its own, out of the pool: each
+    # is traced for the whole block, as one "checkout" (SQLite only has them).
+    own = driver(engine).own_connections() if engine.dialect.name == "sqlite" else []
+    for dbapi_conn in own:
+        current = Checkout()
+        done.append(current)
+        dbapi_conn.set_trace_callback(current.statements.append)
     event.listen(engine, "checkout", checkout)
     event.listen(engine, "checkin", checkin)
     try:
         yield done
     finally:
         event.remove(engine, "checkout", checkout)
+        for dbapi_conn in own:
+            dbapi_conn.set_trace_callback(None)
         if not traced:  # else it stays, to restore those connections when they come back
             event.remove(engine, "checkin", checkin)

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 import numpy as np
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -114,13 +116,19 @@ def travel_radius_km(serving: Serving, person: Person | MinimisedPerson) -> floa
 
 
 def area_warnings(
-    serving: Serving, location: tuple[float, float] | None, radius_km: float
+    serving: Serving,
+    location: tuple[float, float] | None,
+    radius_km: float,
+    suggestions: Sequence[Suggestion] = (),
 ) -> list[dict[str, str]]:
     """An ``outside_catalogue_area`` warning when no located service of the catalogue is within
     ``radius_km`` of ``location`` (a valid postcode far from the directory's area would
-    otherwise get remote, off-need suggestions without a word; issue 17, finding 10)."""
+    otherwise get remote, off-need suggestions without a word; issue 17, finding 10).
+    A suggestion within the radius settles it without measuring to every service."""
     lats, lons = serving.service_points
     if location is None or len(lats) == 0:
+        return []
+    if any(s.distance_km is not None and s.distance_km <= radius_km for s in suggestions):
         return []
     nearest = float(np.min(haversine_km(location[0], location[1], lats, lons)))
     if nearest <= radius_km:
@@ -193,7 +201,7 @@ async def post_recommendation(
         # there too unless the store would make it wait (then in a thread). PostgreSQL's log
         # needs a thread anyway, so there the whole answer takes that one hop, as before.
         ready = state.ranking_budget.timed(lambda: answer(body, serving, settings, request))
-        payload = ready.response.model_dump_json()
+        payload = ready.json()
         if log_without_waiting(ready, key, state, request, generation):
             return Response(payload, media_type="application/json", background=upkeep(store))
 
@@ -213,9 +221,7 @@ async def post_recommendation(
         rank = partial(answer, body, serving, settings, request)
         ready = state.ranking_budget.timed(rank) if ordinary else rank()
         log_in_own_session(ready, key, state, request, generation)
-        # Serialised here, once: returned as a model, FastAPI would validate it again as the
-        # response model before dumping it.
-        return ready.response.model_dump_json()
+        return ready.json()
 
     # In a worker thread, as a plain ``def`` route would be, but at most RANKING_THREADS at once.
     payload = await anyio.to_thread.run_sync(work, limiter=state.ranking_limiter)
@@ -226,11 +232,25 @@ async def post_recommendation(
 class Answer:
     """A recommendation ready to send, and what its log entry needs (``log_answer``)."""
 
-    response: RecommendationResponse
+    #: ``RecommendationResponse``'s fields, in its order, as plain values.
+    body: dict[str, Any]
     person: Person
     location: tuple[float, float] | None
     suggestions: list[Suggestion]
     model_version: str | None
+
+    @property
+    def request_id(self) -> str:
+        return str(self.body["request_id"])
+
+    def json(self) -> bytes:
+        """The answer as ``RecommendationResponse.model_dump_json`` writes it, serialised once
+        without validating again what ``answer`` built from validated parts (returned as a
+        model, FastAPI would validate it again as the response model before dumping it)."""
+        return to_json(self.body)
+
+    def response(self) -> RecommendationResponse:
+        return RecommendationResponse.model_validate(self.body)
 
 
 def answer(
@@ -277,19 +297,18 @@ def answer(
     for s in suggestions:
         service = catalogue.services[index[s.service_id]]
         out.append(_public(s, service.name, service.organisation))
-    # One validation of the whole answer (in pydantic-core) instead of one model per
-    # suggestion and per reason.
-    response = RecommendationResponse.model_validate(
-        {
-            "request_id": uuid.uuid4().hex,
-            "model_version": serving.model_version or "unknown",
-            "catalogue_version": serving.catalogue_version,
-            "generated_at": dt.datetime.now(dt.UTC),
-            "warnings": area_warnings(serving, location, travel_radius_km(serving, person)),
-            "suggestions": out,
-        }
-    )
-    return Answer(response, person, location, list(suggestions), serving.model_version)
+    body = {
+        "request_id": uuid.uuid4().hex,
+        "model_version": serving.model_version or "unknown",
+        "catalogue_version": serving.catalogue_version,
+        "generated_at": dt.datetime.now(dt.UTC),
+        "decision_support": DECISION_SUPPORT,
+        "warnings": area_warnings(
+            serving, location, travel_radius_km(serving, person), suggestions
+        ),
+        "suggestions": out,
+    }
+    return Answer(body, person, location, list(suggestions), serving.model_version)
 
 
 def log_answer(
@@ -312,7 +331,7 @@ def log_answer(
     audited = AUDIT_STARTED in request.scope.get("state", {})
     recommendation_log.record_request(
         session,
-        ready.response.request_id,
+        ready.request_id,
         MinimisedPerson.from_person(person, ready.location),
         ready.model_version,
         [s.service_id for s in suggestions],
@@ -394,4 +413,4 @@ def recommend(
     """The recommendation, logged: the route's work in one call, which the web page uses."""
     ready = answer(body, serving, settings, request)
     log_answer(ready, key, session, settings, request)
-    return ready.response
+    return ready.response()

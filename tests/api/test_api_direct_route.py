@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.direct_route import DirectCall, direct_call
 from api.routes import ratings, recommendations
+from api.routes.recommendations import RecommendationResponse
 
 
 @contextmanager
@@ -82,6 +83,9 @@ def test_the_direct_path_answers_what_fastapis_path_answers(
     assert direct.headers["content-type"] == solved_answer.headers["content-type"]
     assert comparable(direct.json()) == comparable(solved_answer.json())
     assert len(direct.json()["suggestions"]) == 7
+    # Serialised once, without the response model: byte for byte what the model would write.
+    model = RecommendationResponse.model_validate_json(direct.content)
+    assert model.model_dump_json() == direct.text
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,10 @@ way at once, writes nothing, and leaves the connection as patient as before.
 from __future__ import annotations
 
 import sqlite3
+import threading
 
 import pytest
+from sql_capture import checkouts
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -103,3 +105,29 @@ def in_database_file(engine: Engine) -> int:
         return other.execute("SELECT count(*) FROM recommendation_requests").fetchone()[0]
     finally:
         other.close()
+
+
+def test_a_write_that_may_not_wait_runs_its_statements_alone(engine: Engine) -> None:
+    """On the thread's own connection: no pool checkout, no pragma before or after it, only
+    the transaction's own statements; another thread gets a connection of its own."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the event loop only writes to SQLite itself")
+    with Session(engine) as session:
+        log(session, "s0", wait=False)  # this thread's connection is made (its pragmas set)
+    with checkouts(engine) as done, Session(engine) as session:
+        log(session, "s1", wait=False)
+    (only,) = [c.statements for c in done if c.statements]
+    words = [" ".join(sql.split()[:2]).upper() for sql in only]
+    assert words[0] == "BEGIN IMMEDIATE" and words[-1] == "COMMIT", only
+    assert {w.split()[0] for w in words[1:-1]} == {"INSERT"}, only
+    assert len(driver(engine).own_connections()) == 1
+
+    def elsewhere() -> None:
+        with Session(engine) as session:
+            log(session, "s2", wait=False)
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    thread.join()
+    assert len(driver(engine).own_connections()) == 2
+    assert logged(engine) == 3

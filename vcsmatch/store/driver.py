@@ -12,6 +12,12 @@ set SQLite's pragmas); errors arrive as SQLAlchemy's exceptions (``IntegrityErro
 would; and each transaction sets SQLite's ``synchronous`` level or PostgreSQL's commit setting
 as ``vcsmatch.store.db`` says a log commit must (tracked in the same connection ``info`` as
 ``db``'s own transactions, so the two never disagree).
+
+Statements that must not wait (``wait=False``: the event loop's own log commit and key read,
+SQLite only) run on a connection of the calling thread's own instead of a pooled one: taken
+from the pool once (so its ``connect`` pragmas are set), detached from it, and set once with
+no busy timeout, no automatic checkpoint and the log's ``synchronous`` level. Each no-wait
+statement then costs no pool checkout and no pragma round trips around it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import logging
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,14 +34,11 @@ from sqlalchemy import Engine, Table, insert, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from vcsmatch.store.db import BUSY_TIMEOUT_MS, SYNCHRONOUS_INFO, single_statement
+from vcsmatch.store.db import SYNCHRONOUS_INFO, single_statement
 from vcsmatch.store.tables import KeyGenerationRow
 
 logger = logging.getLogger("vcsmatch.store")
 
-#: SQLite's automatic checkpoint threshold (its default, in WAL pages), restored after a commit
-#: that skipped it.
-WAL_AUTOCHECKPOINT_PAGES = 1000
 #: Commits that skipped it before ``Driver.checkpoint_due``: a recommendation's log commit adds
 #: about 20 pages to the WAL (request, exposures, audit entry and their indexes), so about as
 #: often as SQLite's own threshold would run it.
@@ -73,6 +76,30 @@ class _Insert:
         ]
         return tuple(values) if self.positional else dict(zip(self.keys, values, strict=True))
 
+    def many(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...] | dict[str, Any]]:
+        """Each row's ``params``, converting a value once where every row holds that same
+        object (a request's time on each of its exposure rows: the type conversion of a
+        datetime was a tenth of a recommendation's log write)."""
+        first = rows[0]
+        shared = {
+            k: p(first[k])
+            for k, p in zip(self.keys, self.processors, strict=True)
+            if p is not None and all(row[k] is first[k] for row in rows)
+        }
+        processors = [
+            None if k in shared else p for k, p in zip(self.keys, self.processors, strict=True)
+        ]
+        out = []
+        for row in rows:
+            values = [
+                shared[k] if k in shared else row[k] if p is None else p(row[k])
+                for k, p in zip(self.keys, processors, strict=True)
+            ]
+            out.append(
+                tuple(values) if self.positional else dict(zip(self.keys, values, strict=True))
+            )
+        return out
+
 
 class Driver:
     """One engine's compiled statements, and the DBAPI transactions that run them."""
@@ -86,6 +113,9 @@ class Driver:
         self._lock = threading.Lock()
         #: Commits since the last checkpoint that skipped SQLite's automatic one.
         self._unchecked_commits = 0
+        #: Each thread's own connection for statements that must not wait (``_no_wait``).
+        self._own = threading.local()
+        self._own_connections: list[Any] = []
         self._generation_sql = str(
             _GENERATION.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True})
         )
@@ -153,12 +183,14 @@ class Driver:
 
         ``wait=False``: ``WouldWait`` rather than wait (``transaction``'s rule): SQLite only,
         read with no busy timeout (a reader of a WAL database waits only in rare recoveries)."""
-        self._refuse_to_wait(wait)
+        if not wait:
+            with self._no_wait() as cursor:
+                cursor.execute(self._generation_sql)
+                return int(cursor.fetchone()[0])
         with self._checkout() as (fairy, cursor):
             if self.sqlite:
-                with nullcontext() if wait else self._no_busy_timeout(cursor):
-                    cursor.execute(self._generation_sql)
-                    return int(cursor.fetchone()[0])
+                cursor.execute(self._generation_sql)
+                return int(cursor.fetchone()[0])
             raw = fairy.dbapi_connection
             raw.autocommit = True
             try:
@@ -174,21 +206,33 @@ class Driver:
         ``log``: it writes only log rows, whose commit need not wait for the disk
         (``vcsmatch.store.db``: SQLite ``synchronous=NORMAL``, PostgreSQL
         ``synchronous_commit = off``); otherwise it waits (SQLite ``FULL``).
-        ``wait=False``: raise ``WouldWait`` rather than wait for a connection or a lock, so the
+        ``wait=False`` (log rows only): raise ``WouldWait`` rather than wait for a lock, so the
         event loop may try the write itself (SQLite only: its statements never leave the
         process, and with the lock taken at ``BEGIN IMMEDIATE`` nothing after it waits). Its
         commit skips SQLite's automatic checkpoint (tens of milliseconds of writing back and
         syncing, every few dozen commits), which ``checkpoint_due`` asks the caller to run
         where waiting is harmless."""
-        self._refuse_to_wait(wait)
+        if not wait:
+            if not log:
+                raise ValueError("transaction(wait=False) writes log rows only (log=True)")
+            with self._no_wait() as cursor:
+                cursor.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _Transaction(self, cursor)
+                except BaseException:
+                    cursor.connection.rollback()
+                    raise
+                cursor.connection.commit()
+            with self._lock:
+                self._unchecked_commits += 1
+            return
         with self._checkout() as (fairy, cursor):
             if self.sqlite:
                 level = "NORMAL" if log else "FULL"
                 if fairy.info.get(SYNCHRONOUS_INFO, "FULL") != level:
                     cursor.execute(f"PRAGMA synchronous = {level}")
                     fairy.info[SYNCHRONOUS_INFO] = level
-                with nullcontext() if wait else self._no_busy_timeout(cursor):
-                    cursor.execute("BEGIN IMMEDIATE")
+                cursor.execute("BEGIN IMMEDIATE")
             elif log:
                 cursor.execute("SET LOCAL synchronous_commit = off")
             try:
@@ -196,16 +240,7 @@ class Driver:
             except BaseException:
                 fairy.rollback()
                 raise
-            if wait:  # (``wait=False`` is SQLite only)
-                fairy.commit()
-                return
-            cursor.execute("PRAGMA wal_autocheckpoint = 0")
-            try:
-                fairy.commit()
-            finally:
-                cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-            with self._lock:
-                self._unchecked_commits += 1
+            fairy.commit()
 
     def checkpoint_due(self) -> bool:
         """Whether commits that skipped SQLite's automatic checkpoint (``wait=False``) have
@@ -226,31 +261,58 @@ class Driver:
                 "a WAL checkpoint failed (%s); the next one retries", type(exc.orig).__name__
             )
 
-    def _idle_connection(self) -> bool:
-        """Whether the pool can hand out a connection without waiting for one."""
-        pool = self.engine.pool
-        size, out = getattr(pool, "size", None), getattr(pool, "checkedout", None)
-        return size is None or out is None or out() < size()
-
-    def _refuse_to_wait(self, wait: bool) -> None:
-        """``WouldWait`` up front for ``wait=False`` where a wait cannot be ruled out: a store
-        that is not SQLite, or a pool with no idle connection."""
-        if not wait and not (self.sqlite and self._idle_connection()):
-            raise WouldWait
-
     @contextmanager
-    def _no_busy_timeout(self, cursor: Any) -> Iterator[None]:  # noqa: ANN401 - a DBAPI cursor
-        """SQLite statements that fail at once with ``WouldWait`` where they would wait for a
-        lock; the connection's busy timeout is restored either way."""
-        cursor.execute("PRAGMA busy_timeout = 0")
+    def _no_wait(self) -> Iterator[Any]:
+        """A cursor of this thread's own connection for statements that must not wait:
+        ``WouldWait`` at once for a store that is not SQLite, or where SQLite would wait for a
+        lock (``SQLITE_BUSY``); other errors as SQLAlchemy's, after which the connection is
+        closed and the thread's next statement opens a fresh one."""
+        if not self.sqlite:
+            raise WouldWait
+        connection = getattr(self._own, "connection", None)
+        if connection is None:
+            connection = self._own.connection = self._own_connection()
+        cursor = connection.cursor()
         try:
-            yield
+            yield cursor
         except self._dbapi_error as exc:
             if getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"):
                 raise WouldWait from None
-            raise
+            if not isinstance(exc, self.dialect.loaded_dbapi.IntegrityError):
+                self._own.connection = None
+                with self._lock:
+                    self._own_connections.remove(connection)
+                with suppress(self._dbapi_error):
+                    connection.close()
+            raise self._wrapped(exc, "execute", False) from exc
         finally:
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            with suppress(self._dbapi_error):
+                cursor.close()
+
+    def _own_connection(self) -> Any:  # noqa: ANN401 - a DBAPI connection
+        """A connection out of the pool for good (``detach``), set for ``_no_wait``."""
+        try:
+            fairy = self.engine.raw_connection()
+        except self._dbapi_error as exc:
+            raise self._wrapped(exc, "connect", False) from exc
+        connection = fairy.dbapi_connection
+        fairy.detach()
+        cursor = connection.cursor()
+        try:
+            cursor.execute("PRAGMA busy_timeout = 0")
+            cursor.execute("PRAGMA wal_autocheckpoint = 0")
+            cursor.execute("PRAGMA synchronous = NORMAL")  # it writes log rows only
+        finally:
+            cursor.close()
+        with self._lock:
+            self._own_connections.append(connection)
+        return connection
+
+    def own_connections(self) -> list[Any]:
+        """The threads' own connections open now (``_no_wait``), for a caller that traces
+        every statement of the engine (the tests' ``sql_capture``)."""
+        with self._lock:
+            return list(self._own_connections)
 
 
 class _Transaction:
@@ -273,7 +335,7 @@ class _Transaction:
         if len(rows) == 1:
             self._cursor.execute(statement.sql, statement.params(rows[0]))
         else:
-            self._cursor.executemany(statement.sql, [statement.params(r) for r in rows])
+            self._cursor.executemany(statement.sql, statement.many(rows))
 
 
 _drivers: weakref.WeakKeyDictionary[Engine, Driver] = weakref.WeakKeyDictionary()
