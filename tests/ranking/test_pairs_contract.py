@@ -99,7 +99,8 @@ def test_training_features_equal_serving_features(
         location = locate(person)
         radius = model.default_radius_km
         cands = model.candidates_.find(person, location, radius, model.max_nearby)
-        served.append(model._candidate_features(person, location, radius, cands.rows)[2])
+        pv = model.content_.person_vector(person, radius)
+        served.append(model._candidate_features(person, pv, location, cands.rows))
         p_rows.append(np.full(len(cands.rows), i))
         s_rows.append(cands.rows)
         cand_km.append(cands.distance_km)

@@ -964,7 +964,7 @@ class Recommender(Ranker):
             column = np.full(len(rows), np.nan) if x is None else np.asarray(x, dtype=float)
             column[self._bound.priors.n_ratings[rows] == 0] = np.nan
             return pv, cold, cold.impute(column[:, None])
-        return self._candidate_features(person, location, radius, rows, groups)
+        return pv, self.blend_, self._candidate_features(person, pv, location, rows, groups)
 
     @staticmethod
     def _known_by_groups_only(person: Person, location: tuple[float, float] | None) -> bool:
@@ -981,15 +981,14 @@ class Recommender(Ranker):
     def _candidate_features(
         self,
         person: Person,
+        pv: PersonVector,
         location: tuple[float, float] | None,
-        radius: float,
         rows: np.ndarray,
         groups: list[int] | None = None,
-    ) -> tuple[PersonVector, Blend, np.ndarray]:
-        """The person's content vector, the full blend, and its features of them against the
+    ) -> np.ndarray:
+        """The full blend's features of the person (``pv``: their content vector) against the
         candidate ``rows`` (``parts.pair_features``, as training builds them; missing values
         imputed). ``groups``: their ``_person_group_rows``, when the caller has them already."""
-        pv = self.content_.person_vector(person, radius)
         if groups is None:
             groups = self._person_group_rows(person)
         member = sp.csr_matrix(
@@ -1004,7 +1003,11 @@ class Recommender(Ranker):
         lat, lon = location if location is not None else (np.nan, np.nan)
         block = PairPeople(
             PersonVector(
-                pv.needs[None], pv.main_need[None], pv.strengths[None], pv.mode_fit[None], radius
+                pv.needs[None],
+                pv.main_need[None],
+                pv.strengths[None],
+                pv.mode_fit[None],
+                pv.radius_km,
             ),
             self._person_x(person),
             member,
@@ -1014,7 +1017,7 @@ class Recommender(Ranker):
         pairs = make_pairs(block, np.zeros(len(rows), dtype=np.int64), rows, self._services)
         names = self.blend_.feature_names_
         features = pair_features(pairs, self._bound, self._services, names)
-        return pv, self.blend_, self.blend_.impute(features)
+        return self.blend_.impute(features)
 
     # -- persistence (``Ranker.save`` / ``Ranker.load``) ---------------------------------------
 
