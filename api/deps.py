@@ -30,8 +30,7 @@ from api.state import AppState, Serving
 from vcsmatch.settings import Settings
 from vcsmatch.store import api_keys
 from vcsmatch.store.api_keys import ApiKeyRecord
-from vcsmatch.store.db import get_engine
-from vcsmatch.store.driver import WouldWait, driver
+from vcsmatch.store.driver import WouldWait
 
 #: Which roles may do what is decided per route; see docs/api.md for the table and why admin
 #: does not imply the other roles.
@@ -175,7 +174,7 @@ def recalled_key_holds(request: Request, state: AppState) -> bool:
     if generation is None:
         return True
     try:
-        return driver(get_engine(state.settings)).read_generation(wait=False) == generation
+        return state.store.read_generation(wait=False) == generation
     except WouldWait:
         return False
 

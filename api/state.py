@@ -24,6 +24,8 @@ from api.ratelimit import RateLimiter
 from vcsmatch.catalogue.model import Catalogue
 from vcsmatch.features.geo import service_points
 from vcsmatch.settings import Settings
+from vcsmatch.store.db import get_engine
+from vcsmatch.store.driver import Driver, driver
 from vcsmatch.store.key_cache import KeyCache
 
 logger = logging.getLogger("vcsmatch.api")
@@ -92,6 +94,11 @@ class AppState:
         self.ranking_budget = LoopBudget()
         #: The same for a catalogue search (``GET /v1/services``).
         self.search_budget = LoopBudget()
+
+    @cached_property
+    def store(self) -> Driver:
+        """The store's driver (``vcsmatch.store.driver``), looked up once, not per request."""
+        return driver(get_engine(self.settings))
 
     @property
     def ranking_limiter(self) -> anyio.CapacityLimiter:

@@ -40,8 +40,7 @@ from vcsmatch.settings import Settings
 from vcsmatch.staleness import demote_stale
 from vcsmatch.store import recommendation_log
 from vcsmatch.store.api_keys import ApiKeyRecord
-from vcsmatch.store.db import get_engine
-from vcsmatch.store.driver import Driver, KeyGenerationMoved, WouldWait, driver
+from vcsmatch.store.driver import Driver, KeyGenerationMoved, WouldWait
 from vcsmatch.store.minimised import MinimisedPerson
 from vcsmatch.store.recommendation_log import Exposure
 from vcsmatch.store.secrets import get_secret
@@ -194,7 +193,7 @@ async def post_recommendation(
     # answer (one round of the database for both); nothing is sent before it is.
     generation = recalled_generation(request)
     ordinary = body.top_k <= LOOP_TOP_K
-    store = driver(get_engine(settings))
+    store = state.store
     cheap = ordinary and state.ranking_budget.fits()
     if cheap and serving.ready and store.sqlite and not settings.geocoder_enabled:
         # Pure CPU (no network) and cheap: ranked on the loop (api.loop_budget), and logged
