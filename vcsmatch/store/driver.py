@@ -185,19 +185,21 @@ class Driver:
         read with no busy timeout (a reader of a WAL database waits only in rare recoveries)."""
         if not wait:
             with self._no_wait() as cursor:
-                cursor.execute(self._generation_sql)
-                return int(cursor.fetchone()[0])
+                return self.generation_in(cursor)
         with self._checkout() as (fairy, cursor):
             if self.sqlite:
-                cursor.execute(self._generation_sql)
-                return int(cursor.fetchone()[0])
+                return self.generation_in(cursor)
             raw = fairy.dbapi_connection
             raw.autocommit = True
             try:
-                cursor.execute(self._generation_sql)
-                return int(cursor.fetchone()[0])
+                return self.generation_in(cursor)
             finally:
                 raw.autocommit = False
+
+    def generation_in(self, cursor: Any) -> int:  # noqa: ANN401 - a DBAPI cursor
+        """The key generation, read with ``cursor`` (in whatever transaction it is in)."""
+        cursor.execute(self._generation_sql)
+        return int(cursor.fetchone()[0])
 
     @contextmanager
     def transaction(self, *, log: bool, wait: bool = True) -> Iterator[_Transaction]:
@@ -324,8 +326,7 @@ class _Transaction:
 
     def generation(self) -> int:
         """The store's key generation, as this transaction sees it."""
-        self._cursor.execute(self._driver._generation_sql)
-        return int(self._cursor.fetchone()[0])
+        return self._driver.generation_in(self._cursor)
 
     def insert(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` (one executemany for several), all with the first row's columns."""
