@@ -179,6 +179,11 @@ def _self_selected(
     return failures
 
 
+def world_sizes(quick: bool) -> tuple[int, int, int]:
+    """(services, rated people, new people) of the benchmark's worlds (``--quick``: a dry run)."""
+    return (250, 1000, 200) if quick else (700, 3000, 500)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-online", action="store_true")
     parser.add_argument("--skip-self-selected", action="store_true")
     args = parser.parse_args(argv)
-    n_services, n_people, n_new = (250, 1000, 200) if args.quick else (700, 3000, 500)
+    n_services, n_people, n_new = world_sizes(args.quick)
     failures: list[str] = []
 
     if not args.skip_located:

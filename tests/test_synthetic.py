@@ -212,6 +212,30 @@ def test_knowable_relevance_leaves_out_only_individual_taste(world):
     assert np.corrcoef(true, knowable)[0, 1] > 0.8
 
 
+def test_utility_parts_sum_to_the_knowable_relevance(world):
+    """The parts of utility add up to what knowable relevance squashes (where eligible), and
+    each part is what its name says: the needs part is the fixed penalty exactly where the
+    service meets none of the person's true needs, quality is the service's own."""
+    from vcsmatch.synthetic import UTILITY_PARTS
+    from vcsmatch.synthetic._world import CENTRE, SLOPE, W_NO_NEED
+
+    for person in world.new_people[:10]:
+        parts = world.utility_parts(person)
+        assert tuple(parts) == UTILITY_PARTS
+        total = np.sum([parts[name] for name in UTILITY_PARTS], axis=0)
+        knowable = world.knowable_relevance(person)
+        eligible = knowable != 1.0
+        squashed = 1.0 + 4.0 / (1.0 + np.exp(-SLOPE * (total - CENTRE)))
+        assert np.allclose(squashed[eligible], knowable[eligible])
+        assert np.array_equal(parts["quality"], world.service_quality)
+        row = world._rows[person.reference]
+        meets = (world._people.needs[row] & world._services.needs).any(axis=1)
+        assert np.array_equal(parts["needs"] == W_NO_NEED, ~meets)
+        assert (parts["distance"] <= 0).all()
+    with pytest.raises(NotFoundError):
+        world.utility_parts("someone-else")
+
+
 def test_ratings_exist_only_for_what_the_old_tool_showed(world):
     """Every rating is of a shown service; each located person was shown their nearest ones."""
     shown = world.impressions

@@ -6,7 +6,14 @@ Code-Point Open (Contains OS data © Crown copyright and database right).
 
 from vcsmatch.synthetic._geography import ATTRIBUTION, SUFFOLK_TOWNS, suffolk_postcodes
 from vcsmatch.synthetic._self_selected import SelfSelectedWorld, make_self_selected
-from vcsmatch.synthetic._world import LOG_END, PLANTED_EFFECTS, PlantedEffect, World, make_world
+from vcsmatch.synthetic._world import (
+    LOG_END,
+    PLANTED_EFFECTS,
+    UTILITY_PARTS,
+    PlantedEffect,
+    World,
+    make_world,
+)
 
 __all__ = [
     "ATTRIBUTION",
@@ -15,6 +22,7 @@ __all__ = [
     "PlantedEffect",
     "SUFFOLK_TOWNS",
     "SelfSelectedWorld",
+    "UTILITY_PARTS",
     "World",
     "make_self_selected",
     "make_world",

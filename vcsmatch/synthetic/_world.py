@@ -231,16 +231,30 @@ class World:
         ranking by it scores below 1 against ``true_relevance``)."""
         return self._relevance_of(person, service_rows, individual=False)
 
+    def utility_parts(self, person: Person | str) -> dict[str, np.ndarray]:
+        """What each part of the world's utility (``UTILITY_PARTS``, in rating points before
+        the squash into an expected rating) gives every service (catalogue order) for a person
+        of this world, without their individual taste: the parts sum to the utility behind
+        ``knowable_relevance`` (which also scores ineligible services 1.0). A diagnostic of
+        what a ranker misses (``benchmarks/headroom.py``), not something to fit."""
+        idx = np.array([self._row_of(person)])
+        parts: dict[str, np.ndarray] = {}
+        _utility(self._people, self._services, self._taste, idx, individual=False, parts=parts)
+        return {name: parts[name][0] for name in UTILITY_PARTS}
+
+    def _row_of(self, person: Person | str) -> int:
+        ref = person if isinstance(person, str) else person.reference
+        if ref is None or ref not in self._rows:
+            raise NotFoundError("the person is not part of this synthetic world")
+        return self._rows[ref]
+
     def _relevance_of(
         self,
         person: Person | str,
         service_rows: Sequence[int] | np.ndarray | None,
         individual: bool,
     ) -> np.ndarray:
-        ref = person if isinstance(person, str) else person.reference
-        if ref is None or ref not in self._rows:
-            raise NotFoundError("the person is not part of this synthetic world")
-        idx = np.array([self._rows[ref]])
+        idx = np.array([self._row_of(person)])
         rel = _relevance(
             self._people, self._services, self._taste, idx, at_day=None, individual=individual
         )[0]
@@ -760,19 +774,48 @@ def _eligible(p: _People, s: _Services, idx: np.ndarray, at_day: np.ndarray | No
     return ok
 
 
+#: The parts of utility, in the order ``_utility`` adds them (``World.utility_parts``).
+UTILITY_PARTS: tuple[str, ...] = (
+    "needs",
+    "activities",
+    "distance",
+    "delivery",
+    "quality",
+    "group_taste",
+    "latent",
+)
+
+
 def _utility(
-    p: _People, s: _Services, taste: np.ndarray, idx: np.ndarray, individual: bool = True
+    p: _People,
+    s: _Services,
+    taste: np.ndarray,
+    idx: np.ndarray,
+    individual: bool = True,
+    parts: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Unbounded utility, in rating points, for people ``idx`` against every service.
 
     ``individual=False`` leaves out each person's own taste (what no feature explains).
+    ``parts``, when given, receives what each of ``UTILITY_PARTS`` added (they sum to the
+    utility up to rounding; the utility itself is summed exactly as without them).
     """
+
+    def record(name: str, value: np.ndarray) -> None:
+        if parts is not None:
+            if name not in parts:
+                parts[name] = np.zeros(u.shape)
+            parts[name] += value
+
     need_hits = p.needs[idx].astype(float) @ s.needs.T.astype(float)
     primary_met = s.needs.T[p.primary[idx]].astype(float)  # (n_idx, n_services)
     other = np.minimum(need_hits - primary_met, 2.0)
     u = np.where(need_hits > 0, W_PRIMARY * primary_met + W_OTHER * other, W_NO_NEED)
+    record("needs", u)
     act_hits = p.strengths[idx].astype(float) @ s.activities.T.astype(float)
-    u += W_ACTIVITY * np.minimum(act_hits, 2.0)
+    activity = W_ACTIVITY * np.minimum(act_hits, 2.0)
+    u += activity
+    record("activities", activity)
 
     band = p.band[idx]
     sex_i = np.array([_SEX_INDEX[x] for x in p.sex[idx]])
@@ -787,17 +830,26 @@ def _utility(
     only_in_person = s.in_person & ~s.phone & ~s.home_visit & ~s.online
     softened = np.where(only_in_person, 1.2, 0.5)[None, :]
     in_person = s.in_person[None, :] & ~np.isnan(dist)
-    u -= np.where(in_person & ~s.home_visit[None, :], softened * far, 0.0)
+    distance = np.where(in_person & ~s.home_visit[None, :], softened * far, 0.0)
+    u -= distance
+    record("distance", -distance)
     # Remote delivery against age: online suits the young, the phone suits the very old.
     remote_only = (s.online | s.phone) & ~s.in_person & ~s.home_visit
     online_fit = np.array([0.3, 0.3, 0.2, 0.0, -0.3, -0.8])[band][:, None]
     phone_fit = np.array([-0.2, -0.2, 0.0, 0.0, 0.1, 0.3])[band][:, None]
-    u += np.where(remote_only[None, :] & s.online[None, :] & ~s.phone[None, :], online_fit, 0.0)
-    u += np.where(remote_only[None, :] & s.phone[None, :], phone_fit, 0.0)
+    for delivery in (
+        np.where(remote_only[None, :] & s.online[None, :] & ~s.phone[None, :], online_fit, 0.0),
+        np.where(remote_only[None, :] & s.phone[None, :], phone_fit, 0.0),
+    ):
+        u += delivery
+        record("delivery", delivery)
 
     # What only ratings reveal.
     u += s.quality[None, :]
-    u += taste[s.type_index[None, :], band[:, None], sex_i[:, None]]
+    record("quality", s.quality[None, :])
+    group_taste = taste[s.type_index[None, :], band[:, None], sex_i[:, None]]
+    u += group_taste
+    record("group_taste", group_taste)
     for eff in PLANTED_EFFECTS:
         t = _type_index(eff.service_type)
         cols = s.type_index == t
@@ -811,9 +863,15 @@ def _utility(
         if eff.need:
             rows &= p.needs[idx][:, load_taxonomy().need_codes.index(eff.need)]
         u[np.ix_(rows, cols)] += eff.effect
+        if parts is not None:
+            planted = np.zeros(u.shape)
+            planted[np.ix_(rows, cols)] = eff.effect
+            record("group_taste", planted)
     k = p.latent.shape[1]
     latent = p.latent[idx] if individual else p.latent_from_features[idx]
-    u += W_LATENT * (latent @ s.latent.T) / math.sqrt(k)
+    tastes = W_LATENT * (latent @ s.latent.T) / math.sqrt(k)
+    u += tastes
+    record("latent", tastes)
     return u
 
 
