@@ -35,14 +35,9 @@ from quality import world_sizes  # noqa: E402 - after the path set-up
 from vcsmatch.evaluation.metrics import gain, ndcg_at_k  # noqa: E402
 from vcsmatch.ranking.recommender import Recommender  # noqa: E402
 from vcsmatch.synthetic import UTILITY_PARTS, World, make_world  # noqa: E402
-from vcsmatch.synthetic._world import CENTRE, SLOPE  # noqa: E402
+from vcsmatch.synthetic._world import _expected_rating  # noqa: E402
 
 K = 10
-
-
-def _squash(utility: np.ndarray) -> np.ndarray:
-    """The world's expected rating of a utility (as ``knowable_relevance`` squashes it)."""
-    return 1.0 + 4.0 / (1.0 + np.exp(-SLOPE * (utility - CENTRE)))
 
 
 def part_values(world: World) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
@@ -53,18 +48,27 @@ def part_values(world: World) -> tuple[list[dict[str, np.ndarray]], np.ndarray]:
     return parts, eligible
 
 
-def ceiling_without(
-    world: World, parts: list[dict[str, np.ndarray]], eligible: np.ndarray, left_out: str | None
-) -> float:
-    """Mean NDCG@10 against true relevance of ranking by the knowable utility less one part."""
-    ids = world.catalogue.ids()
-    scores = []
+def ceiling_picks(
+    parts: list[dict[str, np.ndarray]], eligible: np.ndarray, left_out: str | None = None
+) -> list[list[int]]:
+    """Per person, the first ``K`` catalogue rows by knowable relevance, less one part's
+    utility (``left_out``): the ceiling's suggestions, as ``quality.Ceiling`` makes them."""
+    out = []
     for i, person_parts in enumerate(parts):
         utility = sum(v for name, v in person_parts.items() if name != left_out)
-        rel = np.where(eligible[i], _squash(np.asarray(utility)), 1.0)
-        order = [j for j in np.argsort(-rel, kind="stable")[:K] if rel[j] > 1.0]
-        truth = gain(world.new_relevance[i])
-        got = ndcg_at_k([ids[j] for j in order], dict(zip(ids, truth, strict=True)), K)
+        rel = np.where(eligible[i], _expected_rating(np.asarray(utility)), 1.0)
+        out.append([j for j in np.argsort(-rel, kind="stable")[:K] if rel[j] > 1.0])
+    return out
+
+
+def mean_ndcg(world: World, picks: list[list[int]]) -> float:
+    """Mean NDCG@10 of each new person's picked catalogue rows against their true relevance
+    (people with nothing relevant skipped, as ``evaluate`` does)."""
+    ids = world.catalogue.ids()
+    scores = []
+    for i, rows in enumerate(picks):
+        truth = dict(zip(ids, gain(world.new_relevance[i]), strict=True))
+        got = ndcg_at_k([ids[j] for j in rows], truth, K)
         if got is not None:
             scores.append(got)
     return float(np.mean(scores))
@@ -91,30 +95,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{world!r}, made in {time.perf_counter() - started:.1f}s")
     parts, eligible = part_values(world)
 
-    full = ceiling_without(world, parts, eligible, None)
+    best_picks = ceiling_picks(parts, eligible)
+    full = mean_ndcg(world, best_picks)
     print(f"\nceiling NDCG@{K} (knowable utility, every part): {full:.3f}")
     print(f"{'left out':>12} {'ceiling':>8} {'drop':>7}")
     for name in UTILITY_PARTS:
-        without = ceiling_without(world, parts, eligible, name)
+        without = mean_ndcg(world, ceiling_picks(parts, eligible, name))
         print(f"{name:>12} {without:8.3f} {without - full:+7.3f}")
 
     model = Recommender(show_progress=True).fit(world.catalogue, world.ratings)
     index = world.catalogue.index()
     suggested = model.recommend_batch(world.new_people, top_k=K)
     model_picks = [[index[s.service_id] for s in row] for row in suggested]
-    ids = world.catalogue.ids()
-    ndcgs = []
-    for i, row in enumerate(suggested):
-        truth = dict(zip(ids, gain(world.new_relevance[i]), strict=True))
-        got = ndcg_at_k([s.service_id for s in row], truth, K)
-        if got is not None:
-            ndcgs.append(got)
-    ceiling_picks = []
-    for i, person_parts in enumerate(parts):
-        rel = np.where(eligible[i], _squash(sum(person_parts.values())), 1.0)
-        ceiling_picks.append([j for j in np.argsort(-rel, kind="stable")[:K] if rel[j] > 1.0])
-    ours, best = top_parts(parts, model_picks), top_parts(parts, ceiling_picks)
-    print(f"\nmodel NDCG@{K}: {np.mean(ndcgs):.3f} ({np.mean(ndcgs) / full:.2f}x the ceiling)")
+    model_ndcg = mean_ndcg(world, model_picks)
+    ours, best = top_parts(parts, model_picks), top_parts(parts, best_picks)
+    print(f"\nmodel NDCG@{K}: {model_ndcg:.3f} ({model_ndcg / full:.2f}x the ceiling)")
     print(f"mean utility part over the first {K} (rating points before the squash)")
     print(f"{'part':>12} {'model':>8} {'ceiling':>8} {'short by':>9}")
     for name in UTILITY_PARTS:

@@ -217,7 +217,7 @@ def test_utility_parts_sum_to_the_knowable_relevance(world):
     each part is what its name says: the needs part is the fixed penalty exactly where the
     service meets none of the person's true needs, quality is the service's own."""
     from vcsmatch.synthetic import UTILITY_PARTS
-    from vcsmatch.synthetic._world import CENTRE, SLOPE, W_NO_NEED
+    from vcsmatch.synthetic._world import W_NO_NEED, _expected_rating
 
     for person in world.new_people[:10]:
         parts = world.utility_parts(person)
@@ -225,8 +225,7 @@ def test_utility_parts_sum_to_the_knowable_relevance(world):
         total = np.sum([parts[name] for name in UTILITY_PARTS], axis=0)
         knowable = world.knowable_relevance(person)
         eligible = knowable != 1.0
-        squashed = 1.0 + 4.0 / (1.0 + np.exp(-SLOPE * (total - CENTRE)))
-        assert np.allclose(squashed[eligible], knowable[eligible])
+        assert np.allclose(_expected_rating(total)[eligible], knowable[eligible])
         assert np.array_equal(parts["quality"], world.service_quality)
         row = world._rows[person.reference]
         meets = (world._people.needs[row] & world._services.needs).any(axis=1)
