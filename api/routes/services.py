@@ -22,6 +22,7 @@ from api.deps import (
     recalled_key_holds,
     require_role,
 )
+from api.direct_route import DirectRoute
 from api.problems import (
     ProblemException,
     field_problem,
@@ -36,7 +37,7 @@ from vcsmatch.features.person import Person, Sex
 from vcsmatch.search import WEEKDAYS, SearchPage, SearchQuery
 from vcsmatch.store.api_keys import ApiKeyRecord
 
-router = APIRouter(prefix="/v1/services", tags=["services"])
+router = APIRouter(prefix="/v1/services", tags=["services"], route_class=DirectRoute)
 #: Paths whose key ``KeyGateMiddleware`` may recall from memory: search confirms it itself, on
 #: the event loop when that read needs no wait (``recalled_key_holds``), else in its worker
 #: thread (``check_recalled_key``), so a search costs at most one thread-pool hop, not two.

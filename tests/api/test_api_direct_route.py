@@ -1,5 +1,6 @@
-"""An ordinary recommendation calls its endpoint without FastAPI's dependency solving
-(``api.direct_route``), and answers exactly what FastAPI's own path answers, errors included."""
+"""An ordinary recommendation or search calls its endpoint without FastAPI's dependency
+solving (``api.direct_route``), and answers exactly what FastAPI's own path answers, errors
+included."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from api_helpers import Seed
 from fastapi.testclient import TestClient
 
 from api.direct_route import DirectCall, direct_call
-from api.routes import ratings, recommendations
+from api.routes import ratings, recommendations, services
 from api.routes.recommendations import RecommendationResponse
 
 
@@ -147,3 +148,85 @@ def test_only_routes_of_the_request_alone_are_planned() -> None:
     # A rating needs a database session (a dependency with a clean-up): FastAPI solves it.
     [rate] = [r for r in ratings.router.routes if r.path == "/v1/ratings"]
     assert direct_call(rate) is None  # type: ignore[arg-type]
+
+
+def search_queries(seed: Seed) -> list[str]:
+    """Query strings of every kind a search takes: text, a place, lists given twice, each
+    scalar type, a page, and a parameter given twice (the last counts, as in FastAPI)."""
+    postcode = seed.world.new_people[0].postcode
+    return [
+        "",
+        "?q=lunch+club",
+        f"?q=carers&postcode={postcode}&radius_km=30",
+        f"?postcode={postcode}&include_remote=false&age=81&sex=female",
+        "?needs=social-isolation&needs=dementia&delivery_mode=online&delivery_mode=phone",
+        "?q=walk&free_only=true&open_on=MO&page=2&size=5",
+        "?q=befriending&open_on=2026-12-07&size=3&size=4",
+        "?latitude=52.6&longitude=1.3&radius_km=5",
+    ]
+
+
+def test_an_ordinary_search_solves_no_dependencies(
+    shared_client: TestClient, shared_seed: Seed
+) -> None:
+    headers = shared_seed.auth("front_door")
+    with solved() as seen:
+        responses = [
+            shared_client.get(f"/v1/services{query}", headers=headers)
+            for query in search_queries(shared_seed)
+        ]
+    assert [r.status_code for r in responses] == [200] * len(responses)
+    assert seen == []
+
+
+def test_a_direct_search_answers_what_fastapis_path_answers(
+    shared_client: TestClient, shared_seed: Seed
+) -> None:
+    headers = shared_seed.auth("practitioner")
+    for query in search_queries(shared_seed):
+        direct = shared_client.get(f"/v1/services{query}", headers=headers)
+        with fastapi_path_only(), solved() as seen:
+            solved_answer = shared_client.get(f"/v1/services{query}", headers=headers)
+        assert seen == ["/v1/services"], query
+        assert direct.status_code == solved_answer.status_code == 200, query
+        assert direct.json() == solved_answer.json(), query
+    twice = shared_client.get("/v1/services?q=befriending&size=3&size=4", headers=headers)
+    assert twice.json()["size"] == 4
+
+
+@pytest.mark.parametrize(
+    ("case", "role", "query"),
+    [
+        ("a size out of range", "practitioner", "?size=0"),
+        ("a number that is not one", "front_door", "?radius_km=far"),
+        ("an empty number", "practitioner", "?age="),
+        ("a list item of no kind", "practitioner", "?delivery_mode=by+pigeon"),
+        ("a weekday of no pattern", "practitioner", "?open_on=Monday"),
+        ("a date that is not real", "practitioner", "?open_on=2026-02-30"),
+        ("a place given twice over", "practitioner", "?postcode=NR1+1AA&latitude=52&longitude=1"),
+        ("an unknown query parameter", "practitioner", "?need=social-isolation"),
+        ("a key of another role", "manager", "?q=lunch"),
+        ("no key", None, "?q=lunch"),
+    ],
+)
+def test_every_search_refusal_is_the_one_fastapis_path_gives(
+    shared_client: TestClient, shared_seed: Seed, case: str, role: str | None, query: str
+) -> None:
+    headers = shared_seed.auth(role) if role else {}
+    first = shared_client.get(f"/v1/services{query}", headers=headers)
+    with fastapi_path_only():
+        second = shared_client.get(f"/v1/services{query}", headers=headers)
+    assert 400 <= first.status_code < 500, case
+    assert (first.status_code, first.json()) == (second.status_code, second.json()), case
+    assert first.headers["content-type"].startswith("application/problem+json"), case
+
+
+def test_a_search_is_planned_and_one_service_is_not() -> None:
+    routes = {r.path: r for r in services.router.routes}
+    plan = direct_call(routes["/v1/services"])  # type: ignore[arg-type]
+    assert plan is not None
+    assert plan.body is None
+    assert {p.key for p in plan.query} >= {"q", "needs", "postcode", "size", "open_on"}
+    assert {p.key for p in plan.query if p.many} == {"needs", "activities", "delivery_mode"}
+    # A plain ``def`` endpoint (in a thread, with a path parameter): FastAPI's own handler.
+    assert direct_call(routes["/v1/services/{service_id}"]) is None  # type: ignore[arg-type]
