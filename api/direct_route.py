@@ -20,10 +20,9 @@ endpoint from the request alone:
   dependency would, or returns ``FALLBACK`` when the request is out of the ordinary.
 
 Anything else (a body that does not parse or validate, a query parameter that does not
-validate or is missing, a dependency that answers ``FALLBACK``) goes through FastAPI's own
-handler, so every error keeps FastAPI's shape and
-the OpenAPI document is FastAPI's own. A route with any other kind of parameter or dependency
-gets no plan at all.
+validate, a dependency that answers ``FALLBACK``) goes through FastAPI's own handler, so every
+error keeps FastAPI's shape and the OpenAPI document is FastAPI's own. A route with any other
+kind of parameter or dependency (a required query parameter among them) gets no plan at all.
 """
 
 from __future__ import annotations
