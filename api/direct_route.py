@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -130,7 +130,7 @@ class DirectRoute(APIRoute):
     for the hot routes without a JSON body (``api.json_body.ThreadValidatedRoute`` plans the
     ones with)."""
 
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         direct = direct_call(self)
         if direct is None:
@@ -192,7 +192,9 @@ def _query_params(dependant: Dependant) -> tuple[QueryParam, ...] | None:
     aliases = getattr(fastapi_params, "_get_param_aliases", None)
     model_of = getattr(fastapi_params, "_get_param_model", None)
     is_json = getattr(fastapi_params, "_is_json_field", None)
-    if dependant.query_params and (aliases is None or model_of is None or is_json is None):
+    if not dependant.query_params:
+        return ()
+    if aliases is None or model_of is None or is_json is None:
         return None
     plan = []
     for field in dependant.query_params:
